@@ -1,0 +1,197 @@
+//! [`AuthError`]: the one error type of authgate, and the one table that maps
+//! each variant to an HTTP status and a stable machine `code`.
+//!
+//! Providers map their own failures (argon2, SQL, Cognito exceptions) into these
+//! variants at their edge; the server renders them as `application/problem+json`.
+//! No variant carries a password, code or token: messages are written for the
+//! caller and are safe to log.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in an authgate operation.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// The body is not valid JSON (or not JSON at all).
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// A field is missing or has an invalid value.
+    #[error("{message}")]
+    InvalidRequest {
+        field: Option<String>,
+        message: String,
+    },
+    /// The request body is larger than the server accepts.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The new password breaks the password policy; `rule` says which rule.
+    #[error("the password does not meet the policy: {rule}")]
+    InvalidPassword { rule: String },
+    /// Sign-up for an email that already has an account.
+    #[error("an account with this email already exists")]
+    UsernameExists,
+    /// Wrong password, unknown user or disabled user: one answer for all three.
+    #[error("the email or password is incorrect")]
+    InvalidCredentials,
+    /// The password was right but the account has not confirmed its email.
+    #[error("the account has not been confirmed yet")]
+    UserNotConfirmed,
+    /// The confirmation or reset code does not match.
+    #[error("the code is incorrect")]
+    CodeMismatch,
+    /// The code has expired, was used up, or too many wrong tries invalidated it.
+    #[error("the code has expired or is no longer valid; request a new one")]
+    CodeExpired,
+    /// The account is already confirmed.
+    #[error("the account is already confirmed")]
+    AlreadyConfirmed,
+    /// No bearer token on a request that needs one.
+    #[error("this endpoint needs an access token in the Authorization header")]
+    MissingToken,
+    /// The bearer token failed validation; `reason` says why (never the token).
+    #[error("the access token is not valid: {reason}")]
+    InvalidToken { reason: String },
+    /// The token was valid but its session has been signed out or revoked.
+    #[error("the session of this token has been signed out or revoked")]
+    TokenRevoked,
+    /// The challenge session is unknown, expired, used or bound to another user.
+    #[error("the challenge session is not valid; sign in again")]
+    InvalidSession,
+    /// The refresh token is unknown, expired or revoked.
+    #[error("the refresh token is not valid")]
+    InvalidRefreshToken,
+    /// A rotated refresh token was used again: the whole family is revoked.
+    #[error("the refresh token was already used; the session has been revoked")]
+    RefreshTokenReused,
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource does not exist (or is not visible to the caller).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("this method is not allowed on this route")]
+    MethodNotAllowed,
+    /// Too many requests; try again after `retry_after_secs`.
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// The identity provider cannot be reached or failed.
+    #[error("the identity provider is unavailable")]
+    ProviderUnavailable,
+    /// The database cannot be reached.
+    #[error("the database is unavailable")]
+    StoreUnavailable,
+    /// The capability exists in the contract but is not available in this build or provider.
+    #[error("{0} is not available")]
+    NotImplemented(String),
+    /// A bug or an unexpected failure; the detail is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The rendering facts of one error: status, stable code, title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind {
+    pub status: u16,
+    pub code: &'static str,
+    pub title: &'static str,
+}
+
+impl AuthError {
+    /// The one table from error to status, code and title.
+    pub fn kind(&self) -> ErrorKind {
+        use AuthError::*;
+        let (status, code, title) = match self {
+            MalformedJson(_) => (400, "malformed_json", "Malformed JSON"),
+            InvalidRequest { .. } => (422, "invalid_request", "Invalid request"),
+            PayloadTooLarge { .. } => (413, "payload_too_large", "Payload too large"),
+            InvalidPassword { .. } => (422, "invalid_password", "Invalid password"),
+            UsernameExists => (409, "username_exists", "Username exists"),
+            InvalidCredentials => (401, "invalid_credentials", "Invalid credentials"),
+            UserNotConfirmed => (403, "user_not_confirmed", "User not confirmed"),
+            CodeMismatch => (400, "code_mismatch", "Code mismatch"),
+            CodeExpired => (400, "code_expired", "Code expired"),
+            AlreadyConfirmed => (409, "already_confirmed", "Already confirmed"),
+            MissingToken => (401, "missing_token", "Missing token"),
+            InvalidToken { .. } => (401, "invalid_token", "Invalid token"),
+            TokenRevoked => (401, "token_revoked", "Token revoked"),
+            InvalidSession => (401, "invalid_session", "Invalid session"),
+            InvalidRefreshToken => (401, "invalid_refresh_token", "Invalid refresh token"),
+            RefreshTokenReused => (401, "refresh_token_reused", "Refresh token reused"),
+            Forbidden(_) => (403, "forbidden", "Forbidden"),
+            NotFound(_) => (404, "not_found", "Not found"),
+            MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
+            RateLimited { .. } => (429, "rate_limited", "Too many requests"),
+            ProviderUnavailable => (503, "provider_unavailable", "Provider unavailable"),
+            StoreUnavailable => (503, "store_unavailable", "Database unavailable"),
+            NotImplemented(_) => (501, "not_implemented", "Not implemented"),
+            Internal(_) => (500, "internal", "Internal error"),
+        };
+        ErrorKind {
+            status,
+            code,
+            title,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind().code
+    }
+
+    pub fn status(&self) -> u16 {
+        self.kind().status
+    }
+
+    /// The text sent to the caller. Internal details stay in the logs.
+    pub fn public_detail(&self) -> String {
+        match self {
+            AuthError::Internal(_) => "an unexpected error occurred".to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The field a validation error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AuthError::InvalidRequest { field, .. } => field.as_deref(),
+            AuthError::InvalidPassword { .. } => Some("password"),
+            _ => None,
+        }
+    }
+
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        AuthError::InvalidRequest {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_user_and_wrong_password_share_one_answer() {
+        let e = AuthError::InvalidCredentials;
+        assert_eq!((e.status(), e.code()), (401, "invalid_credentials"));
+    }
+
+    #[test]
+    fn internal_details_are_not_public() {
+        let e = AuthError::Internal("db row 42 broke at /secret/path".into());
+        assert_eq!(e.status(), 500);
+        assert!(!e.public_detail().contains("secret"));
+    }
+
+    #[test]
+    fn codes_are_distinct() {
+        let all = [
+            AuthError::CodeMismatch,
+            AuthError::CodeExpired,
+            AuthError::AlreadyConfirmed,
+        ];
+        let mut codes: Vec<_> = all.iter().map(|e| e.code()).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), 3);
+    }
+}

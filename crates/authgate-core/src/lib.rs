@@ -1,0 +1,36 @@
+//! # authgate-core
+//!
+//! The domain of authgate, free of HTTP, SQL and provider SDKs: the
+//! [`IdentityProvider`] port that the embedded and Cognito providers implement,
+//! the result of an authentication step ([`AuthStep`]: tokens or a challenge),
+//! the claims of a validated access token, the outgoing [`Notification`]s, audit
+//! events, and the one error enum [`AuthError`] with its stable codes.
+//!
+//! Every secret that crosses these types (passwords, codes, tokens) is wrapped in
+//! [`Secret`], whose `Debug` prints `[redacted]`, so a stray `{:?}` in a log line
+//! cannot leak it.
+
+pub mod audit;
+pub mod error;
+pub mod notify;
+pub mod policy;
+pub mod provider;
+pub mod secret;
+pub mod token;
+
+pub use audit::{AuditEvent, AuditOutcome};
+pub use error::AuthError;
+pub use notify::{Notification, Notifier};
+pub use provider::{
+    AuthStep, Authenticated, ChallengeKind, ChallengeResponse, ChallengeStep, CodeDelivery,
+    IdentityProvider,
+    ProviderUser, SignUpOutcome, SignUpRequest, TokenSet,
+};
+pub use secret::Secret;
+pub use token::AccessClaims;
+
+/// Milliseconds since the Unix epoch, the one time unit of the store.
+pub fn now_millis() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}

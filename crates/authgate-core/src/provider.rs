@@ -1,0 +1,152 @@
+//! The [`IdentityProvider`] port: what authgate needs from an identity provider.
+//!
+//! The model is Cognito's `InitiateAuth` / `RespondToAuthChallenge`: a sign-in
+//! answers either tokens ([`AuthStep::Authenticated`]) or a challenge with an
+//! opaque, short-lived session ([`AuthStep::Challenge`]) that the client answers
+//! with [`IdentityProvider::respond_to_challenge`]. The port speaks domain
+//! language only; each adapter maps its own vocabulary at its edge.
+
+use crate::{AccessClaims, AuthError, Secret};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+/// The tokens of a successful authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSet {
+    pub access_token: Secret,
+    pub id_token: Secret,
+    /// `None` when the provider does not rotate refresh tokens on refresh.
+    pub refresh_token: Option<Secret>,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: u64,
+}
+
+/// The user as the provider knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderUser {
+    pub sub: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// A successful authentication: tokens and who they belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub tokens: TokenSet,
+    pub user: ProviderUser,
+}
+
+/// The kinds of challenge a sign-in can answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeKind {
+    NewPasswordRequired,
+    TotpRequired,
+    MfaSetupRequired,
+}
+
+impl ChallengeKind {
+    /// The wire name of the native contract.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeKind::NewPasswordRequired => "NEW_PASSWORD_REQUIRED",
+            ChallengeKind::TotpRequired => "TOTP_REQUIRED",
+            ChallengeKind::MfaSetupRequired => "MFA_SETUP_REQUIRED",
+        }
+    }
+}
+
+/// Another step is needed before tokens are issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeStep {
+    pub kind: ChallengeKind,
+    /// Opaque, short-lived, single-use; bound to the user.
+    pub session: Secret,
+    /// Challenge parameters for the client (e.g. a TOTP `secret` to enrol).
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// What one authentication step produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthStep {
+    Authenticated(Authenticated),
+    Challenge(ChallengeStep),
+}
+
+/// The answer to a challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeResponse {
+    pub kind: ChallengeKind,
+    pub email: String,
+    pub session: Secret,
+    /// The new password (NEW_PASSWORD_REQUIRED) or the TOTP code.
+    pub answer: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUpRequest {
+    pub email: String,
+    pub password: Secret,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Where a code was sent; `destination` is masked (`a***@e***.com`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeDelivery {
+    pub medium: &'static str,
+    pub destination: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUpOutcome {
+    pub user_sub: String,
+    pub requires_confirmation: bool,
+    pub delivery: Option<CodeDelivery>,
+}
+
+/// An identity provider: the embedded one or Cognito.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// `embedded` or `cognito`: the provider half of an app user's key.
+    fn name(&self) -> &'static str;
+
+    /// The `iss` of the tokens this provider issues.
+    fn issuer(&self) -> String;
+
+    /// The JSON Web Key Set that verifies this provider's tokens.
+    async fn jwks(&self) -> Result<serde_json::Value, AuthError>;
+
+    async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpOutcome, AuthError>;
+
+    /// Confirm a sign-up with the mailed code. Wrong, expired and
+    /// already-confirmed are distinct errors; an unknown email answers like a
+    /// wrong code.
+    async fn confirm_sign_up(&self, email: &str, code: &Secret) -> Result<(), AuthError>;
+
+    /// Send a new confirmation code. Answers `Ok` whether or not the account
+    /// exists, so the answer reveals nothing.
+    async fn resend_confirmation(&self, email: &str) -> Result<(), AuthError>;
+
+    /// Authenticate with email and password: tokens or a challenge.
+    /// Unknown user, wrong password and disabled user all answer
+    /// [`AuthError::InvalidCredentials`].
+    async fn sign_in(&self, email: &str, password: &Secret) -> Result<AuthStep, AuthError>;
+
+    /// Answer a challenge returned by [`Self::sign_in`].
+    async fn respond_to_challenge(
+        &self,
+        response: ChallengeResponse,
+    ) -> Result<AuthStep, AuthError>;
+
+    /// Exchange a refresh token for new tokens (rotating it where the provider does).
+    async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError>;
+
+    /// Sign the user out everywhere: revoke their refresh tokens, and make
+    /// access tokens issued before now unacceptable to authgate.
+    async fn sign_out(&self, claims: &AccessClaims, access_token: &Secret)
+    -> Result<(), AuthError>;
+
+    /// Is the session behind a signature-valid access token still live?
+    /// Called by authgate's own protected endpoints after the guard.
+    async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError>;
+}

@@ -1,0 +1,55 @@
+//! Token minting: access and id tokens whose claims mirror Cognito's, and
+//! opaque refresh tokens (32 random bytes) that are stored only as digests.
+
+use crate::codes::hex;
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct AccessTokenClaims<'a> {
+    pub sub: &'a str,
+    pub iss: &'a str,
+    pub client_id: &'a str,
+    pub token_use: &'static str,
+    pub scope: &'static str,
+    pub auth_time: i64,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub origin_jti: &'a str,
+    pub username: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IdTokenClaims<'a> {
+    pub sub: &'a str,
+    pub iss: &'a str,
+    pub aud: &'a str,
+    pub token_use: &'static str,
+    pub auth_time: i64,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub origin_jti: &'a str,
+    pub email: &'a str,
+    pub email_verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(rename = "cognito:username")]
+    pub username: &'a str,
+}
+
+/// A new opaque refresh token.
+pub fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The digest under which a refresh token is stored.
+pub fn refresh_token_digest(token: &str) -> String {
+    hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
+}

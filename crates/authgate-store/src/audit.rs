@@ -1,0 +1,87 @@
+//! The audit trail: one row per authentication event. Rows hold codes and
+//! identifiers, never a password, code or token.
+
+use crate::{Store, StoreResult};
+use authgate_core::AuditEvent;
+use sqlx::Row;
+
+/// An audit row as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub provider: String,
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Filters for reading the trail; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    pub kind: Option<String>,
+    pub reason: Option<String>,
+    pub since: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    pub async fn insert_audit_event(&self, event: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
+             request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(event.at_millis)
+        .bind(event.kind)
+        .bind(event.outcome.as_str())
+        .bind(event.reason)
+        .bind(event.provider)
+        .bind(event.subject.as_deref())
+        .bind(event.email.as_deref())
+        .bind(event.ip.as_deref())
+        .bind(event.request_id.as_deref())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Newest first.
+    pub async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT id, at, kind, outcome, reason, provider, subject, email, ip, request_id \
+             FROM audit_events WHERE ($1 IS NULL OR subject = $1) AND ($2 IS NULL OR email = $2) \
+             AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR reason = $4) \
+             AND ($5 IS NULL OR at >= $5) ORDER BY id DESC LIMIT $6",
+        )
+        .bind(query.subject.as_deref())
+        .bind(query.email.as_deref())
+        .bind(query.kind.as_deref())
+        .bind(query.reason.as_deref())
+        .bind(query.since)
+        .bind(if query.limit > 0 { query.limit } else { 100 })
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRow {
+                    id: row.try_get("id")?,
+                    at: row.try_get("at")?,
+                    kind: row.try_get("kind")?,
+                    outcome: row.try_get("outcome")?,
+                    reason: row.try_get("reason")?,
+                    provider: row.try_get("provider")?,
+                    subject: row.try_get("subject")?,
+                    email: row.try_get("email")?,
+                    ip: row.try_get("ip")?,
+                    request_id: row.try_get("request_id")?,
+                })
+            })
+            .collect()
+    }
+}

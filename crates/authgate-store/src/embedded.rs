@@ -1,0 +1,210 @@
+//! The embedded provider's own tables: its users (with argon2id hashes) and
+//! one-time codes (stored hashed, with an expiry and an attempt counter).
+
+use crate::{Store, StoreError, StoreResult};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// The account status of an embedded user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Unconfirmed,
+    Confirmed,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Unconfirmed => "unconfirmed",
+            UserStatus::Confirmed => "confirmed",
+        }
+    }
+
+    fn parse(value: &str) -> StoreResult<Self> {
+        match value {
+            "unconfirmed" => Ok(UserStatus::Unconfirmed),
+            "confirmed" => Ok(UserStatus::Confirmed),
+            other => Err(StoreError::Other(format!("unknown user status {other}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedUser {
+    pub sub: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub password_hash: String,
+    pub status: UserStatus,
+    pub disabled_at: Option<i64>,
+    pub created_at: i64,
+}
+
+pub struct NewEmbeddedUser<'a> {
+    pub sub: &'a str,
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub status: UserStatus,
+}
+
+/// A stored one-time code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    pub code_hash: String,
+    pub attempts: i64,
+    pub expires_at: i64,
+}
+
+fn user_from_row(row: &AnyRow) -> StoreResult<EmbeddedUser> {
+    let status: String = row.try_get("status")?;
+    Ok(EmbeddedUser {
+        sub: row.try_get("sub")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        password_hash: row.try_get("password_hash")?,
+        status: UserStatus::parse(&status)?,
+        disabled_at: row.try_get("disabled_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Insert a user; [`StoreError::Conflict`] when the email is taken.
+    pub async fn insert_embedded_user(
+        &self,
+        user: NewEmbeddedUser<'_>,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO embedded_users (sub, email, name, phone, password_hash, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(user.sub)
+        .bind(user.email)
+        .bind(user.name)
+        .bind(user.phone)
+        .bind(user.password_hash)
+        .bind(user.status.as_str())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn embedded_user_by_email(&self, email: &str) -> StoreResult<Option<EmbeddedUser>> {
+        let row = sqlx::query(concat!(
+            "SELECT sub, email, name, phone, password_hash, status, disabled_at, created_at ",
+            "FROM embedded_users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn embedded_user_by_sub(&self, sub: &str) -> StoreResult<Option<EmbeddedUser>> {
+        let row = sqlx::query(concat!(
+            "SELECT sub, email, name, phone, password_hash, status, disabled_at, created_at ",
+            "FROM embedded_users WHERE sub = $1"
+        ))
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Move an unconfirmed user to confirmed and drop the sign-up code, in one
+    /// transaction. Returns false when the user was not unconfirmed.
+    pub async fn confirm_embedded_user(&self, sub: &str, purpose: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE embedded_users SET status = 'confirmed', updated_at = $1 \
+             WHERE sub = $2 AND status = 'unconfirmed'",
+        )
+        .bind(now)
+        .bind(sub)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM embedded_codes WHERE sub = $1 AND purpose = $2")
+            .bind(sub)
+            .bind(purpose)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(updated == 1)
+    }
+
+    /// Store a code for `(sub, purpose)`, replacing any earlier one.
+    pub async fn put_code(
+        &self,
+        sub: &str,
+        purpose: &str,
+        code_hash: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO embedded_codes (sub, purpose, code_hash, attempts, expires_at, created_at) \
+             VALUES ($1, $2, $3, 0, $4, $5) ON CONFLICT (sub, purpose) DO UPDATE SET \
+             code_hash = excluded.code_hash, attempts = 0, expires_at = excluded.expires_at, \
+             created_at = excluded.created_at",
+        )
+        .bind(sub)
+        .bind(purpose)
+        .bind(code_hash)
+        .bind(expires_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_code(&self, sub: &str, purpose: &str) -> StoreResult<Option<StoredCode>> {
+        let row = sqlx::query(
+            "SELECT code_hash, attempts, expires_at FROM embedded_codes \
+             WHERE sub = $1 AND purpose = $2",
+        )
+        .bind(sub)
+        .bind(purpose)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(StoredCode {
+                code_hash: row.try_get("code_hash")?,
+                attempts: row.try_get("attempts")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Count a wrong try; returns the number of wrong tries so far.
+    pub async fn record_code_failure(&self, sub: &str, purpose: &str) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "UPDATE embedded_codes SET attempts = attempts + 1 WHERE sub = $1 AND purpose = $2 \
+             RETURNING attempts",
+        )
+        .bind(sub)
+        .bind(purpose)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(row) => row.try_get("attempts")?,
+            None => 0,
+        })
+    }
+
+    pub async fn delete_code(&self, sub: &str, purpose: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM embedded_codes WHERE sub = $1 AND purpose = $2")
+            .bind(sub)
+            .bind(purpose)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

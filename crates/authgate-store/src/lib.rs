@@ -1,0 +1,154 @@
+//! # authgate-store
+//!
+//! authgate's database: one schema on SQLite (the default, in WAL mode) and on
+//! PostgreSQL, reached through sqlx's `Any` driver with runtime queries so that
+//! every repository method is written once for both engines. Migrations live in
+//! `migrations/sqlite` and `migrations/postgres` and are embedded in the binary.
+//!
+//! Modules own one table group each: [`app_users`] (users keyed by
+//! `(provider, sub)`), [`embedded`] (the embedded provider's users and codes),
+//! [`refresh`] (refresh-token families), [`keys`] (signing keys) and [`audit`].
+
+pub mod app_users;
+pub mod audit;
+pub mod embedded;
+pub mod keys;
+pub mod refresh;
+
+use authgate_core::AuthError;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+pub use app_users::AppUser;
+
+/// The database engine behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Failures of the store, mapped to [`AuthError`] at the boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("unique constraint violated")]
+    Conflict,
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(err.to_string()),
+            _ => StoreError::Other(err.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "database unavailable");
+                AuthError::StoreUnavailable
+            }
+            StoreError::Conflict => AuthError::Internal("unexpected unique violation".into()),
+            StoreError::Other(detail) => AuthError::Internal(detail),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A connection pool to the authgate database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Connect to `sqlite://…` or `postgres://…`. A SQLite file is created if
+    /// missing and switched to WAL.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::Other(
+                "the database URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+        let url = match engine {
+            Engine::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let options =
+            AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Other(e.to_string()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match engine {
+                Engine::Sqlite => 8,
+                Engine::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, engine })
+    }
+
+    /// Apply the migrations of this engine.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let result = match self.engine {
+            Engine::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
+            Engine::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
+        };
+        result.map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

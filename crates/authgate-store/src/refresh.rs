@@ -1,0 +1,179 @@
+//! Refresh-token families. A family is one signed-in session; each refresh
+//! rotates its token. Tokens are stored as SHA-256 hashes only. Presenting a
+//! token that was already rotated is reuse: the whole family is revoked.
+
+use crate::{Store, StoreResult};
+use sqlx::Row;
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was live; it is now used and `new_hash` replaces it.
+    Rotated { family_id: String, sub: String, auth_time: i64 },
+    /// No such token, or it expired.
+    Unknown,
+    /// The token's family was revoked (sign-out, disable, reuse).
+    Revoked,
+    /// The token had already been rotated: the family is now revoked.
+    Reused { family_id: String, sub: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFamily<'a> {
+    pub family_id: &'a str,
+    pub sub: &'a str,
+    pub auth_time: i64,
+    pub token_hash: &'a str,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Start a family with its first token.
+    pub async fn create_refresh_family(&self, family: NewFamily<'_>, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(family.family_id)
+        .bind(family.sub)
+        .bind(family.auth_time)
+        .bind(now)
+        .bind(family.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(family.token_hash)
+        .bind(family.family_id)
+        .bind(now)
+        .bind(family.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Use the token `old_hash` once and put `new_hash` in its place, atomically.
+    /// Concurrent uses of one token: exactly one rotates, the others are reuse.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> StoreResult<RotateOutcome> {
+        let mut tx = self.pool().begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
+             AND expires_at > $1 AND family_id IN \
+             (SELECT id FROM refresh_families WHERE revoked_at IS NULL) \
+             RETURNING family_id, expires_at",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = claimed {
+            let family_id: String = row.try_get("family_id")?;
+            let expires_at: i64 = row.try_get("expires_at")?;
+            let family = sqlx::query("SELECT sub, auth_time FROM refresh_families WHERE id = $1")
+                .bind(&family_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(new_hash)
+            .bind(&family_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(RotateOutcome::Rotated {
+                family_id,
+                sub: family.try_get("sub")?,
+                auth_time: family.try_get("auth_time")?,
+            });
+        }
+        tx.rollback().await?;
+
+        let row = sqlx::query(
+            "SELECT t.family_id, t.used_at, t.expires_at, f.sub, f.revoked_at \
+             FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(old_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(RotateOutcome::Unknown);
+        };
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let used_at: Option<i64> = row.try_get("used_at")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let family_id: String = row.try_get("family_id")?;
+        if revoked_at.is_some() {
+            return Ok(RotateOutcome::Revoked);
+        }
+        if used_at.is_some() {
+            self.revoke_family(&family_id, "refresh_token_reused", now).await?;
+            return Ok(RotateOutcome::Reused {
+                family_id,
+                sub: row.try_get("sub")?,
+            });
+        }
+        debug_assert!(expires_at <= now);
+        Ok(RotateOutcome::Unknown)
+    }
+
+    pub async fn revoke_family(&self, family_id: &str, reason: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
+             WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(family_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Revoke every live family of a user; returns how many were revoked.
+    pub async fn revoke_families_of(&self, sub: &str, reason: &str, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
+             WHERE sub = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(sub)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Is the family live (exists, not revoked, not expired)? Access tokens
+    /// carry their family id in `origin_jti`.
+    pub async fn family_is_live(&self, family_id: &str, sub: &str, now: i64) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT revoked_at, expires_at FROM refresh_families WHERE id = $1 AND sub = $2",
+        )
+        .bind(family_id)
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            None => false,
+            Some(row) => {
+                let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+                let expires_at: i64 = row.try_get("expires_at")?;
+                revoked_at.is_none() && expires_at > now
+            }
+        })
+    }
+}
