@@ -52,7 +52,11 @@ impl PasswordPolicy {
         if self.require_digit && !password.chars().any(|c| c.is_ascii_digit()) {
             return fail("must contain a digit");
         }
-        if self.require_symbol && !password.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
+        if self.require_symbol
+            && !password
+                .chars()
+                .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        {
             return fail("must contain a special character");
         }
         if self.require_uppercase && !password.chars().any(char::is_uppercase) {
@@ -79,7 +83,10 @@ pub fn normalize_email(field: &str, email: &str) -> Result<String, AuthError> {
     if valid {
         Ok(email)
     } else {
-        Err(AuthError::invalid_field(field, format!("{field} is not a valid email address")))
+        Err(AuthError::invalid_field(
+            field,
+            format!("{field} is not a valid email address"),
+        ))
     }
 }
 
@@ -90,7 +97,11 @@ pub fn mask_email(email: &str) -> String {
     };
     let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
     let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
-    let tld = if tld.is_empty() { String::new() } else { format!(".{tld}") };
+    let tld = if tld.is_empty() {
+        String::new()
+    } else {
+        format!(".{tld}")
+    };
     format!("{}***@{}***{}", first(local), first(host), tld)
 }
 
@@ -115,8 +126,18 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_validated() {
-        assert_eq!(normalize_email("email", " Alice@Example.COM ").unwrap(), "alice@example.com");
-        for bad in ["", "alice", "@example.com", "alice@", "a b@example.com", "a@b@c"] {
+        assert_eq!(
+            normalize_email("email", " Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "a b@example.com",
+            "a@b@c",
+        ] {
             assert!(normalize_email("email", bad).is_err(), "{bad} accepted");
         }
     }

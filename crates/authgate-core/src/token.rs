@@ -34,7 +34,11 @@ pub struct AccessClaims {
     pub origin_jti: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    #[serde(default, rename = "cognito:groups", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "cognito:groups",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub groups: Vec<String>,
     /// Id tokens only: identity attributes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -97,7 +97,10 @@ impl KeyRing {
         let mut signing = None;
         let mut keys = Vec::new();
         for stored in store.signing_keys().await? {
-            if stored.retired_at.is_some_and(|at| at + publish_retired_for_millis < now) {
+            if stored
+                .retired_at
+                .is_some_and(|at| at + publish_retired_for_millis < now)
+            {
                 continue;
             }
             let der = STANDARD
@@ -115,8 +118,7 @@ impl KeyRing {
                 signing = Some(parsed);
             }
         }
-        let signing =
-            signing.ok_or_else(|| AuthError::Internal("no active signing key".into()))?;
+        let signing = signing.ok_or_else(|| AuthError::Internal("no active signing key".into()))?;
         Ok(KeySet {
             signing,
             jwks: serde_json::json!({ "keys": keys }),
@@ -156,7 +158,12 @@ impl KeyRing {
         message.push_str(&b64_json(claims)?);
         let mut signature = vec![0u8; key.pair.public_modulus_len()];
         key.pair
-            .sign(&RSA_PKCS1_SHA256, &self.rng, message.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &self.rng,
+                message.as_bytes(),
+                &mut signature,
+            )
             .map_err(internal("RS256 signature"))?;
         message.push('.');
         message.push_str(&URL_SAFE_NO_PAD.encode(&signature));

@@ -15,9 +15,8 @@ use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
-    AccessClaims, AuthError, AuthStep, Authenticated, CodeDelivery, IdentityProvider,
-    Notification, Notifier, ProviderUser, Secret, SignUpOutcome, SignUpRequest, TokenSet,
-    now_millis,
+    AccessClaims, AuthError, AuthStep, Authenticated, CodeDelivery, IdentityProvider, Notification,
+    Notifier, ProviderUser, Secret, SignUpOutcome, SignUpRequest, TokenSet, now_millis,
 };
 use authgate_store::embedded::{EmbeddedUser, NewEmbeddedUser, UserStatus};
 use authgate_store::refresh::{NewFamily, RotateOutcome};
@@ -94,7 +93,13 @@ impl EmbeddedProvider {
         let now = now_millis();
         let ttl = self.config.sign_up_code_ttl.as_millis() as i64;
         self.store
-            .put_code(&user.sub, SIGN_UP_CODE, &hash_code(&user.sub, SIGN_UP_CODE, &code), now + ttl, now)
+            .put_code(
+                &user.sub,
+                SIGN_UP_CODE,
+                &hash_code(&user.sub, SIGN_UP_CODE, &code),
+                now + ttl,
+                now,
+            )
             .await?;
         self.notify(Notification::SignUpCode {
             to: user.email.clone(),
@@ -220,7 +225,12 @@ impl IdentityProvider for EmbeddedProvider {
     }
 
     async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpOutcome, AuthError> {
-        if self.store.embedded_user_by_email(&request.email).await?.is_some() {
+        if self
+            .store
+            .embedded_user_by_email(&request.email)
+            .await?
+            .is_some()
+        {
             return Err(AuthError::UsernameExists);
         }
         let password_hash = self.hasher.hash(&request.password).await?;
@@ -302,7 +312,10 @@ impl IdentityProvider for EmbeddedProvider {
         Ok(AuthStep::Authenticated(self.start_session(&user).await?))
     }
 
-    async fn respond_to_challenge(&self, _response: ChallengeResponse) -> Result<AuthStep, AuthError> {
+    async fn respond_to_challenge(
+        &self,
+        _response: ChallengeResponse,
+    ) -> Result<AuthStep, AuthError> {
         // The embedded provider has not issued any challenge session yet, so
         // no session can be valid.
         Err(AuthError::InvalidSession)
@@ -331,7 +344,9 @@ impl IdentityProvider for EmbeddedProvider {
                         self.mint(&user, &family_id, auth_time, Some(new_token))
                     }
                     _ => {
-                        self.store.revoke_family(&family_id, "user_disabled", now).await?;
+                        self.store
+                            .revoke_family(&family_id, "user_disabled", now)
+                            .await?;
                         Err(AuthError::InvalidRefreshToken)
                     }
                 }
@@ -344,7 +359,11 @@ impl IdentityProvider for EmbeddedProvider {
         }
     }
 
-    async fn sign_out(&self, claims: &AccessClaims, _access_token: &Secret) -> Result<(), AuthError> {
+    async fn sign_out(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+    ) -> Result<(), AuthError> {
         self.store
             .revoke_families_of(&claims.sub, "sign_out", now_millis())
             .await?;

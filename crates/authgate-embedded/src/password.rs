@@ -99,9 +99,17 @@ mod tests {
         let hasher = PasswordHasher::new(2).unwrap();
         let password = Secret::new("Correct-Horse-42");
         let hash = hasher.hash(&password).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(hasher.verify(&password, Some(&hash)).await.unwrap());
-        assert!(!hasher.verify(&Secret::new("wrong"), Some(&hash)).await.unwrap());
+        assert!(
+            !hasher
+                .verify(&Secret::new("wrong"), Some(&hash))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify(&password, None).await.unwrap());
     }
 }

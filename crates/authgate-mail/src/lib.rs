@@ -10,9 +10,7 @@
 use async_trait::async_trait;
 use authgate_core::{AuthError, Notification, Notifier};
 use lettre::message::{Mailbox, header::ContentType};
-use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -74,7 +72,10 @@ impl Templates {
         let fill = |text: &str| {
             text.replace("{name}", name.as_deref().unwrap_or("there"))
                 .replace("{code}", code.map(|c| c.expose()).unwrap_or_default())
-                .replace("{password}", password.map(|p| p.expose()).unwrap_or_default())
+                .replace(
+                    "{password}",
+                    password.map(|p| p.expose()).unwrap_or_default(),
+                )
         };
         (fill(&template.subject), fill(&template.body))
     }
@@ -163,8 +164,16 @@ impl Notifier for Mailer {
         let message = self.build(&notification)?;
         let kind = notification.kind();
         let result = match &self.transport {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
-            Transport::Outbox(files) => files.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::Smtp(smtp) => smtp
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Transport::Outbox(files) => files
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
         };
         match result {
             Ok(()) => {
@@ -173,7 +182,9 @@ impl Notifier for Mailer {
             }
             Err(detail) => {
                 tracing::warn!(kind, via = %self.description, %detail, "mail not sent");
-                Err(AuthError::Internal(format!("mail delivery failed: {detail}")))
+                Err(AuthError::Internal(format!(
+                    "mail delivery failed: {detail}"
+                )))
             }
         }
     }
@@ -203,13 +214,17 @@ mod tests {
             name: None,
             password: Secret::new("Tmp-Pass-123456!"),
         });
-        assert!(body.lines().any(|l| l == "Temporary password: Tmp-Pass-123456!"));
+        assert!(
+            body.lines()
+                .any(|l| l == "Temporary password: Tmp-Pass-123456!")
+        );
     }
 
     #[tokio::test]
     async fn outbox_writes_an_eml_file_with_the_code() {
         let dir = std::env::temp_dir().join(format!("authgate-outbox-{}", std::process::id()));
-        let mailer = Mailer::outbox(dir.clone(), "no-reply@localhost", Templates::default()).unwrap();
+        let mailer =
+            Mailer::outbox(dir.clone(), "no-reply@localhost", Templates::default()).unwrap();
         mailer
             .send(Notification::SignUpCode {
                 to: "bob@example.com".into(),

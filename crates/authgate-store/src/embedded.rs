@@ -119,7 +119,12 @@ impl Store {
 
     /// Move an unconfirmed user to confirmed and drop the sign-up code, in one
     /// transaction. Returns false when the user was not unconfirmed.
-    pub async fn confirm_embedded_user(&self, sub: &str, purpose: &str, now: i64) -> StoreResult<bool> {
+    pub async fn confirm_embedded_user(
+        &self,
+        sub: &str,
+        purpose: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE embedded_users SET status = 'confirmed', updated_at = $1 \

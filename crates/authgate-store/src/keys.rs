@@ -71,10 +71,12 @@ impl Store {
 
     /// Drop keys retired before `before`: no token they signed is still valid.
     pub async fn prune_signing_keys(&self, before: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1")
-            .bind(before)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected())
     }
 }

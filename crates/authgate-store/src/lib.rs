@@ -129,7 +129,11 @@ impl Store {
     pub async fn migrate(&self) -> StoreResult<()> {
         let result = match self.engine {
             Engine::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
-            Engine::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
+            Engine::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await
+            }
         };
         result.map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }

@@ -9,7 +9,11 @@ use sqlx::Row;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The token was live; it is now used and `new_hash` replaces it.
-    Rotated { family_id: String, sub: String, auth_time: i64 },
+    Rotated {
+        family_id: String,
+        sub: String,
+        auth_time: i64,
+    },
     /// No such token, or it expired.
     Unknown,
     /// The token's family was revoked (sign-out, disable, reuse).
@@ -120,7 +124,8 @@ impl Store {
             return Ok(RotateOutcome::Revoked);
         }
         if used_at.is_some() {
-            self.revoke_family(&family_id, "refresh_token_reused", now).await?;
+            self.revoke_family(&family_id, "refresh_token_reused", now)
+                .await?;
             return Ok(RotateOutcome::Reused {
                 family_id,
                 sub: row.try_get("sub")?,

@@ -1,0 +1,84 @@
+//! # authgate-guard
+//!
+//! Access-token validation for Rust services that sit behind authgate (or
+//! Cognito): a service hands the guard the bearer token of a request and gets
+//! back the token's [`AccessClaims`](authgate_core::AccessClaims), or a precise
+//! [`GuardError`] saying why the token was refused.
+//!
+//! This crate owns:
+//!
+//! * [`Guard`] — signature verification against the issuer's JWKS and the
+//!   claim checks: `exp`/`nbf` with leeway, exact `iss`, `token_use`, and the
+//!   client (`client_id`, or `aud` containing it). Only asymmetric algorithms
+//!   are accepted (RS*, PS*, ES256, ES384, EdDSA); `none` and HMAC are refused.
+//! * The key cache — keys are fetched lazily from a [`JwksSource`] (a URL or any
+//!   [`KeySource`]), refetched when a token names an unknown `kid` (at most once
+//!   per [`GuardConfig::min_refetch_interval`], concurrent requests sharing one
+//!   fetch) and when the set is more than an hour old.
+//! * The HTTP edge — the [`Authenticated`] axum extractor, the [`GuardLayer`]
+//!   tower layer, and the [`GuardRejection`] response: `401` (`503` if the keys
+//!   cannot be fetched) as `application/problem+json` with a
+//!   `WWW-Authenticate: Bearer` challenge.
+//!
+//! It does not issue tokens or check revocation: that is the provider's job.
+//! Errors and logs never contain the token.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use authgate_guard::{Authenticated, Guard, GuardConfig, GuardLayer, JwksSource};
+//! use axum::{Extension, Router, routing::get};
+//!
+//! // The extractor validates the token of each request that asks for it.
+//! async fn me(auth: Authenticated) -> String {
+//!     format!("hello {}", auth.claims.sub)
+//! }
+//!
+//! // Behind the layer the token is already validated; read the result.
+//! async fn stats(Extension(auth): Extension<Authenticated>) -> String {
+//!     format!("stats for {}", auth.claims.sub)
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example";
+//!     let guard = Arc::new(Guard::new(GuardConfig::new(
+//!         issuer,
+//!         "my-app-client-id",
+//!         JwksSource::Url(format!("{issuer}/.well-known/jwks.json")),
+//!     )));
+//!
+//!     // Per handler: the extractor finds the guard in the router state
+//!     // (any state `S` with `Arc<Guard>: FromRef<S>`).
+//!     let api = Router::new()
+//!         .route("/me", get(me))
+//!         .with_state(Arc::clone(&guard));
+//!
+//!     // Per router: every request is validated before any handler runs.
+//!     let admin = Router::new()
+//!         .route("/admin/stats", get(stats))
+//!         .layer(GuardLayer::new(guard));
+//!
+//!     let app = api.merge(admin);
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+
+mod config;
+mod error;
+mod extract;
+mod guard;
+mod keys;
+mod layer;
+mod source;
+
+pub use config::{DEFAULT_LEEWAY, DEFAULT_MIN_REFETCH_INTERVAL, GuardConfig};
+pub use error::GuardError;
+pub use extract::{Authenticated, GuardRejection};
+pub use guard::Guard;
+pub use layer::{GuardLayer, GuardService};
+pub use source::{JwksSource, KeySource};
