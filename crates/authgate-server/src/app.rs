@@ -1,0 +1,262 @@
+//! Assembling and running authgate: the store, mailer, provider, guard and
+//! router built from [`Settings`], served until a shutdown signal, then
+//! drained.
+
+use crate::http;
+use crate::ratelimit::RateLimits;
+use crate::services::AuthService;
+use crate::settings::{ProviderKind, Settings};
+use crate::state::AppState;
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use authgate_core::{IdentityProvider, Notifier};
+use authgate_embedded::{EmbeddedConfig, EmbeddedProvider};
+use authgate_guard::{Guard, GuardConfig, GuardError, JwksSource, KeySource};
+use authgate_mail::{Mailer, Templates};
+use authgate_store::Store;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// A built application, ready to serve.
+pub struct App {
+    pub state: AppState,
+    pub router: Router,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The process-wide Prometheus recorder (metrics macros are global).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Open the database and apply migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+    }
+    let store = Store::connect(&settings.database_url())
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// The guard's keys, read from the provider in process.
+struct ProviderKeys(Arc<dyn IdentityProvider>);
+
+#[async_trait]
+impl KeySource for ProviderKeys {
+    async fn jwks(&self) -> Result<jsonwebtoken::jwk::JwkSet, GuardError> {
+        let value = self
+            .0
+            .jwks()
+            .await
+            .map_err(|e| GuardError::JwksUnavailable(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| GuardError::JwksUnavailable(e.to_string()))
+    }
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let store = open_store(&settings).await?;
+        let mailer = match &settings.smtp_url {
+            Some(url) => Mailer::smtp(url, &settings.mail_from, Templates::default())?,
+            None => Mailer::outbox(
+                settings.outbox_dir(),
+                &settings.mail_from,
+                Templates::default(),
+            )?,
+        };
+        tracing::info!(mail = mailer.description(), "mail configured");
+        let notifier: Arc<dyn Notifier> = Arc::new(mailer);
+        let mut background = Vec::new();
+
+        let provider: Arc<dyn IdentityProvider> = match settings.provider {
+            ProviderKind::Embedded => {
+                let embedded = EmbeddedProvider::new(
+                    EmbeddedConfig {
+                        issuer: settings.issuer(),
+                        client_id: settings.client_id.clone(),
+                        access_token_ttl: Duration::from_secs(settings.access_token_ttl),
+                        refresh_token_ttl: Duration::from_secs(settings.refresh_token_ttl),
+                        sign_up_code_ttl: Duration::from_secs(settings.sign_up_code_ttl),
+                        hash_concurrency: match settings.hash_concurrency {
+                            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                            n => n,
+                        },
+                    },
+                    store.clone(),
+                    notifier.clone(),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the embedded provider: {e}"))?;
+                let keys = embedded.key_ring();
+                let every = Duration::from_secs(settings.key_reload_interval.max(1));
+                background.push(tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(every);
+                    tick.tick().await;
+                    loop {
+                        tick.tick().await;
+                        if let Err(err) = keys.reload().await {
+                            tracing::warn!(error = %err, "signing keys not reloaded");
+                        }
+                    }
+                }));
+                Arc::new(embedded)
+            }
+            ProviderKind::Cognito => {
+                bail!("AUTHGATE_PROVIDER=cognito is not available yet in this build; use embedded")
+            }
+        };
+
+        let guard = Arc::new(Guard::new(GuardConfig::new(
+            provider.issuer(),
+            settings.client_id.clone(),
+            JwksSource::Source(Arc::new(ProviderKeys(provider.clone()))),
+        )));
+        let rate_limits = RateLimits::new(settings.rate_limit_per_minute);
+        {
+            let limits = rate_limits.clone();
+            background.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    limits.housekeeping();
+                }
+            }));
+        }
+        let auth = AuthService::new(provider, store, settings.password_policy());
+        let mut state = AppState {
+            auth,
+            guard,
+            settings: settings.clone(),
+            metrics: metrics_handle(),
+            rate_limits,
+            openapi: Arc::new(String::new()),
+        };
+        let (routes, openapi) = http::router(&state);
+        state.openapi = Arc::new(
+            openapi
+                .to_pretty_json()
+                .context("cannot render the OpenAPI document")?,
+        );
+        let router = routes
+            .fallback(|| async {
+                http::problem::ApiError(authgate_core::AuthError::NotFound("route".into()))
+            })
+            .layer(axum::middleware::from_fn(http::middleware::track_metrics))
+            .with_state(state.clone())
+            .layer(cors(&settings))
+            .layer(CatchPanicLayer::custom(http::middleware::panic_response))
+            .layer(axum::middleware::from_fn(http::middleware::request_scope))
+            .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        Ok(Self {
+            state,
+            router,
+            background,
+        })
+    }
+
+    /// Serve on `listener` until `shutdown` resolves; then stop accepting,
+    /// let in-flight requests finish (at most the configured grace), close
+    /// the database.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.shutdown_grace);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stop_tx.send(true);
+        };
+        let server = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
+        let mut stopped = stop_rx.clone();
+        let deadline = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("server error")?,
+            _ = deadline => tracing::warn!("grace period over; closing remaining connections"),
+        }
+        for task in self.background {
+            task.abort();
+        }
+        self.state.auth.store().close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn cors(settings: &Settings) -> CorsLayer {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = settings
+        .cors_origin_list()
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+        ])
+        .max_age(Duration::from_secs(600))
+}

@@ -1,0 +1,141 @@
+//! Handlers of the native authentication contract (`/v1/auth/*`). Each one
+//! parses, calls [`crate::services::AuthService`], and renders.
+
+use crate::http::dto::*;
+use crate::http::extract::ApiJson;
+use crate::http::problem::{ApiError, Problem};
+use crate::services::{Caller, RequestMeta, SignInResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Create an account; a confirmation code is mailed.
+#[utoipa::path(post, path = "/v1/auth/sign-up", tag = "auth", request_body = SignUpBody,
+    responses(
+        (status = 201, body = SignUpResponse),
+        (status = 409, description = "username_exists", body = Problem),
+        (status = 422, description = "invalid_request / invalid_password", body = Problem),
+    ))]
+pub async fn sign_up(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<SignUpBody>,
+) -> ApiResult<(StatusCode, Json<SignUpResponse>)> {
+    let outcome = state
+        .auth
+        .sign_up(&meta, &body.email, body.password, body.name, body.phone)
+        .await?;
+    Ok((StatusCode::CREATED, Json(outcome.into())))
+}
+
+/// Confirm a sign-up with the mailed code.
+#[utoipa::path(post, path = "/v1/auth/sign-up/confirm", tag = "auth", request_body = ConfirmSignUpBody,
+    responses(
+        (status = 200, body = ConfirmSignUpResponse),
+        (status = 400, description = "code_mismatch / code_expired", body = Problem),
+        (status = 409, description = "already_confirmed", body = Problem),
+    ))]
+pub async fn confirm_sign_up(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<ConfirmSignUpBody>,
+) -> ApiResult<Json<ConfirmSignUpResponse>> {
+    state
+        .auth
+        .confirm_sign_up(&meta, &body.email, &body.code)
+        .await?;
+    Ok(Json(ConfirmSignUpResponse {
+        confirmed: true,
+        can_sign_in: true,
+    }))
+}
+
+/// Send a new confirmation code. The same answer whether or not the account exists.
+#[utoipa::path(post, path = "/v1/auth/sign-up/resend-confirmation", tag = "auth", request_body = EmailBody,
+    responses((status = 202, body = AcceptedResponse)))]
+pub async fn resend_confirmation(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<EmailBody>,
+) -> ApiResult<(StatusCode, Json<AcceptedResponse>)> {
+    state.auth.resend_confirmation(&meta, &body.email).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(AcceptedResponse {
+            message: "If an unconfirmed account exists for this email, a new code has been sent."
+                .into(),
+        }),
+    ))
+}
+
+/// Sign in with email and password: a Session or a Challenge.
+#[utoipa::path(post, path = "/v1/auth/sign-in", tag = "auth", request_body = SignInBody,
+    responses(
+        (status = 200, body = SignInResponse),
+        (status = 401, description = "invalid_credentials (unknown user and wrong password alike)", body = Problem),
+        (status = 403, description = "user_not_confirmed", body = Problem),
+        (status = 429, description = "rate_limited", body = Problem),
+    ))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<SignInBody>,
+) -> ApiResult<Json<SignInResponse>> {
+    Ok(Json(
+        match state
+            .auth
+            .sign_in(&meta, &body.email, &body.password)
+            .await?
+        {
+            SignInResult::Session(session) => SignInResponse::Session(session.into()),
+            SignInResult::Challenge(step) => SignInResponse::Challenge(step.into()),
+        },
+    ))
+}
+
+/// Exchange a refresh token for a new Session; the refresh token rotates.
+#[utoipa::path(post, path = "/v1/auth/token/refresh", tag = "auth", request_body = RefreshBody,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, description = "invalid_refresh_token / refresh_token_reused", body = Problem),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> ApiResult<Json<SessionResponse>> {
+    Ok(Json(
+        state.auth.refresh(&meta, &body.refresh_token).await?.into(),
+    ))
+}
+
+/// Sign out everywhere: revokes the refresh tokens and the access tokens issued so far.
+#[utoipa::path(post, path = "/v1/auth/sign-out", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "signed out"),
+        (status = 401, body = Problem),
+    ))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+) -> ApiResult<StatusCode> {
+    state.auth.sign_out(&meta, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who is calling: the app user behind the access token.
+#[utoipa::path(get, path = "/v1/auth/subject", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = SubjectResponse),
+        (status = 401, body = Problem),
+    ))]
+pub async fn subject(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<SubjectResponse>> {
+    Ok(Json(state.auth.subject(&caller).await?.into()))
+}

@@ -1,0 +1,230 @@
+//! The JSON shapes of the native contract (camelCase), with their OpenAPI
+//! schemas. Secrets arrive as [`Secret`] so they cannot be logged by accident.
+
+use crate::services::SessionView;
+use authgate_core::{ChallengeStep, Secret, SignUpOutcome};
+use authgate_store::AppUser;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// `EMAIL`
+    pub medium: String,
+    /// Masked address, e.g. `a***@e***.com`.
+    pub destination: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpResponse {
+    pub user_sub: String,
+    pub requires_confirmation: bool,
+    pub can_sign_in: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+impl From<SignUpOutcome> for SignUpResponse {
+    fn from(outcome: SignUpOutcome) -> Self {
+        Self {
+            user_sub: outcome.user_sub,
+            can_sign_in: !outcome.requires_confirmation,
+            requires_confirmation: outcome.requires_confirmation,
+            delivery: outcome.delivery.map(|d| Delivery {
+                medium: d.medium.to_string(),
+                destination: d.destination,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmSignUpBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub code: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmSignUpResponse {
+    pub confirmed: bool,
+    pub can_sign_in: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailBody {
+    pub email: String,
+}
+
+/// The same answer whether or not an account exists.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedResponse {
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// The app user id (authgate's own).
+    pub id: String,
+    /// The provider subject.
+    pub sub: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+impl From<&AppUser> for UserView {
+    fn from(user: &AppUser) -> Self {
+        Self {
+            id: user.id.to_string(),
+            sub: user.provider_sub.clone(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+        }
+    }
+}
+
+/// A successful authentication.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionResponse {
+    /// The only bearer token for protected APIs.
+    pub access_token: String,
+    /// Identity input; not a bearer token.
+    pub id_token: String,
+    /// Only for the refresh contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// `Bearer`
+    pub token_type: String,
+    pub expires_in: u64,
+    /// RFC 3339
+    pub expires_at: String,
+    pub user: UserView,
+}
+
+impl From<SessionView> for SessionResponse {
+    fn from(session: SessionView) -> Self {
+        Self {
+            access_token: session.tokens.access_token.into_inner(),
+            id_token: session.tokens.id_token.into_inner(),
+            refresh_token: session.tokens.refresh_token.map(Secret::into_inner),
+            token_type: "Bearer".into(),
+            expires_in: session.tokens.expires_in,
+            expires_at: rfc3339(session.expires_at),
+            user: UserView::from(&session.user),
+        }
+    }
+}
+
+/// Another step is needed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeResponseBody {
+    /// `NEW_PASSWORD_REQUIRED`, `TOTP_REQUIRED`, `MFA_SETUP_REQUIRED`
+    pub challenge: String,
+    /// Opaque and short-lived.
+    pub session: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl From<ChallengeStep> for ChallengeResponseBody {
+    fn from(step: ChallengeStep) -> Self {
+        Self {
+            challenge: step.kind.as_str().to_string(),
+            session: step.session.into_inner(),
+            parameters: step.parameters,
+        }
+    }
+}
+
+/// A Session or a Challenge.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignInResponse {
+    Session(SessionResponse),
+    Challenge(ChallengeResponseBody),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshBody {
+    #[schema(value_type = String)]
+    pub refresh_token: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectUser {
+    pub id: String,
+    pub sub: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// RFC 3339
+    pub created_at: String,
+}
+
+/// Who is calling.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectResponse {
+    pub user: SubjectUser,
+    /// `embedded` or `cognito`
+    pub provider: String,
+}
+
+impl From<AppUser> for SubjectResponse {
+    fn from(user: AppUser) -> Self {
+        Self {
+            provider: user.provider.clone(),
+            user: SubjectUser {
+                id: user.id.to_string(),
+                created_at: rfc3339(user.created_at / 1000),
+                sub: user.provider_sub,
+                email: user.email,
+                name: user.name,
+            },
+        }
+    }
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(unix_seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`
+    pub status: String,
+}

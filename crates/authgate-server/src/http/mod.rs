@@ -1,0 +1,76 @@
+//! The HTTP surface: the router with every route documented in OpenAPI
+//! ([`router`]), extractors, error rendering and middleware.
+
+pub mod auth_routes;
+pub mod dto;
+pub mod extract;
+pub mod middleware;
+pub mod ops_routes;
+pub mod problem;
+
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "authgate",
+        description = "A self-hostable Auth API: the service-owned boundary in front of an identity provider."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "The native authentication contract"),
+        (name = "operations", description = "Health, metrics, this document"),
+        (name = "discovery", description = "OIDC discovery and keys"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The accessToken of a Session"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route, each documented; `public` routes get the rate limiter.
+pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let public = OpenApiRouter::new()
+        .routes(routes!(auth_routes::sign_up))
+        .routes(routes!(auth_routes::confirm_sign_up))
+        .routes(routes!(auth_routes::resend_confirmation))
+        .routes(routes!(auth_routes::sign_in))
+        .routes(routes!(auth_routes::refresh))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::limit_public,
+        ));
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public)
+        .routes(routes!(auth_routes::sign_out))
+        .routes(routes!(auth_routes::subject))
+        .routes(routes!(ops_routes::live))
+        .routes(routes!(ops_routes::ready))
+        .routes(routes!(ops_routes::metrics))
+        .routes(routes!(ops_routes::openapi))
+        .routes(routes!(ops_routes::openid_configuration))
+        .routes(routes!(ops_routes::jwks))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .split_for_parts();
+    (router, openapi)
+}

@@ -1,0 +1,79 @@
+//! Operations and discovery: health, Prometheus metrics, the OpenAPI
+//! document, OIDC discovery and the JWKS.
+
+use crate::http::dto::HealthResponse;
+use crate::http::problem::{ApiError, Problem};
+use crate::state::AppState;
+use authgate_core::AuthError;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+/// The process is up.
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, body = HealthResponse)))]
+pub async fn live() -> Json<HealthResponse> {
+    Json(HealthResponse {
+        status: "ok".into(),
+    })
+}
+
+/// The process can serve: the database answers.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses((status = 200, body = HealthResponse), (status = 503, body = Problem)))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
+    state
+        .auth
+        .store()
+        .ping()
+        .await
+        .map_err(|_| ApiError(AuthError::StoreUnavailable))?;
+    Ok(Json(HealthResponse {
+        status: "ok".into(),
+    }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi.as_ref().clone(),
+    )
+}
+
+/// OpenID Connect discovery.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
+    let issuer = state.auth.provider().issuer();
+    let base = state.settings.issuer();
+    Json(serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "name", "token_use", "client_id", "scope"],
+    }))
+}
+
+/// The keys that verify the tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let keys = state.auth.provider().jwks().await?;
+    Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys)))
+}

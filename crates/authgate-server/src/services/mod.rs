@@ -1,0 +1,9 @@
+//! Services: the business rules behind the HTTP handlers. Every contract (the
+//! native one now, the CognitoApi profile later) calls these; handlers only
+//! parse, call and render.
+
+pub mod auth;
+pub mod events;
+
+pub use auth::{AuthService, Caller, SessionView, SignInResult};
+pub use events::{EventRecorder, RequestMeta};

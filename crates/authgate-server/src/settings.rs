@@ -1,0 +1,166 @@
+//! [`Settings`]: every configuration value of authgate, with the defaults of
+//! the configuration contract. The binary fills it from a TOML file and the
+//! `AUTHGATE_*` environment variables (the field name, upper-cased, after the
+//! `AUTHGATE_` prefix: `access_token_ttl` ← `AUTHGATE_ACCESS_TOKEN_TTL`).
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// `embedded` or `cognito`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    #[default]
+    Embedded,
+    Cognito,
+}
+
+/// `off`, `optional` or `required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaMode {
+    Off,
+    #[default]
+    Optional,
+    Required,
+}
+
+/// `text` (default) or `json` log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `address:port` to listen on.
+    pub listen: String,
+    /// External base URL; the embedded issuer is derived from it.
+    pub public_url: String,
+    /// SQLite file, mail outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// Shared rate-limit counters (not used yet: counters are per process).
+    pub redis_url: Option<String>,
+    pub provider: ProviderKind,
+    pub cognito_region: Option<String>,
+    pub cognito_user_pool_id: Option<String>,
+    pub cognito_client_id: Option<String>,
+    pub cognito_client_secret: Option<String>,
+    pub cognito_endpoint_url: Option<String>,
+    pub mfa: MfaMode,
+    pub compat_cognito_api: bool,
+    /// `smtp://host:port`; unset: mail goes to the outbox.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Comma-separated allowed origins.
+    pub cors_origins: String,
+    /// Seconds.
+    pub access_token_ttl: u64,
+    /// Seconds.
+    pub refresh_token_ttl: u64,
+    /// Seconds a sign-up confirmation code stays valid.
+    pub sign_up_code_ttl: u64,
+    /// The `client_id` of tokens the embedded provider issues.
+    pub client_id: String,
+    pub log: String,
+    pub log_format: LogFormat,
+    /// Requests per minute and client address on the public auth endpoints;
+    /// 0 turns rate limiting off.
+    pub rate_limit_per_minute: u32,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    pub password_min_length: usize,
+    pub password_require_digit: bool,
+    pub password_require_symbol: bool,
+    pub password_require_uppercase: bool,
+    pub password_require_lowercase: bool,
+    /// Argon2 hashes computed at once; 0 means one per CPU.
+    pub hash_concurrency: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace: u64,
+    /// Seconds between re-reads of the signing keys (picks up `keys rotate`).
+    pub key_reload_interval: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./authgate-data"),
+            database_url: None,
+            redis_url: None,
+            provider: ProviderKind::Embedded,
+            cognito_region: None,
+            cognito_user_pool_id: None,
+            cognito_client_id: None,
+            cognito_client_secret: None,
+            cognito_endpoint_url: None,
+            mfa: MfaMode::Optional,
+            compat_cognito_api: false,
+            smtp_url: None,
+            mail_from: "no-reply@localhost".into(),
+            cors_origins: String::new(),
+            access_token_ttl: 3600,
+            refresh_token_ttl: 86_400,
+            sign_up_code_ttl: 86_400,
+            client_id: "authgate".into(),
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            rate_limit_per_minute: 120,
+            max_body_bytes: 1024 * 1024,
+            password_min_length: 14,
+            password_require_digit: true,
+            password_require_symbol: true,
+            password_require_uppercase: true,
+            password_require_lowercase: true,
+            hash_concurrency: 0,
+            shutdown_grace: 20,
+            key_reload_interval: 30,
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL, defaulting to `authgate.db` in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("authgate.db").display()))
+    }
+
+    /// Where outgoing mail is written when no SMTP URL is set.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    /// The embedded provider's `iss`: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.public_url.trim_end_matches('/').to_string()
+    }
+
+    pub fn password_policy(&self) -> authgate_core::policy::PasswordPolicy {
+        authgate_core::policy::PasswordPolicy {
+            min_length: self.password_min_length,
+            require_digit: self.password_require_digit,
+            require_symbol: self.password_require_symbol,
+            require_uppercase: self.password_require_uppercase,
+            require_lowercase: self.password_require_lowercase,
+        }
+    }
+
+    pub fn cors_origin_list(&self) -> Vec<String> {
+        self.cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}

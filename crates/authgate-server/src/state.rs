@@ -1,0 +1,25 @@
+//! [`AppState`]: what every handler can reach.
+
+use crate::ratelimit::RateLimits;
+use crate::services::AuthService;
+use crate::settings::Settings;
+use authgate_guard::Guard;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: AuthService,
+    pub guard: Arc<Guard>,
+    pub settings: Arc<Settings>,
+    pub metrics: PrometheusHandle,
+    pub rate_limits: RateLimits,
+    /// The OpenAPI document, rendered once.
+    pub openapi: Arc<String>,
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Guard> {
+    fn from_ref(state: &AppState) -> Self {
+        state.guard.clone()
+    }
+}

@@ -1,0 +1,134 @@
+//! The `authgate` command: `serve`, `migrate`, `keys rotate`.
+//!
+//! Configuration comes from an optional TOML file (`--config FILE`) and the
+//! `AUTHGATE_*` environment variables, which override the file. With nothing
+//! configured, `authgate serve` listens on 127.0.0.1:8080 with the embedded
+//! provider, SQLite under `./authgate-data/` and mail written to
+//! `./authgate-data/outbox/`.
+
+use anyhow::Context;
+use authgate_server::settings::LogFormat;
+use authgate_server::{App, Settings};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "authgate", version, about = "A self-hostable Auth API", long_about = None,
+    after_help = "Environment (override the config file): AUTHGATE_LISTEN, AUTHGATE_PUBLIC_URL, \
+AUTHGATE_DATA_DIR, AUTHGATE_DATABASE_URL, AUTHGATE_PROVIDER, AUTHGATE_MFA, AUTHGATE_SMTP_URL, \
+AUTHGATE_MAIL_FROM, AUTHGATE_CORS_ORIGINS, AUTHGATE_ACCESS_TOKEN_TTL, AUTHGATE_REFRESH_TOKEN_TTL, \
+AUTHGATE_SIGN_UP_CODE_TTL, AUTHGATE_CLIENT_ID, AUTHGATE_RATE_LIMIT_PER_MINUTE, AUTHGATE_MAX_BODY_BYTES, \
+AUTHGATE_PASSWORD_MIN_LENGTH, AUTHGATE_HASH_CONCURRENCY, AUTHGATE_SHUTDOWN_GRACE, AUTHGATE_LOG, \
+AUTHGATE_LOG_FORMAT (text|json). See README.md for every setting.")]
+struct Cli {
+    /// A TOML file with settings (keys as in the environment, lower-case, without the prefix).
+    #[arg(long, global = true, env = "AUTHGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrations run at start; SIGTERM drains and exits 0).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Signing keys of the embedded provider.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key. The old one stays in the JWKS until the tokens it signed expire.
+    Rotate,
+}
+
+fn load_settings(file: Option<&PathBuf>) -> anyhow::Result<Settings> {
+    let mut builder = config::Config::builder();
+    if let Some(file) = file {
+        builder = builder.add_source(config::File::from(file.as_path()).required(true));
+    }
+    builder
+        .add_source(
+            config::Environment::with_prefix("AUTHGATE")
+                .prefix_separator("_")
+                .try_parsing(true),
+        )
+        .build()
+        .context("cannot read the configuration")?
+        .try_deserialize()
+        .context("invalid configuration")
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match settings.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = load_settings(cli.config.as_ref())?;
+    init_logging(&settings);
+    match cli.command {
+        Command::Serve => {
+            let listen = settings.listen.clone();
+            let app = App::build(settings).await?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "listening on http://{addr}");
+            app.serve(listener, shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = authgate_server::app::open_store(&settings).await?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let store = authgate_server::app::open_store(&settings).await?;
+            let kid = authgate_embedded::keys::generate_and_store(&store)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot rotate keys: {e}"))?;
+            store.close().await;
+            println!(
+                "new signing key {kid}; the previous key stays published until its tokens expire"
+            );
+            Ok(())
+        }
+    }
+}

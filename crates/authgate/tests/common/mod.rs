@@ -1,0 +1,328 @@
+//! The test harness: a real authgate server on a random loopback port, on
+//! SQLite (a fresh file) or PostgreSQL (a fresh schema in the `test`
+//! database), mailing through a real SMTP server on loopback; plus helpers to
+//! call it and to forge tokens with its own signing key.
+#![allow(dead_code)]
+
+pub mod smtp;
+
+use authgate_server::{App, Settings};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use smtp::SmtpSink;
+use sqlx::AnyPool;
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "Correct-Horse-42!";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one `#[tokio::test]` per engine for each named async fn taking an [`Engine`].
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::common::Engine::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::common::Engine::Postgres).await }
+            )*
+        }
+    };
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("AUTHGATE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "authgate-{label}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A fresh database for one test; dropped with [`Database::cleanup`].
+pub struct Database {
+    pub url: String,
+    schema: Option<String>,
+    dir: Option<PathBuf>,
+}
+
+impl Database {
+    pub async fn create(engine: Engine) -> Self {
+        sqlx::any::install_default_drivers();
+        match engine {
+            Engine::Sqlite => {
+                let dir = temp_dir("db");
+                Database {
+                    url: format!("sqlite://{}", dir.join("authgate.db").display()),
+                    schema: None,
+                    dir: Some(dir),
+                }
+            }
+            Engine::Postgres => {
+                let base = postgres_base_url();
+                let schema = format!("agt_{}", uuid::Uuid::new_v4().simple());
+                let admin = AnyPool::connect(&base).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {base} is required for these tests: {e}")
+                });
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Database {
+                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    schema: Some(schema),
+                    dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn pool(&self) -> AnyPool {
+        AnyPool::connect(&self.url).await.unwrap()
+    }
+
+    pub async fn cleanup(self) {
+        if let Some(schema) = self.schema {
+            let admin = AnyPool::connect(&postgres_base_url()).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A running authgate with its database and SMTP sink.
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub smtp: SmtpSink,
+    pub db: Database,
+    pub settings: Settings,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn start(engine: Engine) -> Self {
+        Self::start_with(engine, |_| {}).await
+    }
+
+    /// Start with settings adjusted by `configure`.
+    pub async fn start_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        let smtp = SmtpSink::start().await;
+        let db = Database::create(engine).await;
+        let data_dir = temp_dir("data");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut settings = Settings {
+            listen: listener.local_addr().unwrap().to_string(),
+            public_url: base.clone(),
+            data_dir,
+            database_url: Some(db.url.clone()),
+            smtp_url: Some(smtp.url()),
+            rate_limit_per_minute: 0,
+            shutdown_grace: 5,
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let app = App::build(settings.clone()).await.expect("app builds");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            client: Client::new(),
+            smtp,
+            db,
+            settings,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Stop the server and drop the test database.
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&self.settings.data_dir);
+        let db = std::mem::replace(
+            &mut self.db,
+            Database {
+                url: String::new(),
+                schema: None,
+                dir: None,
+            },
+        );
+        db.cleanup().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn sign_up(&self, email: &str) -> Response {
+        self.post(
+            "/v1/auth/sign-up",
+            json!({"email": email, "password": PASSWORD, "name": "Test User"}),
+        )
+        .await
+    }
+
+    /// Sign up and confirm with the mailed code.
+    pub async fn confirmed_user(&self, email: &str) {
+        let response = self.sign_up(email).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let code = self.smtp.code(email, 0).await;
+        let response = self
+            .post(
+                "/v1/auth/sign-up/confirm",
+                json!({"email": email, "code": code}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// Sign in and return the Session body.
+    pub async fn sign_in(&self, email: &str) -> Value {
+        let response = self
+            .post(
+                "/v1/auth/sign-in",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Sign a token with the server's current signing key (for forged-claims tests).
+    pub async fn sign_with_server_key(&self, claims: &Value) -> String {
+        let pool = self.db.pool().await;
+        let row: (String, String) = sqlx::query_as(
+            "SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let der = STANDARD.decode(row.1).unwrap();
+        let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+        sign_rs256(&pair, &row.0, claims)
+    }
+}
+
+/// A compact RS256 JWS.
+pub fn sign_rs256(pair: &aws_lc_rs::signature::RsaKeyPair, kid: &str, claims: &Value) -> String {
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut signature = vec![0u8; pair.public_modulus_len()];
+    pair.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        message.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
+    format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The claims of a JWT, without verifying it.
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// Assert a problem+json answer with `status` and `code`; returns the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+        "no requestId: {body}"
+    );
+    body
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
