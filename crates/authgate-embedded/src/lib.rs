@@ -76,16 +76,14 @@ impl EmbeddedProvider {
         self.keys.clone()
     }
 
-    /// Deliver a notification without making the caller wait for SMTP: the
-    /// answer then takes the same time whether or not a mail was sent.
-    fn notify(&self, notification: Notification) {
-        let notifier = self.notifier.clone();
-        tokio::spawn(async move {
-            let kind = notification.kind();
-            if let Err(err) = notifier.send(notification).await {
-                tracing::error!(kind, error = %err, "mail delivery failed");
-            }
-        });
+    /// Hand a notification to the notifier (which, in the server, delivers
+    /// in the background). A failed hand-over is logged, not fatal: the user
+    /// can ask for a new code.
+    async fn notify(&self, notification: Notification) {
+        let kind = notification.kind();
+        if let Err(err) = self.notifier.send(notification).await {
+            tracing::error!(kind, error = %err, "mail not sent");
+        }
     }
 
     async fn send_sign_up_code(&self, user: &EmbeddedUser) -> Result<(), AuthError> {
@@ -105,26 +103,28 @@ impl EmbeddedProvider {
             to: user.email.clone(),
             name: user.name.clone(),
             code: Secret::new(code),
-        });
+        })
+        .await;
         Ok(())
     }
 
-    /// Check a mailed code for `(sub, purpose)`; a match consumes nothing
-    /// (the caller completes the operation and deletes it).
+    /// Check a mailed code for `(sub, purpose)`. Every check spends one of
+    /// the code's tries; the last wrong one deletes it. A match consumes
+    /// nothing: the caller completes the operation and deletes the code.
     async fn check_code(&self, sub: &str, purpose: &str, code: &Secret) -> Result<(), AuthError> {
         let now = now_millis();
-        let Some(stored) = self.store.get_code(sub, purpose).await? else {
-            return Err(AuthError::CodeExpired);
-        };
-        if stored.expires_at <= now || stored.attempts >= MAX_CODE_ATTEMPTS {
+        let Some(stored) = self
+            .store
+            .take_code_attempt(sub, purpose, MAX_CODE_ATTEMPTS, now)
+            .await?
+        else {
             self.store.delete_code(sub, purpose).await?;
             return Err(AuthError::CodeExpired);
-        }
+        };
         if code_matches(sub, purpose, code.expose(), &stored.code_hash) {
             return Ok(());
         }
-        let attempts = self.store.record_code_failure(sub, purpose).await?;
-        if attempts >= MAX_CODE_ATTEMPTS {
+        if stored.attempts >= MAX_CODE_ATTEMPTS {
             self.store.delete_code(sub, purpose).await?;
         }
         Err(AuthError::CodeMismatch)

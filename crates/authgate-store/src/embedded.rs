@@ -188,20 +188,35 @@ impl Store {
         .transpose()
     }
 
-    /// Count a wrong try; returns the number of wrong tries so far.
-    pub async fn record_code_failure(&self, sub: &str, purpose: &str) -> StoreResult<i64> {
+    /// Spend one try on the code of `(sub, purpose)`: atomically counts the
+    /// try and returns the code, or `None` when there is no usable code
+    /// (missing, expired, or its `max_attempts` tries are spent). Counting
+    /// before comparing bounds the guesses even under concurrent requests.
+    pub async fn take_code_attempt(
+        &self,
+        sub: &str,
+        purpose: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> StoreResult<Option<StoredCode>> {
         let row = sqlx::query(
             "UPDATE embedded_codes SET attempts = attempts + 1 WHERE sub = $1 AND purpose = $2 \
-             RETURNING attempts",
+             AND attempts < $3 AND expires_at > $4 RETURNING code_hash, attempts, expires_at",
         )
         .bind(sub)
         .bind(purpose)
+        .bind(max_attempts)
+        .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        Ok(match row {
-            Some(row) => row.try_get("attempts")?,
-            None => 0,
+        row.map(|row| {
+            Ok(StoredCode {
+                code_hash: row.try_get("code_hash")?,
+                attempts: row.try_get("attempts")?,
+                expires_at: row.try_get("expires_at")?,
+            })
         })
+        .transpose()
     }
 
     pub async fn delete_code(&self, sub: &str, purpose: &str) -> StoreResult<()> {

@@ -49,9 +49,16 @@ impl Store {
     }
 
     /// Add a key; it becomes the signing key. Earlier keys are marked retired
-    /// (still published, no longer signing).
+    /// (still published, no longer signing). Concurrent additions are
+    /// serialised (SQLite has one writer; PostgreSQL takes a table lock), so
+    /// exactly one key is ever unretired.
     pub async fn add_signing_key(&self, key: &StoredKey) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
+        if self.engine() == crate::Engine::Postgres {
+            sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(key.created_at)
             .execute(&mut *tx)

@@ -1,0 +1,700 @@
+//! The store's repository methods, each test written once and run on both
+//! engines (`sqlite::*` and `postgres::*`, see `common`): migrations and ping,
+//! app users (including concurrent first sign-ins), embedded users and their
+//! one-time codes, refresh-token families (rotation, reuse detection,
+//! concurrent rotation, revocation), signing keys and the audit trail.
+
+#[macro_use]
+mod common;
+
+use authgate_core::{AuditEvent, AuditOutcome};
+use authgate_store::audit::{AuditQuery, AuditRow};
+use authgate_store::embedded::{NewEmbeddedUser, UserStatus};
+use authgate_store::keys::StoredKey;
+use authgate_store::refresh::{NewFamily, RotateOutcome};
+use authgate_store::{Engine, Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::Barrier;
+
+store_tests!(
+    migrate_is_idempotent_and_ping_works,
+    app_user_is_found_or_created_by_provider_and_sub,
+    concurrent_first_sign_ins_create_one_app_user,
+    embedded_users_are_unique_by_email_and_confirm_once,
+    codes_are_replaced_counted_and_deleted,
+    codes_need_an_existing_user,
+    refresh_tokens_rotate_detect_reuse_and_revoke,
+    concurrent_rotation_of_one_token_rotates_once,
+    signing_keys_retire_and_prune,
+    concurrent_key_additions_leave_one_signing_key,
+    audit_events_filter_newest_first,
+);
+
+async fn migrate_is_idempotent_and_ping_works(store: Store) {
+    // The harness migrated once already.
+    store.migrate().await.expect("second migrate");
+    store.migrate().await.expect("third migrate");
+    store.ping().await.expect("ping");
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1, "each migration is recorded once");
+    assert_eq!(store.count_app_users("google", "nobody").await.unwrap(), 0);
+}
+
+async fn app_user_is_found_or_created_by_provider_and_sub(store: Store) {
+    assert_eq!(store.find_app_user("google", "s1").await.unwrap(), None);
+
+    let created = store
+        .find_or_create_app_user("google", "s1", Some("a@example.com"), Some("Ann"), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(created.provider, "google");
+    assert_eq!(created.provider_sub, "s1");
+    assert_eq!(created.email.as_deref(), Some("a@example.com"));
+    assert_eq!(created.name.as_deref(), Some("Ann"));
+    assert_eq!(created.created_at, 1_000);
+
+    let again = store
+        .find_or_create_app_user("google", "s1", Some("a@example.com"), Some("Ann"), 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        again, created,
+        "the second call returns the same user unchanged"
+    );
+
+    // A changed email is stored; a name of None keeps the stored one.
+    let changed = store
+        .find_or_create_app_user("google", "s1", Some("b@example.com"), None, 3_000)
+        .await
+        .unwrap();
+    assert_eq!(changed.id, created.id);
+    assert_eq!(changed.email.as_deref(), Some("b@example.com"));
+    assert_eq!(changed.name.as_deref(), Some("Ann"));
+    let stored = store.find_app_user("google", "s1").await.unwrap().unwrap();
+    assert_eq!(stored, changed, "the update was persisted");
+
+    // A changed name is stored too; both None keep everything.
+    store
+        .find_or_create_app_user("google", "s1", None, Some("Anna"), 4_000)
+        .await
+        .unwrap();
+    let kept = store
+        .find_or_create_app_user("google", "s1", None, None, 5_000)
+        .await
+        .unwrap();
+    assert_eq!(kept.email.as_deref(), Some("b@example.com"));
+    assert_eq!(kept.name.as_deref(), Some("Anna"));
+    let stored = store.find_app_user("google", "s1").await.unwrap().unwrap();
+    assert_eq!(stored, kept);
+    assert_eq!(stored.created_at, 1_000);
+
+    // The key is (provider, sub): the same sub elsewhere is another user.
+    let other = store
+        .find_or_create_app_user("github", "s1", Some("b@example.com"), None, 6_000)
+        .await
+        .unwrap();
+    assert_ne!(other.id, created.id);
+    assert_eq!(other.provider, "github");
+    assert_eq!(store.count_app_users("google", "s1").await.unwrap(), 1);
+    assert_eq!(store.count_app_users("github", "s1").await.unwrap(), 1);
+}
+
+async fn concurrent_first_sign_ins_create_one_app_user(store: Store) {
+    const CALLERS: usize = 16;
+    let barrier = Arc::new(Barrier::new(CALLERS));
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .find_or_create_app_user(
+                        "google",
+                        "new-sub",
+                        Some("n@example.com"),
+                        None,
+                        i as i64,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(
+            task.await
+                .unwrap()
+                .expect("every concurrent call succeeds")
+                .id,
+        );
+    }
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "all callers get one user: {ids:?}"
+    );
+    assert_eq!(store.count_app_users("google", "new-sub").await.unwrap(), 1);
+}
+
+fn new_user<'a>(sub: &'a str, email: &'a str) -> NewEmbeddedUser<'a> {
+    NewEmbeddedUser {
+        sub,
+        email,
+        name: Some("Ann"),
+        phone: Some("+15550100"),
+        password_hash: "$argon2id$fake",
+        status: UserStatus::Unconfirmed,
+    }
+}
+
+async fn embedded_users_are_unique_by_email_and_confirm_once(store: Store) {
+    store
+        .insert_embedded_user(new_user("u1", "ann@example.com"), 1_000)
+        .await
+        .unwrap();
+
+    let by_email = store
+        .embedded_user_by_email("ann@example.com")
+        .await
+        .unwrap()
+        .expect("found by email");
+    assert_eq!(by_email.sub, "u1");
+    assert_eq!(by_email.name.as_deref(), Some("Ann"));
+    assert_eq!(by_email.phone.as_deref(), Some("+15550100"));
+    assert_eq!(by_email.password_hash, "$argon2id$fake");
+    assert_eq!(by_email.status, UserStatus::Unconfirmed);
+    assert_eq!(by_email.disabled_at, None);
+    assert_eq!(by_email.created_at, 1_000);
+    let by_sub = store.embedded_user_by_sub("u1").await.unwrap();
+    assert_eq!(by_sub.as_ref(), Some(&by_email));
+    assert_eq!(
+        store
+            .embedded_user_by_email("other@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.embedded_user_by_sub("u2").await.unwrap(), None);
+
+    let taken = store
+        .insert_embedded_user(new_user("u2", "ann@example.com"), 2_000)
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict)), "got {taken:?}");
+    assert_eq!(store.embedded_user_by_sub("u2").await.unwrap(), None);
+
+    store
+        .put_code("u1", "sign_up", "h-signup", 9_000, 1_000)
+        .await
+        .unwrap();
+    store
+        .put_code("u1", "reset", "h-reset", 9_000, 1_000)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .confirm_embedded_user("u1", "sign_up", 3_000)
+            .await
+            .unwrap()
+    );
+    let confirmed = store.embedded_user_by_sub("u1").await.unwrap().unwrap();
+    assert_eq!(confirmed.status, UserStatus::Confirmed);
+    assert_eq!(
+        store.get_code("u1", "sign_up").await.unwrap(),
+        None,
+        "sign-up code deleted"
+    );
+    assert!(
+        store.get_code("u1", "reset").await.unwrap().is_some(),
+        "codes of other purposes stay"
+    );
+    assert!(
+        !store
+            .confirm_embedded_user("u1", "sign_up", 4_000)
+            .await
+            .unwrap(),
+        "a confirmed user is not confirmed again"
+    );
+    assert!(
+        !store
+            .confirm_embedded_user("nobody", "sign_up", 4_000)
+            .await
+            .unwrap()
+    );
+}
+
+async fn codes_are_replaced_counted_and_deleted(store: Store) {
+    store
+        .insert_embedded_user(new_user("u1", "ann@example.com"), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(store.get_code("u1", "reset").await.unwrap(), None);
+    assert_eq!(store.get_code("nobody", "reset").await.unwrap(), None);
+
+    store
+        .put_code("u1", "reset", "h1", 5_000, 1_000)
+        .await
+        .unwrap();
+    let first = store
+        .take_code_attempt("u1", "reset", 3, 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.code_hash.as_str(), first.attempts), ("h1", 1));
+    let second = store
+        .take_code_attempt("u1", "reset", 3, 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.attempts, 2);
+    let code = store.get_code("u1", "reset").await.unwrap().unwrap();
+    assert_eq!(
+        (code.code_hash.as_str(), code.attempts, code.expires_at),
+        ("h1", 2, 5_000)
+    );
+    // An expired code gives no try, and the count does not move.
+    assert_eq!(
+        store
+            .take_code_attempt("u1", "reset", 3, 5_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_code("u1", "reset")
+            .await
+            .unwrap()
+            .unwrap()
+            .attempts,
+        2
+    );
+    // The third try is the last one.
+    assert!(
+        store
+            .take_code_attempt("u1", "reset", 3, 2_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .take_code_attempt("u1", "reset", 3, 2_000)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A new code replaces the old one and resets the attempts.
+    store
+        .put_code("u1", "reset", "h2", 8_000, 2_000)
+        .await
+        .unwrap();
+    let code = store.get_code("u1", "reset").await.unwrap().unwrap();
+    assert_eq!(
+        (code.code_hash.as_str(), code.attempts, code.expires_at),
+        ("h2", 0, 8_000)
+    );
+    let code = store
+        .take_code_attempt("u1", "reset", 3, 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((code.code_hash.as_str(), code.attempts), ("h2", 1));
+
+    store.delete_code("u1", "reset").await.unwrap();
+    assert_eq!(store.get_code("u1", "reset").await.unwrap(), None);
+    assert_eq!(
+        store
+            .take_code_attempt("u1", "reset", 3, 2_000)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .delete_code("u1", "reset")
+        .await
+        .expect("deleting twice is fine");
+}
+
+async fn codes_need_an_existing_user(store: Store) {
+    // Foreign keys hold on every pooled connection (SQLite turns them on per
+    // connection), so a code for an unknown user is refused.
+    for _ in 0..10 {
+        let orphan = store.put_code("nobody", "reset", "h", 5_000, 1_000).await;
+        assert!(
+            matches!(orphan, Err(StoreError::Other(_))),
+            "got {orphan:?}"
+        );
+    }
+    assert_eq!(store.get_code("nobody", "reset").await.unwrap(), None);
+    if store.engine() == Engine::Sqlite {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
+
+async fn new_family(store: &Store, family_id: &str, sub: &str, token_hash: &str, expires_at: i64) {
+    let family = NewFamily {
+        family_id,
+        sub,
+        auth_time: 500,
+        token_hash,
+        expires_at,
+    };
+    store.create_refresh_family(family, 1_000).await.unwrap();
+}
+
+async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
+    new_family(&store, "f1", "s1", "h0", 100_000).await;
+    assert!(store.family_is_live("f1", "s1", 1_000).await.unwrap());
+    assert!(
+        !store
+            .family_is_live("f1", "someone-else", 1_000)
+            .await
+            .unwrap()
+    );
+
+    let rotated = store.rotate_refresh_token("h0", "h1", 1_100).await.unwrap();
+    let expected = RotateOutcome::Rotated {
+        family_id: "f1".into(),
+        sub: "s1".into(),
+        auth_time: 500,
+    };
+    assert_eq!(rotated, expected);
+    let rotated = store.rotate_refresh_token("h1", "h2", 1_200).await.unwrap();
+    assert_eq!(rotated, expected, "the new token rotates in turn");
+
+    // Presenting a rotated token again is reuse: the family is revoked.
+    let reused = store.rotate_refresh_token("h0", "x1", 1_300).await.unwrap();
+    assert_eq!(
+        reused,
+        RotateOutcome::Reused {
+            family_id: "f1".into(),
+            sub: "s1".into()
+        }
+    );
+    assert!(!store.family_is_live("f1", "s1", 1_300).await.unwrap());
+    let latest = store.rotate_refresh_token("h2", "x2", 1_400).await.unwrap();
+    assert_eq!(
+        latest,
+        RotateOutcome::Revoked,
+        "the newest token died with its family"
+    );
+    assert_eq!(
+        store.rotate_refresh_token("h0", "x3", 1_500).await.unwrap(),
+        RotateOutcome::Revoked
+    );
+
+    assert_eq!(
+        store
+            .rotate_refresh_token("no-such-hash", "x4", 1_500)
+            .await
+            .unwrap(),
+        RotateOutcome::Unknown
+    );
+
+    // An expired token (expires_at <= now) is unknown, and not reuse.
+    new_family(&store, "f2", "s1", "e0", 2_000).await;
+    assert_eq!(
+        store.rotate_refresh_token("e0", "e1", 2_000).await.unwrap(),
+        RotateOutcome::Unknown
+    );
+    assert!(
+        store.family_is_live("f2", "s1", 1_999).await.unwrap(),
+        "not revoked"
+    );
+    assert!(
+        !store.family_is_live("f2", "s1", 2_000).await.unwrap(),
+        "expired"
+    );
+    assert_eq!(
+        store.rotate_refresh_token("e1", "e2", 1_500).await.unwrap(),
+        RotateOutcome::Unknown
+    );
+
+    // Revoking a user's families touches that user's live families only.
+    new_family(&store, "a1", "alice", "a1-t", 100_000).await;
+    new_family(&store, "a2", "alice", "a2-t", 100_000).await;
+    new_family(&store, "a3", "alice", "a3-t", 100_000).await;
+    new_family(&store, "b1", "bob", "b1-t", 100_000).await;
+    store.revoke_family("a3", "sign_out", 1_500).await.unwrap();
+    assert_eq!(
+        store
+            .revoke_families_of("alice", "disabled", 2_000)
+            .await
+            .unwrap(),
+        2
+    );
+    for family in ["a1", "a2", "a3"] {
+        assert!(
+            !store.family_is_live(family, "alice", 2_000).await.unwrap(),
+            "{family}"
+        );
+    }
+    assert!(store.family_is_live("b1", "bob", 2_000).await.unwrap());
+    assert_eq!(
+        store
+            .rotate_refresh_token("a1-t", "n1", 2_100)
+            .await
+            .unwrap(),
+        RotateOutcome::Revoked
+    );
+    assert!(matches!(
+        store
+            .rotate_refresh_token("b1-t", "n2", 2_100)
+            .await
+            .unwrap(),
+        RotateOutcome::Rotated { .. }
+    ));
+    assert_eq!(
+        store
+            .revoke_families_of("alice", "disabled", 3_000)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_families_of("nobody", "disabled", 3_000)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn concurrent_rotation_of_one_token_rotates_once(store: Store) {
+    const CALLERS: usize = 8;
+    new_family(&store, "f1", "s1", "h0", 100_000).await;
+    let barrier = Arc::new(Barrier::new(CALLERS));
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .rotate_refresh_token("h0", &format!("new-{i}"), 2_000)
+                    .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().expect("no caller gets an error"));
+    }
+    let rotated = outcomes
+        .iter()
+        .filter(|o| matches!(o, RotateOutcome::Rotated { .. }))
+        .count();
+    assert_eq!(rotated, 1, "exactly one caller rotates: {outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            RotateOutcome::Rotated { .. } | RotateOutcome::Reused { .. } | RotateOutcome::Revoked
+        )),
+        "the others are reuse or revoked: {outcomes:?}"
+    );
+    assert!(
+        !store.family_is_live("f1", "s1", 2_000).await.unwrap(),
+        "reuse revoked the family"
+    );
+}
+
+fn key(kid: &str, created_at: i64) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        alg: "EdDSA".into(),
+        private_der_b64: format!("der-of-{kid}"),
+        created_at,
+        retired_at: None,
+    }
+}
+
+/// Two instances starting at once on an empty database both add a key:
+/// afterwards exactly one key may be unretired (the one that signs).
+async fn concurrent_key_additions_leave_one_signing_key(store: Store) {
+    for round in 0..20 {
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(6));
+        let adds: Vec<_> = (0..6)
+            .map(|i| {
+                let store = store.clone();
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let created_at = 10_000 + round * 10 + i;
+                    store
+                        .add_signing_key(&key(&format!("k{round}-{i}"), created_at))
+                        .await
+                })
+            })
+            .collect();
+        for add in adds {
+            add.await.unwrap().unwrap();
+        }
+        let unretired = store
+            .signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.retired_at.is_none())
+            .count();
+        assert_eq!(unretired, 1, "round {round}");
+    }
+}
+
+async fn signing_keys_retire_and_prune(store: Store) {
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    store.add_signing_key(&key("k1", 1_000)).await.unwrap();
+    store.add_signing_key(&key("k2", 2_000)).await.unwrap();
+
+    let keys = store.signing_keys().await.unwrap();
+    let kids: Vec<_> = keys.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, ["k2", "k1"], "newest first");
+    assert_eq!(keys[0], key("k2", 2_000), "the newest key signs, unretired");
+    assert_eq!(keys[1].retired_at, Some(2_000), "the older key is retired");
+    assert_eq!(keys[1].private_der_b64, "der-of-k1");
+
+    // A third key retires k2; k1 keeps its retirement time.
+    store.add_signing_key(&key("k3", 3_000)).await.unwrap();
+    let retired: Vec<_> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.kid, k.retired_at))
+        .collect();
+    let expected = [("k3", None), ("k2", Some(3_000)), ("k1", Some(2_000))];
+    assert_eq!(retired, expected.map(|(kid, at)| (kid.to_string(), at)));
+
+    // Pruning deletes retired keys older than `before`, never the signing key.
+    assert_eq!(
+        store.prune_signing_keys(2_000).await.unwrap(),
+        0,
+        "strictly older"
+    );
+    assert_eq!(store.prune_signing_keys(2_500).await.unwrap(), 1);
+    let kids: Vec<_> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k3", "k2"]);
+    assert_eq!(store.prune_signing_keys(1_000_000).await.unwrap(), 1);
+    let kids: Vec<_> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k3"]);
+}
+
+fn event(
+    kind: &'static str,
+    reason: Option<&'static str>,
+    subject: Option<&str>,
+    at_millis: i64,
+) -> AuditEvent {
+    AuditEvent {
+        kind,
+        outcome: if reason.is_some() {
+            AuditOutcome::Failure
+        } else {
+            AuditOutcome::Success
+        },
+        reason,
+        provider: "embedded",
+        subject: subject.map(str::to_string),
+        email: Some(format!("{}@example.com", subject.unwrap_or("anon"))),
+        ip: Some("127.0.0.1".into()),
+        request_id: Some(format!("req-{at_millis}")),
+        at_millis,
+    }
+}
+
+async fn audit_events_filter_newest_first(store: Store) {
+    let events = [
+        event("sign_in", None, Some("alice"), 1_000),
+        event("sign_in", Some("invalid_credentials"), None, 2_000),
+        event("refresh", None, Some("alice"), 3_000),
+        event("sign_in", Some("invalid_credentials"), Some("bob"), 4_000),
+    ];
+    for e in &events {
+        store.insert_audit_event(e).await.unwrap();
+    }
+    let times = |rows: Vec<AuditRow>| rows.into_iter().map(|r| r.at).collect::<Vec<_>>();
+    let query = |q: AuditQuery| {
+        let store = store.clone();
+        async move { times(store.audit_events(&q).await.unwrap()) }
+    };
+
+    // No filter (limit 0 means the default): everything, newest first.
+    let all = store.audit_events(&AuditQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let newest = &all[0];
+    assert_eq!(newest.at, 4_000);
+    assert_eq!(newest.kind, "sign_in");
+    assert_eq!(newest.outcome, "failure");
+    assert_eq!(newest.reason.as_deref(), Some("invalid_credentials"));
+    assert_eq!(newest.provider, "embedded");
+    assert_eq!(newest.subject.as_deref(), Some("bob"));
+    assert_eq!(newest.email.as_deref(), Some("bob@example.com"));
+    assert_eq!(newest.ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(newest.request_id.as_deref(), Some("req-4000"));
+    assert_eq!(all[2].subject, None);
+    assert_eq!(all[3].outcome, "success");
+    assert_eq!(all[3].reason, None);
+
+    let subject = |s: &str| AuditQuery {
+        subject: Some(s.into()),
+        ..Default::default()
+    };
+    assert_eq!(query(subject("alice")).await, [3_000, 1_000]);
+    assert_eq!(query(subject("nobody")).await, [] as [i64; 0]);
+    let kind = AuditQuery {
+        kind: Some("sign_in".into()),
+        ..Default::default()
+    };
+    assert_eq!(query(kind).await, [4_000, 2_000, 1_000]);
+    let reason = AuditQuery {
+        reason: Some("invalid_credentials".into()),
+        ..Default::default()
+    };
+    assert_eq!(query(reason).await, [4_000, 2_000]);
+    let email = AuditQuery {
+        email: Some("anon@example.com".into()),
+        ..Default::default()
+    };
+    assert_eq!(query(email).await, [2_000]);
+    let since = AuditQuery {
+        since: Some(3_000),
+        ..Default::default()
+    };
+    assert_eq!(query(since).await, [4_000, 3_000], "since is inclusive");
+    let limit = AuditQuery {
+        limit: 2,
+        ..Default::default()
+    };
+    assert_eq!(query(limit).await, [4_000, 3_000]);
+    let combined = AuditQuery {
+        subject: Some("alice".into()),
+        kind: Some("sign_in".into()),
+        ..Default::default()
+    };
+    assert_eq!(query(combined).await, [1_000]);
+    let combined = AuditQuery {
+        subject: Some("alice".into()),
+        since: Some(2_000),
+        limit: 1,
+        ..Default::default()
+    };
+    assert_eq!(query(combined).await, [3_000]);
+}
