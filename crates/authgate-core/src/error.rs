@@ -21,8 +21,8 @@ pub enum AuthError {
         message: String,
     },
     /// The request body is larger than the server accepts.
-    #[error("the request body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    #[error("the request body is larger than the server accepts")]
+    PayloadTooLarge,
     /// The new password breaks the password policy; `rule` says which rule.
     #[error("the password does not meet the policy: {rule}")]
     InvalidPassword { rule: String },
@@ -103,7 +103,7 @@ impl AuthError {
         let (status, code, title) = match self {
             MalformedJson(_) => (400, "malformed_json", "Malformed JSON"),
             InvalidRequest { .. } => (422, "invalid_request", "Invalid request"),
-            PayloadTooLarge { .. } => (413, "payload_too_large", "Payload too large"),
+            PayloadTooLarge => (413, "payload_too_large", "Payload too large"),
             InvalidPassword { .. } => (422, "invalid_password", "Invalid password"),
             UsernameExists => (409, "username_exists", "Username exists"),
             InvalidCredentials => (401, "invalid_credentials", "Invalid credentials"),

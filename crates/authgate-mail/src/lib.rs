@@ -6,6 +6,11 @@
 //! `Code: 123456`, a temporary password as `Temporary password: …`.
 //!
 //! Templates take `{code}`, `{password}` and `{name}` placeholders.
+//! [`BackgroundNotifier`] sends without making the request wait.
+
+mod background;
+
+pub use background::BackgroundNotifier;
 
 use async_trait::async_trait;
 use authgate_core::{AuthError, Notification, Notifier};

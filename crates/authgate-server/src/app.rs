@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use authgate_core::{IdentityProvider, Notifier};
 use authgate_embedded::{EmbeddedConfig, EmbeddedProvider};
 use authgate_guard::{Guard, GuardConfig, GuardError, JwksSource, KeySource};
-use authgate_mail::{Mailer, Templates};
+use authgate_mail::{BackgroundNotifier, Mailer, Templates};
 use authgate_store::Store;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -29,6 +29,7 @@ use tower_http::trace::TraceLayer;
 pub struct App {
     pub state: AppState,
     pub router: Router,
+    notifier: Arc<BackgroundNotifier>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -100,7 +101,7 @@ impl App {
             )?,
         };
         tracing::info!(mail = mailer.description(), "mail configured");
-        let notifier: Arc<dyn Notifier> = Arc::new(mailer);
+        let notifier = Arc::new(BackgroundNotifier::new(Arc::new(mailer)));
         let mut background = Vec::new();
 
         let provider: Arc<dyn IdentityProvider> = match settings.provider {
@@ -118,7 +119,7 @@ impl App {
                         },
                     },
                     store.clone(),
-                    notifier.clone(),
+                    notifier.clone() as Arc<dyn Notifier>,
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the embedded provider: {e}"))?;
@@ -194,6 +195,7 @@ impl App {
         Ok(Self {
             state,
             router,
+            notifier,
             background,
         })
     }
@@ -230,6 +232,10 @@ impl App {
         }
         for task in self.background {
             task.abort();
+        }
+        let undelivered = self.notifier.drain(grace).await;
+        if undelivered > 0 {
+            tracing::warn!(undelivered, "mail still being delivered at exit");
         }
         self.state.auth.store().close().await;
         tracing::info!("stopped");

@@ -164,3 +164,45 @@ impl Settings {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_contracts() {
+        let s = Settings::default();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.issuer(), "http://127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./authgate-data"));
+        assert_eq!(s.database_url(), "sqlite://./authgate-data/authgate.db");
+        assert_eq!(s.outbox_dir(), PathBuf::from("./authgate-data/outbox"));
+        assert_eq!(s.provider, ProviderKind::Embedded);
+        assert_eq!(s.mfa, MfaMode::Optional);
+        assert!(!s.compat_cognito_api);
+        assert_eq!(s.smtp_url, None);
+        assert_eq!(s.mail_from, "no-reply@localhost");
+        assert!(s.cors_origin_list().is_empty());
+        assert_eq!((s.access_token_ttl, s.refresh_token_ttl), (3600, 86_400));
+        assert_eq!(s.log, "info");
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert_eq!(
+            s.password_policy(),
+            authgate_core::policy::PasswordPolicy::default()
+        );
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_list() {
+        let s = Settings {
+            cors_origins: " https://a.example , ,https://b.example".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.cors_origin_list(),
+            vec!["https://a.example", "https://b.example"]
+        );
+    }
+}

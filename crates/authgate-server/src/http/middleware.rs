@@ -44,7 +44,7 @@ pub async fn request_scope(request: Request, next: Next) -> Response {
             let error = match status {
                 StatusCode::NOT_FOUND => AuthError::NotFound("route".into()),
                 StatusCode::METHOD_NOT_ALLOWED => AuthError::MethodNotAllowed,
-                StatusCode::PAYLOAD_TOO_LARGE => AuthError::PayloadTooLarge { limit: 0 },
+                StatusCode::PAYLOAD_TOO_LARGE => AuthError::PayloadTooLarge,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::BAD_REQUEST => {
                     AuthError::InvalidRequest {
                         field: None,

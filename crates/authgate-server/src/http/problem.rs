@@ -76,7 +76,7 @@ pub fn json_rejection_to_error(rejection: &JsonRejection) -> AuthError {
         }
         JsonRejection::BytesRejection(err) => {
             if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AuthError::PayloadTooLarge { limit: 0 }
+                AuthError::PayloadTooLarge
             } else {
                 AuthError::InvalidRequest {
                     field: None,
@@ -116,10 +116,7 @@ impl IntoResponse for ApiError {
         if let AuthError::Internal(detail) = &self.0 {
             tracing::error!(%detail, "internal error");
         }
-        let detail = match &self.0 {
-            AuthError::PayloadTooLarge { limit: 0 } => "the request body is too large".to_string(),
-            other => other.public_detail(),
-        };
+        let detail = self.0.public_detail();
         let problem = Problem {
             kind: format!(
                 "https://authgate.dev/errors/{}",
