@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# authgate load benchmark: sign-in, refresh and subject on SQLite, plus
+# /health latency while sign-in is saturated. Bounded: each run lasts
+# BENCH_SECONDS (default 10 s) against 127.0.0.1 only.
+#
+#   bench/run.sh            # prints a report and writes bench/RESULTS.md
+#
+# Needs wrk (Debian package `wrk`) and a release build (built here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/authgate-target}"
+seconds="${BENCH_SECONDS:-10}"
+port="${BENCH_PORT:-18181}"
+base="http://127.0.0.1:$port"
+out="bench/out"
+command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >&2; exit 1; }
+
+cargo build --release -p authgate -q
+hash_ms=$(cargo run --release -q -p authgate-embedded --example hash_time)
+cores=$(nproc)
+
+rm -rf "$out" && mkdir -p "$out"
+AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_DATA_DIR="$out/data" AUTHGATE_LOG=warn \
+  AUTHGATE_RATE_LIMIT_PER_MINUTE=0 "$CARGO_TARGET_DIR/release/authgate" serve > "$out/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.2; done
+
+export BENCH_EMAIL="bench@example.com" BENCH_PASSWORD="Bench-Password-123!"
+json() { curl -sf -H 'content-type: application/json' -d "$2" "$base$1"; }
+json /v1/auth/sign-up "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" >/dev/null
+sleep 0.5
+code=$(grep -h '^Code:' "$out"/data/outbox/*.eml | tr -d '\r' | awk '{print $2}' | head -1)
+json /v1/auth/sign-up/confirm "{\"email\":\"$BENCH_EMAIL\",\"code\":\"$code\"}" >/dev/null
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+session=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}")
+export BENCH_ACCESS_TOKEN=$(echo "$session" | field accessToken)
+tokens=""
+for _ in $(seq 1 16); do
+  t=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" | field refreshToken)
+  tokens="$tokens,$t"
+done
+export BENCH_REFRESH_TOKENS="${tokens#,}"
+
+run() { # name, wrk args...
+  local name=$1; shift
+  wrk --latency -d "${RUN_SECONDS:-$seconds}s" "$@" > "$out/$name.txt" 2>&1
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$out/$name.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$out/$name.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$out/$name.txt")
+  non2xx=$(awk '/Non-2xx/ {print $4}' "$out/$name.txt")
+  printf '| %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
+}
+
+rows=()
+rows+=("$(run subject -t2 -c32 -s bench/lua/bearer.lua "$base/v1/auth/subject")")
+rows+=("$(run refresh -t16 -c16 -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+rows+=("$(run sign-in -t2 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in")")
+# /health while sign-in is saturated.
+wrk -d "${seconds}s" -t1 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in" > "$out/sign-in-background.txt" 2>&1 &
+background=$!
+sleep 1
+rows+=("$(RUN_SECONDS=$((seconds - 2)) run health-under-sign-in-load -t1 -c1 "$base/health/live")")
+wait $background
+
+ceiling=$(python3 -c "print(f'{$cores / ($hash_ms / 1000):.0f}')")
+report=$(cat <<TXT
+# authgate benchmark results
+
+Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; SQLite (WAL); embedded provider; release build.
+Load from wrk on the same machine (it shares the 2 cores with the server).
+Date: $(date -u +%Y-%m-%dT%H:%MZ). Each run: ${seconds} s.
+
+One argon2id hash (m=19456 KiB, t=2, p=1): ${hash_ms} ms, so the sign-in ceiling is
+cores ÷ hash time = ${ceiling} req/s.
+
+| scenario | req/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")
+
+Raw wrk output is in bench/out/ after a run.
+TXT
+)
+echo "$report"
+echo "$report" > bench/RESULTS.md
