@@ -233,6 +233,7 @@ impl App {
         for task in self.background {
             task.abort();
         }
+        self.state.auth.events().flush().await;
         let undelivered = self.notifier.drain(grace).await;
         if undelivered > 0 {
             tracing::warn!(undelivered, "mail still being delivered at exit");

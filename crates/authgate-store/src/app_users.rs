@@ -59,6 +59,7 @@ impl Store {
             if !changed {
                 return Ok(user);
             }
+            let _writing = self.write_guard().await;
             sqlx::query(
                 "UPDATE app_users SET email = COALESCE($1, email), name = COALESCE($2, name), \
                  updated_at = $3 WHERE id = $4",
@@ -75,6 +76,7 @@ impl Store {
                 ..user
             });
         }
+        let writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO app_users (id, provider, provider_sub, email, name, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (provider, provider_sub) DO NOTHING",
@@ -87,6 +89,7 @@ impl Store {
         .bind(now)
         .execute(self.pool())
         .await?;
+        drop(writing);
         self.find_app_user(provider, sub)
             .await?
             .ok_or_else(|| crate::StoreError::Other("app user vanished after insert".into()))

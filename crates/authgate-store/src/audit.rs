@@ -32,22 +32,28 @@ pub struct AuditQuery {
 }
 
 impl Store {
-    pub async fn insert_audit_event(&self, event: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
-             request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(event.at_millis)
-        .bind(event.kind)
-        .bind(event.outcome.as_str())
-        .bind(event.reason)
-        .bind(event.provider)
-        .bind(event.subject.as_deref())
-        .bind(event.email.as_deref())
-        .bind(event.ip.as_deref())
-        .bind(event.request_id.as_deref())
-        .execute(self.pool())
-        .await?;
+    /// Write a batch of events in one transaction.
+    pub async fn insert_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        let mut tx = self.pool().begin().await?;
+        for event in events {
+            sqlx::query(
+                "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
+                 request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(event.at_millis)
+            .bind(event.kind)
+            .bind(event.outcome.as_str())
+            .bind(event.reason)
+            .bind(event.provider)
+            .bind(event.subject.as_deref())
+            .bind(event.email.as_deref())
+            .bind(event.ip.as_deref())
+            .bind(event.request_id.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

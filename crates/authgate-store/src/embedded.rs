@@ -79,6 +79,7 @@ impl Store {
         user: NewEmbeddedUser<'_>,
         now: i64,
     ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO embedded_users (sub, email, name, phone, password_hash, status, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -125,6 +126,7 @@ impl Store {
         purpose: &str,
         now: i64,
     ) -> StoreResult<bool> {
+        let _writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE embedded_users SET status = 'confirmed', updated_at = $1 \
@@ -153,6 +155,7 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO embedded_codes (sub, purpose, code_hash, attempts, expires_at, created_at) \
              VALUES ($1, $2, $3, 0, $4, $5) ON CONFLICT (sub, purpose) DO UPDATE SET \
@@ -199,6 +202,7 @@ impl Store {
         max_attempts: i64,
         now: i64,
     ) -> StoreResult<Option<StoredCode>> {
+        let _writing = self.write_guard().await;
         let row = sqlx::query(
             "UPDATE embedded_codes SET attempts = attempts + 1 WHERE sub = $1 AND purpose = $2 \
              AND attempts < $3 AND expires_at > $4 RETURNING code_hash, attempts, expires_at",
@@ -220,6 +224,7 @@ impl Store {
     }
 
     pub async fn delete_code(&self, sub: &str, purpose: &str) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
         sqlx::query("DELETE FROM embedded_codes WHERE sub = $1 AND purpose = $2")
             .bind(sub)
             .bind(purpose)

@@ -53,6 +53,7 @@ impl Store {
     /// serialised (SQLite has one writer; PostgreSQL takes a table lock), so
     /// exactly one key is ever unretired.
     pub async fn add_signing_key(&self, key: &StoredKey) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         if self.engine() == crate::Engine::Postgres {
             sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
@@ -78,6 +79,7 @@ impl Store {
 
     /// Drop keys retired before `before`: no token they signed is still valid.
     pub async fn prune_signing_keys(&self, before: i64) -> StoreResult<u64> {
+        let _writing = self.write_guard().await;
         let done = sqlx::query(
             "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1",
         )

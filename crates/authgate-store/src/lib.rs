@@ -71,10 +71,16 @@ impl From<StoreError> for AuthError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A connection pool to the authgate database.
+///
+/// On SQLite, writes are serialised in process by [`Store::write_guard`]:
+/// SQLite allows one writer, and connections that collide wait in its busy
+/// handler, which sleeps in growing steps; queueing on an async mutex instead
+/// keeps write latency flat under load.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -122,7 +128,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, engine })
+        Ok(Self {
+            pool,
+            engine,
+            sqlite_writer: (engine == Engine::Sqlite).then(Default::default),
+        })
     }
 
     /// Apply the migrations of this engine.
@@ -142,6 +152,14 @@ impl Store {
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Hold this while writing (SQLite: one writer at a time; PostgreSQL: no-op).
+    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.sqlite_writer {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
     }
 
     pub fn engine(&self) -> Engine {

@@ -34,6 +34,7 @@ pub struct NewFamily<'a> {
 impl Store {
     /// Start a family with its first token.
     pub async fn create_refresh_family(&self, family: NewFamily<'_>, now: i64) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at) \
@@ -68,6 +69,7 @@ impl Store {
         new_hash: &str,
         now: i64,
     ) -> StoreResult<RotateOutcome> {
+        let writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         let claimed = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
@@ -82,10 +84,6 @@ impl Store {
         if let Some(row) = claimed {
             let family_id: String = row.try_get("family_id")?;
             let expires_at: i64 = row.try_get("expires_at")?;
-            let family = sqlx::query("SELECT sub, auth_time FROM refresh_families WHERE id = $1")
-                .bind(&family_id)
-                .fetch_one(&mut *tx)
-                .await?;
             sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4)",
@@ -97,6 +95,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            drop(writing);
+            let family = sqlx::query("SELECT sub, auth_time FROM refresh_families WHERE id = $1")
+                .bind(&family_id)
+                .fetch_one(self.pool())
+                .await?;
             return Ok(RotateOutcome::Rotated {
                 family_id,
                 sub: family.try_get("sub")?,
@@ -104,6 +107,7 @@ impl Store {
             });
         }
         tx.rollback().await?;
+        drop(writing);
 
         let row = sqlx::query(
             "SELECT t.family_id, t.used_at, t.expires_at, f.sub, f.revoked_at \
@@ -136,6 +140,7 @@ impl Store {
     }
 
     pub async fn revoke_family(&self, family_id: &str, reason: &str, now: i64) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
         sqlx::query(
             "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
              WHERE id = $3 AND revoked_at IS NULL",
@@ -150,6 +155,7 @@ impl Store {
 
     /// Revoke every live family of a user; returns how many were revoked.
     pub async fn revoke_families_of(&self, sub: &str, reason: &str, now: i64) -> StoreResult<u64> {
+        let _writing = self.write_guard().await;
         let done = sqlx::query(
             "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
              WHERE sub = $3 AND revoked_at IS NULL",

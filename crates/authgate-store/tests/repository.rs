@@ -626,9 +626,8 @@ async fn audit_events_filter_newest_first(store: Store) {
         event("refresh", None, Some("alice"), 3_000),
         event("sign_in", Some("invalid_credentials"), Some("bob"), 4_000),
     ];
-    for e in &events {
-        store.insert_audit_event(e).await.unwrap();
-    }
+    store.insert_audit_events(&events[..1]).await.unwrap();
+    store.insert_audit_events(&events[1..]).await.unwrap();
     let times = |rows: Vec<AuditRow>| rows.into_iter().map(|r| r.at).collect::<Vec<_>>();
     let query = |q: AuditQuery| {
         let store = store.clone();

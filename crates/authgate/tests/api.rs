@@ -803,13 +803,24 @@ async fn audit_trail_explains_failures_without_secrets(engine: Engine) {
     app.post("/v1/auth/token/refresh", json!({"refreshToken": refresh}))
         .await;
 
+    // Audit rows are written in the background: wait for the last event.
     let pool = app.db.pool().await;
-    let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT kind, outcome, reason, subject, email, request_id FROM audit_events ORDER BY id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let mut rows: Vec<AuditRow> = Vec::new();
+    for _ in 0..100 {
+        rows = sqlx::query_as(
+            "SELECT kind, outcome, reason, subject, email, request_id FROM audit_events ORDER BY id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        if rows
+            .iter()
+            .any(|r| r.2.as_deref() == Some("refresh_token_reused"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     pool.close().await;
     let summary: Vec<(String, String, Option<String>)> = rows
         .iter()

@@ -44,7 +44,7 @@ pub struct AuthService {
 
 impl AuthService {
     pub fn new(provider: Arc<dyn IdentityProvider>, store: Store, policy: PasswordPolicy) -> Self {
-        let events = EventRecorder::new(store.clone(), provider.name());
+        let events = EventRecorder::spawn(store.clone(), provider.name());
         Self {
             provider,
             store,
@@ -59,6 +59,10 @@ impl AuthService {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn events(&self) -> &EventRecorder {
+        &self.events
     }
 
     pub async fn sign_up(

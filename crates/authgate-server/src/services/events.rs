@@ -1,9 +1,16 @@
 //! Recording authentication events: one audit row and one metric increment
 //! per event, with the error code as the reason on failure. Nothing secret is
 //! ever passed in: only kinds, codes, subjects, emails, addresses and ids.
+//!
+//! Rows are written by a background task in batches (one transaction for
+//! everything queued), so a request never waits for the audit write and the
+//! single SQLite writer is not taken once per event. The queue is bounded
+//! (a full queue makes requests wait rather than drop events) and is flushed
+//! at shutdown.
 
 use authgate_core::{AuditEvent, AuditOutcome, AuthError, now_millis};
 use authgate_store::Store;
+use tokio::sync::{mpsc, oneshot};
 
 /// Who sent a request: the client address and the request id.
 #[derive(Debug, Clone, Default)]
@@ -12,16 +19,59 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
 }
 
-/// Writes audit rows and counts `authgate_auth_events_total`.
+enum Message {
+    Event(Box<AuditEvent>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Queues audit rows and counts `authgate_auth_events_total`.
 #[derive(Clone)]
 pub struct EventRecorder {
-    store: Store,
+    queue: mpsc::Sender<Message>,
     provider: &'static str,
 }
 
+const QUEUE_CAPACITY: usize = 10_000;
+const BATCH: usize = 512;
+
 impl EventRecorder {
-    pub fn new(store: Store, provider: &'static str) -> Self {
-        Self { store, provider }
+    /// Start the writer task on the current runtime.
+    pub fn spawn(store: Store, provider: &'static str) -> Self {
+        let (queue, mut inbox) = mpsc::channel::<Message>(QUEUE_CAPACITY);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut waiters = Vec::new();
+            while let Some(first) = inbox.recv().await {
+                let mut next = Some(first);
+                while let Some(message) = next.take() {
+                    match message {
+                        Message::Event(event) => batch.push(*event),
+                        Message::Flush(done) => waiters.push(done),
+                    }
+                    if batch.len() < BATCH {
+                        next = inbox.try_recv().ok();
+                    }
+                }
+                if !batch.is_empty() {
+                    if let Err(err) = store.insert_audit_events(&batch).await {
+                        tracing::error!(error = %err, lost = batch.len(), "audit events not written");
+                    }
+                    batch.clear();
+                }
+                for done in waiters.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Self { queue, provider }
+    }
+
+    /// Wait until every event queued so far is written.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
     }
 
     /// Record the outcome of `kind` for the given subject/email.
@@ -44,6 +94,10 @@ impl EventRecorder {
             "reason" => reason.unwrap_or("none"),
         )
         .increment(1);
+        match reason {
+            None => tracing::info!(kind, subject, "auth event"),
+            Some(reason) => tracing::info!(kind, reason, subject, "auth event failed"),
+        }
         let event = AuditEvent {
             kind,
             outcome,
@@ -55,12 +109,13 @@ impl EventRecorder {
             request_id: meta.request_id.clone(),
             at_millis: now_millis(),
         };
-        if let Err(err) = self.store.insert_audit_event(&event).await {
-            tracing::error!(kind, error = %err, "audit event not written");
-        }
-        match reason {
-            None => tracing::info!(kind, subject, "auth event"),
-            Some(reason) => tracing::info!(kind, reason, subject, "auth event failed"),
+        if self
+            .queue
+            .send(Message::Event(Box::new(event)))
+            .await
+            .is_err()
+        {
+            tracing::error!(kind, "audit queue closed; event not written");
         }
     }
 }

@@ -1,0 +1,44 @@
+//! The two costs that bound authgate's throughput, with its real code paths:
+//! one argon2id verification (m=19456 KiB, t=2, p=1), which bounds sign-in,
+//! and one RS256 signature with the parsed signing key, two of which (access
+//! and id token) every sign-in and refresh pays.
+//!
+//! `cargo run --release -p authgate-embedded --example crypto_costs`
+//! prints `hash_ms=… sign_us=…` for bench/run.sh.
+
+use authgate_core::Secret;
+use authgate_embedded::keys::{KeyRing, generate_and_store};
+use authgate_embedded::password::PasswordHasher;
+use std::time::Instant;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let hasher = PasswordHasher::new(1).expect("hasher");
+    let password = Secret::new("Correct-Horse-42!");
+    let phc = hasher.hash(&password).await.expect("hash");
+    let rounds = 40;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        assert!(hasher.verify(&password, Some(&phc)).await.expect("verify"));
+    }
+    let hash_ms = started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
+
+    let dir = std::env::temp_dir().join(format!("authgate-crypto-costs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let store = authgate_store::Store::connect(&format!("sqlite://{}/k.db", dir.display()))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    generate_and_store(&store).await.expect("key");
+    let keys = KeyRing::load(store.clone(), 0).await.expect("keys");
+    let claims = serde_json::json!({"sub": "bench", "token_use": "access", "exp": 0});
+    let rounds = 2000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        keys.sign(&claims).expect("sign");
+    }
+    let sign_us = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+    println!("hash_ms={hash_ms:.2} sign_us={sign_us:.0}");
+}
