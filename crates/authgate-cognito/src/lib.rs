@@ -1,0 +1,126 @@
+//! # authgate-cognito
+//!
+//! The Cognito identity provider of authgate: [`CognitoProvider`] implements
+//! the [`authgate_core::IdentityProvider`] port on top of a Cognito user pool
+//! through the official AWS SDK, and [`bootstrap`] creates a pool and an app
+//! client with the settings authgate expects. No SDK type appears in the
+//! public API.
+//!
+//! ## How the port maps onto Cognito
+//!
+//! | port | Cognito |
+//! |---|---|
+//! | `sign_up` | `SignUp` (username = email; attributes `email`, `name`, `phone_number`) |
+//! | `confirm_sign_up` | `ConfirmSignUp` |
+//! | `resend_confirmation` | `ResendConfirmationCode` (`Ok` for unknown users) |
+//! | `sign_in` | `InitiateAuth` `USER_PASSWORD_AUTH` |
+//! | `respond_to_challenge` | `RespondToAuthChallenge` (`NEW_PASSWORD_REQUIRED`, `SOFTWARE_TOKEN_MFA`); MFA setup: `VerifySoftwareToken` then `RespondToAuthChallenge` `MFA_SETUP` |
+//! | `refresh` | `InitiateAuth` `REFRESH_TOKEN_AUTH` |
+//! | `sign_out` | `GlobalSignOut` |
+//! | `check_session` | nothing (`tracks_sessions()` is false: authgate records sign-outs itself) |
+//!
+//! Challenges map `NEW_PASSWORD_REQUIRED` → `NewPasswordRequired`,
+//! `SOFTWARE_TOKEN_MFA` → `TotpRequired`, `MFA_SETUP` → `MfaSetupRequired`
+//! (after an immediate `AssociateSoftwareToken`, whose secret comes back as
+//! the parameters `secret` and `otpauthUri`); any other challenge answers
+//! [`AuthError::NotImplemented`].
+//!
+//! When the app client has a secret, every user-facing call carries
+//! `SECRET_HASH = base64(HMAC-SHA256(secret, username + client_id))`
+//! (in every `RespondToAuthChallenge` too). Refresh needs the hash of the
+//! Cognito *username*, which the refresh token does not tell: authgate hands
+//! out `cg1.<base64url(cognito:username)>.<Cognito refresh token>` and unwraps
+//! it on refresh. Cognito issues no new refresh token on refresh, so the
+//! presented one is returned again.
+//!
+//! ## Errors: Cognito exception → [`AuthError`]
+//!
+//! One function maps every failure, per operation. Cognito's messages never
+//! reach an [`AuthError`] or a log line (they can hold the username, and moto
+//! echoes rejected tokens and sessions in them), except the rule named by
+//! `InvalidPasswordException`.
+//!
+//! | Cognito answer | operation | [`AuthError`] |
+//! |---|---|---|
+//! | `NotAuthorizedException` whose message is about the secret hash | all but refresh | `ProviderUnavailable` (error log: client secret misconfigured) |
+//! | `NotAuthorizedException` | sign-in | `InvalidCredentials` (`RateLimited` for "Password attempts exceeded") |
+//! | `NotAuthorizedException` | challenge | `InvalidSession` |
+//! | `NotAuthorizedException` | refresh | `InvalidRefreshToken` |
+//! | `NotAuthorizedException` | sign-out | `TokenRevoked` |
+//! | `NotAuthorizedException` "…Current status is CONFIRMED" | confirm | `AlreadyConfirmed` (other messages: `CodeMismatch`) |
+//! | `NotAuthorizedException` | resend | `Ok(())` |
+//! | `UserNotFoundException` | sign-in, sign-up | `InvalidCredentials` |
+//! | `UserNotFoundException` | confirm / challenge / refresh / sign-out | `CodeMismatch` / `InvalidSession` / `InvalidRefreshToken` / `TokenRevoked` |
+//! | `UserNotFoundException`, `InvalidParameterException` "already confirmed" | resend | `Ok(())` |
+//! | `UserNotConfirmedException` | any | `UserNotConfirmed` |
+//! | `UsernameExistsException`, `AliasExistsException` | any | `UsernameExists` |
+//! | `InvalidPasswordException` | any | `InvalidPassword { rule }` (the rule after "…policy:", else a generic one) |
+//! | `CodeMismatchException`, `EnableSoftwareTokenMFAException` | any | `CodeMismatch` |
+//! | `ExpiredCodeException` | any | `CodeExpired` |
+//! | `LimitExceededException`, `TooManyRequestsException`, `TooManyFailedAttemptsException` | any | `RateLimited { retry_after_secs: 30 }` |
+//! | `PasswordResetRequiredException` | any | `Forbidden("a password reset is required")` |
+//! | `InvalidParameterException` | any | `InvalidRequest { field: None, "the provider rejected the request" }` |
+//! | `ResourceNotFoundException` | challenge | `InvalidSession` (moto's answer to an unknown session) |
+//! | `ResourceNotFoundException` | others | `ProviderUnavailable` (error log: pool or client missing) |
+//! | HTTP 500/501 without exception name and with a non-JSON body | resend | `NotImplemented("resending confirmation codes with this provider")` → 501 |
+//! | same | others | `ProviderUnavailable` |
+//! | any other exception (`InternalErrorException`, …) | any | `ProviderUnavailable` (error log with the exception name) |
+//! | connect error, timeout, unreadable answer, request not buildable | any | `ProviderUnavailable` |
+//! | admin calls (bootstrap): `NotAuthorizedException` | admin | `ProviderUnavailable` (error log) |
+//!
+//! ## Credentials
+//!
+//! The provider's own calls are unsigned and need no AWS credentials; the
+//! bootstrap's admin calls are signed. [`CognitoProvider::new`] and
+//! [`bootstrap`] take credentials from the standard AWS chain;
+//! [`CognitoProvider::with_credentials`] and [`bootstrap_with_credentials`]
+//! take [`AwsCredentials`] explicitly (the moto tests use
+//! `AwsCredentials::fixed("test", "test")`, since the workspace forbids the
+//! `unsafe` that `std::env::set_var` needs in edition 2024).
+//!
+//! ## moto (the emulator the tests run against) differs from Cognito
+//!
+//! Observed with moto 5.2.5; the tests are named after these behaviours.
+//!
+//! - `ResendConfirmationCode` is not implemented: HTTP 500 with an HTML page
+//!   (which the SDK reports as an unparseable response, not a service error)
+//!   → `NotImplemented` (501), never a 500.
+//! - Sign-up sends no code; `ConfirmSignUp` accepts any code and never
+//!   answers "already confirmed" (it confirms again), so `AlreadyConfirmed`
+//!   and `CodeExpired` cannot be observed there.
+//! - An unknown challenge session answers `ResourceNotFoundException` (real
+//!   Cognito: `NotAuthorizedException` "Invalid session…"); both map to
+//!   `InvalidSession`. A wrong TOTP code answers `CodeMismatchException`
+//!   at `VerifySoftwareToken` (real: `EnableSoftwareTokenMFAException`).
+//! - `InvalidPasswordException` names no rule.
+//! - `SECRET_HASH` is not checked by `SignUp`, `ConfirmSignUp` or
+//!   `USER_PASSWORD_AUTH`; it is checked by `SOFTWARE_TOKEN_MFA` and by
+//!   `REFRESH_TOKEN_AUTH`, there against the name given as `USERNAME` at
+//!   sign-in (the email), where Cognito wants the `cognito:username` (a UUID
+//!   when email is the username). A secret client therefore cannot refresh on
+//!   moto with the token authgate hands out.
+//! - Every user gets the TOTP secret `asdfasdfasdf` (56 bits); only the
+//!   current 30 s step is accepted. `MFA_SETUP` comes only after
+//!   `NEW_PASSWORD_REQUIRED`.
+//! - A disabled user gets `NotAuthorizedException` at sign-in (like
+//!   Cognito), but their refresh token still works.
+//! - After `GlobalSignOut` the refresh token is refused (like Cognito), but
+//!   moto finds the user of `GlobalSignOut` only in the region of the SigV4
+//!   header, else `us-east-1`: use `us-east-1` against moto.
+//! - Tokens always live 3600 s whatever the client's validity settings.
+
+mod bootstrap;
+mod config;
+mod error_map;
+mod id_token;
+mod otpauth;
+mod provider;
+mod refresh_token;
+mod secret_hash;
+
+pub use bootstrap::{BootstrapOptions, BootstrapResult, bootstrap, bootstrap_with_credentials};
+pub use config::{AwsCredentials, CognitoConfig};
+pub use provider::CognitoProvider;
+
+#[cfg(doc)]
+use authgate_core::AuthError;

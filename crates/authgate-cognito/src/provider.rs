@@ -1,0 +1,524 @@
+//! [`CognitoProvider`]: the [`IdentityProvider`] port on top of a Cognito
+//! user pool, through the official AWS SDK.
+//!
+//! Only user-facing, unsigned operations are used (`SignUp`, `ConfirmSignUp`,
+//! `ResendConfirmationCode`, `InitiateAuth` with `USER_PASSWORD_AUTH` and
+//! `REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge`, `AssociateSoftwareToken`,
+//! `VerifySoftwareToken`, `GlobalSignOut`), so serving needs no AWS
+//! credentials. Every SDK failure goes through [`crate::error_map`].
+
+use crate::config::{AwsCredentials, CONNECT_TIMEOUT, CognitoConfig, JWKS_TIMEOUT, sdk_client};
+use crate::error_map::{Operation, classify, map_failure, resend_answers_ok};
+use crate::otpauth::otpauth_uri;
+use crate::{id_token, refresh_token, secret_hash};
+use async_trait::async_trait;
+use authgate_core::policy::mask_email;
+use authgate_core::{
+    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
+    ChallengeStep, CodeDelivery, IdentityProvider, Secret, SignUpOutcome, SignUpRequest, TokenSet,
+};
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
+use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType, DeliveryMediumType,
+    VerifySoftwareTokenResponseType,
+};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The Cognito identity provider.
+pub struct CognitoProvider {
+    config: CognitoConfig,
+    client: Client,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for CognitoProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CognitoProvider")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the SDK's fluent calls fail with.
+type SdkFailure<E> = SdkError<E, HttpResponse>;
+
+fn fail<E: ProvideErrorMetadata>(op: Operation, err: SdkFailure<E>) -> AuthError {
+    map_failure(op, &classify(&err))
+}
+
+fn provider_broken(what: &str) -> AuthError {
+    tracing::error!("Cognito answered without {what}");
+    AuthError::ProviderUnavailable
+}
+
+impl CognitoProvider {
+    /// Build the provider; AWS credentials (needed by no call of the
+    /// provider itself) come from the standard chain.
+    pub async fn new(config: CognitoConfig) -> Result<Self, AuthError> {
+        Self::with_credentials(config, AwsCredentials::DefaultChain).await
+    }
+
+    /// Build the provider with explicit AWS credentials (tests against an
+    /// emulator, or keys handed over by configuration).
+    pub async fn with_credentials(
+        config: CognitoConfig,
+        credentials: AwsCredentials,
+    ) -> Result<Self, AuthError> {
+        for (field, value) in [
+            ("region", &config.region),
+            ("user_pool_id", &config.user_pool_id),
+            ("client_id", &config.client_id),
+        ] {
+            if value.trim().is_empty() {
+                return Err(AuthError::Internal(format!(
+                    "the Cognito setting {field} is empty"
+                )));
+            }
+        }
+        let client = sdk_client(&config.region, config.endpoint_url.as_deref(), &credentials).await;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(JWKS_TIMEOUT)
+            .build()
+            .map_err(|err| AuthError::Internal(format!("cannot build the HTTP client: {err}")))?;
+        Ok(Self {
+            config,
+            client,
+            http,
+        })
+    }
+
+    /// `SECRET_HASH` for `username`, when the app client has a secret.
+    fn secret_hash(&self, username: &str) -> Option<String> {
+        self.config
+            .client_secret
+            .as_deref()
+            .map(|secret| secret_hash::secret_hash(secret, username, &self.config.client_id))
+    }
+
+    /// Turn the answer of `InitiateAuth` / `RespondToAuthChallenge` into a step.
+    async fn step(
+        &self,
+        email: &str,
+        result: Option<&AuthenticationResultType>,
+        challenge: Option<&ChallengeNameType>,
+        session: Option<&str>,
+    ) -> Result<AuthStep, AuthError> {
+        if let Some(result) = result {
+            return Ok(AuthStep::Authenticated(
+                self.authenticated(result, email, None)?,
+            ));
+        }
+        let challenge = challenge.ok_or_else(|| provider_broken("tokens or a challenge"))?;
+        let session = session
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| provider_broken("a challenge session"))?;
+        let step = match challenge {
+            ChallengeNameType::NewPasswordRequired => ChallengeStep {
+                kind: ChallengeKind::NewPasswordRequired,
+                session: Secret::new(session),
+                parameters: BTreeMap::new(),
+            },
+            ChallengeNameType::SoftwareTokenMfa => ChallengeStep {
+                kind: ChallengeKind::TotpRequired,
+                session: Secret::new(session),
+                parameters: BTreeMap::new(),
+            },
+            ChallengeNameType::MfaSetup => self.start_totp_enrolment(email, session).await?,
+            other => {
+                tracing::warn!(challenge = other.as_str(), "unsupported Cognito challenge");
+                return Err(AuthError::NotImplemented(
+                    "the sign-in step the identity provider asked for".to_string(),
+                ));
+            }
+        };
+        Ok(AuthStep::Challenge(step))
+    }
+
+    /// MFA_SETUP: associate a software token right away and hand its secret
+    /// (and an `otpauth://` URI) to the client with the new session.
+    async fn start_totp_enrolment(
+        &self,
+        email: &str,
+        session: &str,
+    ) -> Result<ChallengeStep, AuthError> {
+        let out = self
+            .client
+            .associate_software_token()
+            .session(session)
+            .send()
+            .await
+            .map_err(|err| fail(Operation::Challenge, err))?;
+        let secret = out
+            .secret_code()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| provider_broken("a TOTP secret"))?;
+        let session = out.session().filter(|s| !s.is_empty()).unwrap_or(session);
+        let parameters = BTreeMap::from([
+            ("secret".to_string(), secret.to_string()),
+            ("otpauthUri".to_string(), otpauth_uri(secret, email)),
+        ]);
+        Ok(ChallengeStep {
+            kind: ChallengeKind::MfaSetupRequired,
+            session: Secret::new(session),
+            parameters,
+        })
+    }
+
+    /// Tokens → [`Authenticated`]. `refreshing` is `(username, presented
+    /// wrapped token)` on refresh, where Cognito returns no new refresh token.
+    fn authenticated(
+        &self,
+        result: &AuthenticationResultType,
+        fallback_email: &str,
+        refreshing: Option<(&str, &Secret)>,
+    ) -> Result<Authenticated, AuthError> {
+        let access = result
+            .access_token()
+            .ok_or_else(|| provider_broken("an access token"))?;
+        let id = result
+            .id_token()
+            .ok_or_else(|| provider_broken("an id token"))?;
+        let claims = id_token::decode(id).ok_or_else(|| provider_broken("a readable id token"))?;
+        if claims.email.is_none() {
+            tracing::warn!(
+                "the Cognito id token has no email claim: add email to the read attributes of the app client"
+            );
+        }
+        let refresh_token = match (result.refresh_token(), refreshing) {
+            // Refresh-token rotation is on: wrap the new one.
+            (Some(new), Some((username, _))) => {
+                Some(Secret::new(refresh_token::wrap(username, new)))
+            }
+            (Some(new), None) => Some(Secret::new(refresh_token::wrap(claims.username(), new))),
+            (None, Some((_, presented))) => Some(presented.clone()),
+            (None, None) => None,
+        };
+        Ok(Authenticated {
+            tokens: TokenSet {
+                access_token: Secret::new(access),
+                id_token: Secret::new(id),
+                refresh_token,
+                expires_in: u64::try_from(result.expires_in()).unwrap_or(0),
+            },
+            user: claims.user(fallback_email),
+        })
+    }
+
+    /// `RespondToAuthChallenge` with `USERNAME` (+ `SECRET_HASH`) and `extra`.
+    async fn respond(
+        &self,
+        email: &str,
+        challenge: ChallengeNameType,
+        session: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<AuthStep, AuthError> {
+        let mut call = self
+            .client
+            .respond_to_auth_challenge()
+            .client_id(&self.config.client_id)
+            .challenge_name(challenge)
+            .session(session)
+            .challenge_responses("USERNAME", email);
+        for (key, value) in extra {
+            call = call.challenge_responses(*key, *value);
+        }
+        if let Some(hash) = self.secret_hash(email) {
+            call = call.challenge_responses("SECRET_HASH", hash);
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|err| fail(Operation::Challenge, err))?;
+        self.step(
+            email,
+            out.authentication_result(),
+            out.challenge_name(),
+            out.session(),
+        )
+        .await
+    }
+}
+
+fn delivery_medium(medium: Option<&DeliveryMediumType>) -> &'static str {
+    match medium {
+        Some(DeliveryMediumType::Sms) => "SMS",
+        _ => "EMAIL",
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for CognitoProvider {
+    fn name(&self) -> &'static str {
+        "cognito"
+    }
+
+    /// Always the AWS form, also with an endpoint override: it is what the
+    /// tokens carry (moto included).
+    fn issuer(&self) -> String {
+        format!(
+            "https://cognito-idp.{}.amazonaws.com/{}",
+            self.config.region, self.config.user_pool_id
+        )
+    }
+
+    fn client_id(&self) -> String {
+        self.config.client_id.clone()
+    }
+
+    /// `<issuer>/.well-known/jwks.json`; with an endpoint override (moto)
+    /// `<endpoint>/<pool>/.well-known/jwks.json`.
+    fn jwks_url(&self) -> Option<String> {
+        Some(match &self.config.endpoint_url {
+            Some(endpoint) => format!(
+                "{}/{}/.well-known/jwks.json",
+                endpoint.trim_end_matches('/'),
+                self.config.user_pool_id
+            ),
+            None => format!("{}/.well-known/jwks.json", self.issuer()),
+        })
+    }
+
+    async fn jwks(&self) -> Result<serde_json::Value, AuthError> {
+        let url = self.jwks_url().unwrap_or_default();
+        let unavailable = |err: reqwest::Error| {
+            tracing::warn!(%url, error = %err, "cannot fetch the Cognito JWKS");
+            AuthError::ProviderUnavailable
+        };
+        self.http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unavailable)?
+            .json::<serde_json::Value>()
+            .await
+            .map_err(unavailable)
+    }
+
+    fn tracks_sessions(&self) -> bool {
+        false
+    }
+
+    async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpOutcome, AuthError> {
+        let attribute = |name: &str, value: &str| {
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|err| AuthError::Internal(format!("Cognito attribute: {err}")))
+        };
+        let mut call = self
+            .client
+            .sign_up()
+            .client_id(&self.config.client_id)
+            .username(&request.email)
+            .password(request.password.expose())
+            .user_attributes(attribute("email", &request.email)?);
+        if let Some(name) = &request.name {
+            call = call.user_attributes(attribute("name", name)?);
+        }
+        if let Some(phone) = &request.phone {
+            call = call.user_attributes(attribute("phone_number", phone)?);
+        }
+        if let Some(hash) = self.secret_hash(&request.email) {
+            call = call.secret_hash(hash);
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|err| fail(Operation::SignUp, err))?;
+        let requires_confirmation = !out.user_confirmed();
+        let delivery = match out.code_delivery_details() {
+            Some(details) => Some(CodeDelivery {
+                medium: delivery_medium(details.delivery_medium()),
+                destination: details
+                    .destination()
+                    .map_or_else(|| mask_email(&request.email), str::to_owned),
+            }),
+            None if requires_confirmation => Some(CodeDelivery {
+                medium: "EMAIL",
+                destination: mask_email(&request.email),
+            }),
+            None => None,
+        };
+        Ok(SignUpOutcome {
+            user_sub: out.user_sub().to_owned(),
+            requires_confirmation,
+            delivery,
+        })
+    }
+
+    async fn confirm_sign_up(&self, email: &str, code: &Secret) -> Result<(), AuthError> {
+        let mut call = self
+            .client
+            .confirm_sign_up()
+            .client_id(&self.config.client_id)
+            .username(email)
+            .confirmation_code(code.expose());
+        if let Some(hash) = self.secret_hash(email) {
+            call = call.secret_hash(hash);
+        }
+        call.send()
+            .await
+            .map_err(|err| fail(Operation::ConfirmSignUp, err))?;
+        Ok(())
+    }
+
+    /// Not implemented by moto (HTTP 500, HTML body): answers
+    /// [`AuthError::NotImplemented`] there, so the caller sees 501.
+    async fn resend_confirmation(&self, email: &str) -> Result<(), AuthError> {
+        let mut call = self
+            .client
+            .resend_confirmation_code()
+            .client_id(&self.config.client_id)
+            .username(email);
+        if let Some(hash) = self.secret_hash(email) {
+            call = call.secret_hash(hash);
+        }
+        match call.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let failure = classify(&err);
+                if resend_answers_ok(&failure) {
+                    Ok(())
+                } else {
+                    Err(map_failure(Operation::ResendConfirmation, &failure))
+                }
+            }
+        }
+    }
+
+    async fn sign_in(&self, email: &str, password: &Secret) -> Result<AuthStep, AuthError> {
+        let mut call = self
+            .client
+            .initiate_auth()
+            .client_id(&self.config.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", password.expose());
+        if let Some(hash) = self.secret_hash(email) {
+            call = call.auth_parameters("SECRET_HASH", hash);
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|err| fail(Operation::SignIn, err))?;
+        self.step(
+            email,
+            out.authentication_result(),
+            out.challenge_name(),
+            out.session(),
+        )
+        .await
+    }
+
+    async fn respond_to_challenge(
+        &self,
+        response: ChallengeResponse,
+    ) -> Result<AuthStep, AuthError> {
+        let ChallengeResponse {
+            kind,
+            email,
+            session,
+            answer,
+        } = response;
+        if session.is_empty() {
+            return Err(AuthError::InvalidSession);
+        }
+        match kind {
+            ChallengeKind::NewPasswordRequired => {
+                self.respond(
+                    &email,
+                    ChallengeNameType::NewPasswordRequired,
+                    session.expose(),
+                    &[("NEW_PASSWORD", answer.expose())],
+                )
+                .await
+            }
+            ChallengeKind::TotpRequired => {
+                self.respond(
+                    &email,
+                    ChallengeNameType::SoftwareTokenMfa,
+                    session.expose(),
+                    &[("SOFTWARE_TOKEN_MFA_CODE", answer.expose())],
+                )
+                .await
+            }
+            ChallengeKind::MfaSetupRequired => {
+                let verified = self
+                    .client
+                    .verify_software_token()
+                    .session(session.expose())
+                    .user_code(answer.expose())
+                    .send()
+                    .await
+                    .map_err(|err| fail(Operation::Challenge, err))?;
+                if verified.status() != Some(&VerifySoftwareTokenResponseType::Success) {
+                    return Err(AuthError::CodeMismatch);
+                }
+                let session = verified
+                    .session()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(session.expose());
+                self.respond(&email, ChallengeNameType::MfaSetup, session, &[])
+                    .await
+            }
+        }
+    }
+
+    /// Unwraps authgate's `cg1.` refresh token and runs `REFRESH_TOKEN_AUTH`.
+    /// Cognito returns no new refresh token (unless rotation is on): the
+    /// presented one is handed back so that the client keeps one.
+    async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError> {
+        let (username, cognito_token) = refresh_token::unwrap(refresh_token.expose())?;
+        let mut call = self
+            .client
+            .initiate_auth()
+            .client_id(&self.config.client_id)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", cognito_token);
+        if let Some(hash) = self.secret_hash(&username) {
+            call = call.auth_parameters("SECRET_HASH", hash);
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|err| fail(Operation::Refresh, err))?;
+        let result = out.authentication_result().ok_or_else(|| {
+            tracing::error!("Cognito answered a refresh with a challenge");
+            AuthError::InvalidRefreshToken
+        })?;
+        // Without an email claim, the username is the best we have only when
+        // it is an email (pools without username attributes).
+        let fallback = if username.contains('@') {
+            username.as_str()
+        } else {
+            ""
+        };
+        self.authenticated(result, fallback, Some((&username, refresh_token)))
+    }
+
+    async fn sign_out(
+        &self,
+        _claims: &AccessClaims,
+        access_token: &Secret,
+    ) -> Result<(), AuthError> {
+        self.client
+            .global_sign_out()
+            .access_token(access_token.expose())
+            .send()
+            .await
+            .map_err(|err| fail(Operation::SignOut, err))?;
+        Ok(())
+    }
+
+    /// Cognito checks revocation only inside AWS; authgate's service layer
+    /// keeps its own record ([`IdentityProvider::tracks_sessions`] is false).
+    async fn check_session(&self, _claims: &AccessClaims) -> Result<(), AuthError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,879 @@
+//! The Cognito provider against a real moto server.
+//!
+//! Start one and point the tests at it:
+//!
+//! ```sh
+//! MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true moto_server -H 127.0.0.1 -p 5055 &
+//! export AUTHGATE_TEST_MOTO_URL=http://127.0.0.1:5055
+//! cargo test -p authgate-cognito
+//! ```
+//!
+//! Without `AUTHGATE_TEST_MOTO_URL` every test panics (they never skip).
+//! Each test bootstraps its own pool: moto is shared by the tests running in
+//! parallel, so nothing here resets it. Region `us-east-1`, because moto finds
+//! the user of an unsigned `GlobalSignOut` only there. AWS credentials are the
+//! dummy `test`/`test`, handed over with `AwsCredentials::fixed` (the
+//! workspace forbids the `unsafe` that `std::env::set_var` needs).
+//! Tests named `..._on_moto` / `moto_...` pin a behaviour of moto that real
+//! Cognito does not share (see the crate docs).
+
+use authgate_cognito::{
+    AwsCredentials, BootstrapOptions, BootstrapResult, CognitoConfig, CognitoProvider,
+    bootstrap_with_credentials,
+};
+use authgate_core::{
+    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
+    ChallengeStep, IdentityProvider, Secret, SignUpRequest,
+};
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::time::Duration;
+
+const REGION: &str = "us-east-1";
+const PASSWORD: &str = "Correct-Horse-42-Battery";
+const NEW_PASSWORD: &str = "Another-Horse-43-Staple";
+const TEMPORARY_PASSWORD: &str = "Temporary-Pass-44!";
+
+fn moto_url() -> String {
+    std::env::var("AUTHGATE_TEST_MOTO_URL").unwrap_or_else(|_| {
+        panic!(
+            "AUTHGATE_TEST_MOTO_URL is not set: these tests need a moto server. Start one with \
+             `MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true moto_server -H 127.0.0.1 -p 5055 &` \
+             and `export AUTHGATE_TEST_MOTO_URL=http://127.0.0.1:5055`"
+        )
+    })
+}
+
+fn credentials() -> AwsCredentials {
+    AwsCredentials::fixed("test", "test")
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn new_email() -> String {
+    format!("{}@example.com", unique("user"))
+}
+
+struct Pool {
+    created: BootstrapResult,
+    provider: CognitoProvider,
+}
+
+async fn pool_with(generate_secret: bool, mfa_required: bool) -> Pool {
+    let url = moto_url();
+    let created = bootstrap_with_credentials(
+        REGION,
+        Some(&url),
+        &BootstrapOptions {
+            pool_name: unique("authgate-test"),
+            client_name: unique("authgate-client"),
+            generate_secret,
+            mfa_required,
+        },
+        &credentials(),
+    )
+    .await
+    .expect("bootstrap against moto");
+    let provider = provider_for(&created, Some(url)).await;
+    Pool { created, provider }
+}
+
+async fn pool() -> Pool {
+    pool_with(false, false).await
+}
+
+async fn provider_for(created: &BootstrapResult, endpoint_url: Option<String>) -> CognitoProvider {
+    CognitoProvider::with_credentials(
+        CognitoConfig {
+            region: created.region.clone(),
+            user_pool_id: created.user_pool_id.clone(),
+            client_id: created.client_id.clone(),
+            client_secret: created.client_secret.clone(),
+            endpoint_url,
+        },
+        credentials(),
+    )
+    .await
+    .expect("provider")
+}
+
+fn sign_up_request(email: &str, password: &str) -> SignUpRequest {
+    SignUpRequest {
+        email: email.to_string(),
+        password: Secret::new(password),
+        name: Some("Test User".to_string()),
+        phone: None,
+    }
+}
+
+/// Sign up and confirm (moto accepts any code), answering the user's sub.
+async fn confirmed_user(provider: &CognitoProvider, email: &str) -> String {
+    let outcome = provider
+        .sign_up(sign_up_request(email, PASSWORD))
+        .await
+        .expect("sign-up");
+    provider
+        .confirm_sign_up(email, &Secret::new("any-code"))
+        .await
+        .expect("confirm");
+    outcome.user_sub
+}
+
+fn authenticated(step: AuthStep) -> Authenticated {
+    match step {
+        AuthStep::Authenticated(done) => done,
+        AuthStep::Challenge(challenge) => panic!("expected tokens, got {challenge:?}"),
+    }
+}
+
+fn challenge(step: AuthStep, kind: ChallengeKind) -> ChallengeStep {
+    match step {
+        AuthStep::Challenge(challenge) if challenge.kind == kind => challenge,
+        other => panic!("expected a {kind:?} challenge, got {other:?}"),
+    }
+}
+
+/// The current TOTP code for moto's (56-bit) secret. moto accepts only the
+/// current 30 s step: near the end of a step, wait for the next one.
+async fn totp_code(secret: &str) -> Secret {
+    let bytes = totp_rs::Secret::try_from_base32(secret.to_uppercase()).expect("base32 secret");
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(bytes)
+        .build_noncompliant();
+    if totp.ttl() < 4 {
+        tokio::time::sleep(Duration::from_secs(totp.ttl() + 1)).await;
+    }
+    Secret::new(totp.generate_current().to_string())
+}
+
+fn claims_of(access_token: &Secret) -> AccessClaims {
+    let payload = access_token.expose().split('.').nth(1).expect("JWS");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("claims")
+}
+
+/// An SDK client with admin rights, for what the provider never does
+/// (creating a user with a temporary password).
+async fn admin_client() -> aws_sdk_cognitoidentityprovider::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(moto_url())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_cognitoidentityprovider::Client::new(&config)
+}
+
+async fn admin_create_user(pool_id: &str, email: &str) {
+    admin_client()
+        .await
+        .admin_create_user()
+        .user_pool_id(pool_id)
+        .username(email)
+        .temporary_password(TEMPORARY_PASSWORD)
+        .message_action(MessageActionType::Suppress)
+        .user_attributes(
+            AttributeType::builder()
+                .name("email")
+                .value(email)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("AdminCreateUser");
+}
+
+fn respond(
+    kind: ChallengeKind,
+    email: &str,
+    session: &Secret,
+    answer: Secret,
+) -> ChallengeResponse {
+    ChallengeResponse {
+        kind,
+        email: email.to_string(),
+        session: session.clone(),
+        answer,
+    }
+}
+
+/// AdminCreateUser → sign-in → NEW_PASSWORD_REQUIRED → MFA_SETUP → tokens.
+async fn enrolled_totp_user(
+    provider: &CognitoProvider,
+    pool_id: &str,
+    email: &str,
+) -> Authenticated {
+    admin_create_user(pool_id, email).await;
+    let step = provider
+        .sign_in(email, &Secret::new(TEMPORARY_PASSWORD))
+        .await
+        .expect("sign-in with the temporary password");
+    let new_password = challenge(step, ChallengeKind::NewPasswordRequired);
+
+    let step = provider
+        .respond_to_challenge(respond(
+            ChallengeKind::NewPasswordRequired,
+            email,
+            &new_password.session,
+            Secret::new(NEW_PASSWORD),
+        ))
+        .await
+        .expect("new password");
+    let setup = challenge(step, ChallengeKind::MfaSetupRequired);
+    let secret = setup
+        .parameters
+        .get("secret")
+        .expect("secret parameter")
+        .clone();
+    let uri = setup
+        .parameters
+        .get("otpauthUri")
+        .expect("otpauthUri parameter");
+    assert_eq!(
+        uri,
+        &format!(
+            "otpauth://totp/authgate:{}?secret={secret}&issuer=authgate",
+            email.replace('@', "%40")
+        )
+    );
+
+    let step = provider
+        .respond_to_challenge(respond(
+            ChallengeKind::MfaSetupRequired,
+            email,
+            &setup.session,
+            totp_code(&secret).await,
+        ))
+        .await
+        .expect("MFA setup");
+    authenticated(step)
+}
+
+#[tokio::test]
+async fn bootstrap_returns_ids_that_work_and_moto_serves_the_jwks() {
+    let Pool { created, provider } = pool().await;
+    assert_eq!(created.region, REGION);
+    assert!(
+        created.user_pool_id.starts_with("us-east-1_"),
+        "{created:?}"
+    );
+    assert!(!created.client_id.is_empty());
+    assert_eq!(created.client_secret, None);
+    let env = created.to_env();
+    assert!(env.contains(&format!(
+        "AUTHGATE_COGNITO_USER_POOL_ID={}\n",
+        created.user_pool_id
+    )));
+    assert!(env.contains(&format!(
+        "AUTHGATE_COGNITO_CLIENT_ID={}\n",
+        created.client_id
+    )));
+    assert!(!env.contains("CLIENT_SECRET"));
+
+    assert_eq!(provider.name(), "cognito");
+    assert_eq!(
+        provider.issuer(),
+        format!(
+            "https://cognito-idp.us-east-1.amazonaws.com/{}",
+            created.user_pool_id
+        )
+    );
+    assert_eq!(
+        provider.jwks_url().unwrap(),
+        format!(
+            "{}/{}/.well-known/jwks.json",
+            moto_url(),
+            created.user_pool_id
+        )
+    );
+    assert!(!provider.tracks_sessions());
+    let jwks = provider.jwks().await.expect("JWKS");
+    assert!(
+        jwks["keys"].as_array().is_some_and(|keys| !keys.is_empty()),
+        "{jwks}"
+    );
+
+    // The ids work: a user can sign up, confirm and sign in, and the tokens
+    // carry the issuer and client of the pool.
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let done = authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+    let claims = claims_of(&done.tokens.access_token);
+    assert_eq!(claims.iss, provider.issuer());
+    assert!(claims.client_matches(&created.client_id));
+}
+
+#[tokio::test]
+async fn bootstrap_with_a_secret_returns_it() {
+    let Pool { created, .. } = pool_with(true, true).await;
+    let secret = created.client_secret.clone().expect("client secret");
+    assert!(
+        created
+            .to_env()
+            .ends_with(&format!("AUTHGATE_COGNITO_CLIENT_SECRET={secret}\n"))
+    );
+    assert!(!format!("{created:?}").contains(&secret));
+}
+
+#[tokio::test]
+async fn sign_up_needs_confirmation_and_moto_sends_no_code_but_confirms_any_code() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let outcome = provider
+        .sign_up(sign_up_request(&email, PASSWORD))
+        .await
+        .expect("sign-up");
+    assert!(!outcome.user_sub.is_empty());
+    assert!(outcome.requires_confirmation);
+    let delivery = outcome.delivery.expect("delivery");
+    assert_eq!(delivery.medium, "EMAIL");
+    assert!(
+        delivery.destination.starts_with("u***@e***"),
+        "{delivery:?}"
+    );
+    assert!(!delivery.destination.contains(&email));
+
+    provider
+        .confirm_sign_up(&email, &Secret::new("not-a-real-code"))
+        .await
+        .expect("moto confirms with any code");
+    authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn moto_confirms_a_confirmed_user_again_instead_of_already_confirmed() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    // Real Cognito: NotAuthorizedException "User cannot be confirmed.
+    // Current status is CONFIRMED" → AlreadyConfirmed (unit-tested mapping).
+    assert_eq!(
+        provider
+            .confirm_sign_up(&email, &Secret::new("123456"))
+            .await,
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn confirming_an_unknown_user_is_code_mismatch() {
+    let Pool { provider, .. } = pool().await;
+    assert_eq!(
+        provider
+            .confirm_sign_up(&new_email(), &Secret::new("123456"))
+            .await,
+        Err(AuthError::CodeMismatch)
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_are_both_invalid_credentials() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    assert_eq!(
+        provider
+            .sign_in(&email, &Secret::new("Wrong-Password-99!"))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert_eq!(
+        provider.sign_in(&new_email(), &Secret::new(PASSWORD)).await,
+        Err(AuthError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn sign_in_before_confirmation_is_user_not_confirmed() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    provider
+        .sign_up(sign_up_request(&email, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        provider.sign_in(&email, &Secret::new(PASSWORD)).await,
+        Err(AuthError::UserNotConfirmed)
+    );
+    // A wrong password is still just wrong, confirmed or not.
+    assert_eq!(
+        provider
+            .sign_in(&email, &Secret::new("Wrong-Password-99!"))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn duplicate_sign_up_is_username_exists() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    provider
+        .sign_up(sign_up_request(&email, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        provider.sign_up(sign_up_request(&email, PASSWORD)).await,
+        Err(AuthError::UsernameExists)
+    );
+}
+
+#[tokio::test]
+async fn weak_password_is_invalid_password_without_a_rule_on_moto() {
+    let Pool { provider, .. } = pool().await;
+    let err = provider
+        .sign_up(sign_up_request(&new_email(), "short"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        AuthError::InvalidPassword {
+            rule: "it does not meet the password policy of the provider".into()
+        }
+    );
+    assert_eq!(err.status(), 422);
+}
+
+#[tokio::test]
+async fn sign_in_answers_tokens_the_user_of_the_id_token_and_a_wrapped_refresh_token() {
+    let Pool { provider, created } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let done = authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(done.user.sub, sub);
+    assert_eq!(done.user.email, email);
+    assert_eq!(done.tokens.expires_in, 3600);
+    let refresh = done.tokens.refresh_token.expect("refresh token");
+    assert!(refresh.expose().starts_with("cg1."));
+    // The wrapped username is the id token's cognito:username (the sub when
+    // email is the username).
+    let wrapped = refresh.expose().split('.').nth(1).unwrap();
+    assert_eq!(URL_SAFE_NO_PAD.decode(wrapped).unwrap(), sub.as_bytes());
+
+    let claims = claims_of(&done.tokens.access_token);
+    assert_eq!(claims.sub, sub);
+    assert_eq!(claims.token_use, "access");
+    assert_eq!(
+        claims.client_id.as_deref(),
+        Some(created.client_id.as_str())
+    );
+    let id = claims_of(&done.tokens.id_token);
+    assert_eq!(id.email.as_deref(), Some(email.as_str()));
+}
+
+#[tokio::test]
+async fn refresh_answers_new_tokens_and_the_same_refresh_token() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let done = authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+    let refresh = done.tokens.refresh_token.clone().unwrap();
+
+    let again = provider.refresh(&refresh).await.expect("refresh");
+    assert_ne!(again.tokens.access_token, done.tokens.access_token);
+    assert_eq!(again.tokens.refresh_token, Some(refresh.clone()));
+    assert_eq!(again.tokens.expires_in, 3600);
+    assert_eq!(again.user.sub, sub);
+    assert_eq!(again.user.email, email);
+    // Same session (refresh-token family) as the sign-in.
+    assert_eq!(
+        claims_of(&again.tokens.access_token).origin_jti,
+        claims_of(&done.tokens.access_token).origin_jti
+    );
+
+    // And it keeps working.
+    provider.refresh(&refresh).await.expect("second refresh");
+}
+
+#[tokio::test]
+async fn malformed_or_unknown_refresh_tokens_are_invalid_refresh_tokens() {
+    let Pool { provider, .. } = pool().await;
+    let unknown = format!(
+        "cg1.{}.{}",
+        URL_SAFE_NO_PAD.encode("someone"),
+        uuid::Uuid::new_v4()
+    );
+    for token in [
+        "garbage",
+        "cg1.",
+        "cg1.!!.x",
+        "cg1.c29tZW9uZQ",
+        unknown.as_str(),
+    ] {
+        assert_eq!(
+            provider.refresh(&Secret::new(token)).await.map(|_| ()),
+            Err(AuthError::InvalidRefreshToken),
+            "{token}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sign_out_makes_moto_refuse_the_refresh_token_and_the_access_token() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let done = authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+    let claims = claims_of(&done.tokens.access_token);
+
+    provider
+        .sign_out(&claims, &done.tokens.access_token)
+        .await
+        .expect("GlobalSignOut");
+    assert_eq!(provider.check_session(&claims).await, Ok(()));
+    // moto, like Cognito, refuses the refresh token afterwards...
+    assert_eq!(
+        provider
+            .refresh(done.tokens.refresh_token.as_ref().unwrap())
+            .await
+            .map(|_| ()),
+        Err(AuthError::InvalidRefreshToken)
+    );
+    // ...and no longer knows the access token.
+    assert_eq!(
+        provider.sign_out(&claims, &done.tokens.access_token).await,
+        Err(AuthError::TokenRevoked)
+    );
+}
+
+#[tokio::test]
+async fn new_password_then_mfa_setup_then_tokens_with_a_secret_client() {
+    // With a secret: moto checks the SECRET_HASH of the TOTP answer.
+    let Pool { provider, created } = pool_with(true, true).await;
+    let email = new_email();
+    let done = enrolled_totp_user(&provider, &created.user_pool_id, &email).await;
+    assert_eq!(done.user.email, email);
+    assert!(done.tokens.refresh_token.is_some());
+
+    // The new password is now the password; MFA is now required.
+    assert_eq!(
+        provider
+            .sign_in(&email, &Secret::new(TEMPORARY_PASSWORD))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    let step = provider
+        .sign_in(&email, &Secret::new(NEW_PASSWORD))
+        .await
+        .unwrap();
+    let totp = challenge(step, ChallengeKind::TotpRequired);
+    let step = provider
+        .respond_to_challenge(respond(
+            ChallengeKind::TotpRequired,
+            &email,
+            &totp.session,
+            totp_code("asdfasdfasdf").await,
+        ))
+        .await
+        .expect("TOTP");
+    assert_eq!(authenticated(step).user.email, email);
+}
+
+#[tokio::test]
+async fn wrong_totp_code_is_code_mismatch_and_the_right_one_then_signs_in() {
+    let Pool { provider, created } = pool_with(false, true).await;
+    let email = new_email();
+    enrolled_totp_user(&provider, &created.user_pool_id, &email).await;
+
+    let step = provider
+        .sign_in(&email, &Secret::new(NEW_PASSWORD))
+        .await
+        .unwrap();
+    let totp = challenge(step, ChallengeKind::TotpRequired);
+    assert!(totp.parameters.is_empty());
+    let right = totp_code("asdfasdfasdf").await;
+    let wrong = Secret::new(if right.expose() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    });
+    assert_eq!(
+        provider
+            .respond_to_challenge(respond(
+                ChallengeKind::TotpRequired,
+                &email,
+                &totp.session,
+                wrong
+            ))
+            .await,
+        Err(AuthError::CodeMismatch)
+    );
+    let step = provider
+        .respond_to_challenge(respond(
+            ChallengeKind::TotpRequired,
+            &email,
+            &totp.session,
+            totp_code("asdfasdfasdf").await,
+        ))
+        .await
+        .expect("right code after a wrong one");
+    authenticated(step);
+}
+
+#[tokio::test]
+async fn wrong_code_at_mfa_setup_is_code_mismatch() {
+    let Pool { provider, created } = pool_with(false, true).await;
+    let email = new_email();
+    admin_create_user(&created.user_pool_id, &email).await;
+    let step = provider
+        .sign_in(&email, &Secret::new(TEMPORARY_PASSWORD))
+        .await
+        .unwrap();
+    let new_password = challenge(step, ChallengeKind::NewPasswordRequired);
+    let step = provider
+        .respond_to_challenge(respond(
+            ChallengeKind::NewPasswordRequired,
+            &email,
+            &new_password.session,
+            Secret::new(NEW_PASSWORD),
+        ))
+        .await
+        .unwrap();
+    let setup = challenge(step, ChallengeKind::MfaSetupRequired);
+    let right = totp_code("asdfasdfasdf").await;
+    let wrong = Secret::new(if right.expose() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    });
+    assert_eq!(
+        provider
+            .respond_to_challenge(respond(
+                ChallengeKind::MfaSetupRequired,
+                &email,
+                &setup.session,
+                wrong
+            ))
+            .await,
+        Err(AuthError::CodeMismatch)
+    );
+}
+
+#[tokio::test]
+async fn weak_new_password_in_the_challenge_is_invalid_password() {
+    let Pool { provider, created } = pool_with(false, true).await;
+    let email = new_email();
+    admin_create_user(&created.user_pool_id, &email).await;
+    let step = provider
+        .sign_in(&email, &Secret::new(TEMPORARY_PASSWORD))
+        .await
+        .unwrap();
+    let new_password = challenge(step, ChallengeKind::NewPasswordRequired);
+    assert!(matches!(
+        provider
+            .respond_to_challenge(respond(
+                ChallengeKind::NewPasswordRequired,
+                &email,
+                &new_password.session,
+                Secret::new("weak"),
+            ))
+            .await,
+        Err(AuthError::InvalidPassword { .. })
+    ));
+}
+
+#[tokio::test]
+async fn moto_gives_an_unenrolled_user_of_an_mfa_pool_tokens_without_mfa_setup() {
+    // Real Cognito answers MFA_SETUP here; moto only after NEW_PASSWORD_REQUIRED.
+    let Pool { provider, .. } = pool_with(false, true).await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn disabled_user_is_invalid_credentials_but_moto_still_refreshes_their_token() {
+    let Pool { provider, created } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let done = authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+    admin_client()
+        .await
+        .admin_disable_user()
+        .user_pool_id(&created.user_pool_id)
+        .username(&email)
+        .send()
+        .await
+        .expect("AdminDisableUser");
+    assert_eq!(
+        provider.sign_in(&email, &Secret::new(PASSWORD)).await,
+        Err(AuthError::InvalidCredentials)
+    );
+    // Real Cognito refuses the refresh token of a disabled user.
+    provider
+        .refresh(done.tokens.refresh_token.as_ref().unwrap())
+        .await
+        .expect("moto refreshes for a disabled user");
+}
+
+#[tokio::test]
+async fn unknown_or_empty_challenge_session_is_invalid_session() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    for kind in [
+        ChallengeKind::NewPasswordRequired,
+        ChallengeKind::TotpRequired,
+        ChallengeKind::MfaSetupRequired,
+    ] {
+        for session in [uuid::Uuid::new_v4().to_string(), String::new()] {
+            assert_eq!(
+                provider
+                    .respond_to_challenge(respond(
+                        kind,
+                        &email,
+                        &Secret::new(session.clone()),
+                        Secret::new("123456"),
+                    ))
+                    .await,
+                Err(AuthError::InvalidSession),
+                "{kind:?} {session:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn secret_client_signs_in_but_moto_checks_the_refresh_hash_against_the_sign_in_email() {
+    let Pool { provider, created } = pool_with(true, false).await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let done = authenticated(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(done.user.sub, sub);
+    let refresh = done.tokens.refresh_token.expect("refresh token");
+    let inner = refresh.expose().splitn(3, '.').nth(2).unwrap().to_string();
+
+    // authgate hashes the cognito:username (what Cognito checks); moto checks
+    // the name given as USERNAME at sign-in, the email, so it refuses ours.
+    assert_eq!(
+        provider.refresh(&refresh).await.map(|_| ()),
+        Err(AuthError::InvalidRefreshToken)
+    );
+    // With the email in the wrapper, moto accepts the SECRET_HASH: the hash
+    // is computed and sent right...
+    let with_email = Secret::new(format!("cg1.{}.{inner}", URL_SAFE_NO_PAD.encode(&email)));
+    let again = provider
+        .refresh(&with_email)
+        .await
+        .expect("refresh with a secret");
+    assert_eq!(again.user.sub, sub);
+    assert_eq!(again.tokens.refresh_token, Some(with_email.clone()));
+    // ...and without a secret there is no hash: refused too.
+    let mut no_secret = created.clone();
+    no_secret.client_secret = None;
+    let no_secret = provider_for(&no_secret, Some(moto_url())).await;
+    assert_eq!(
+        no_secret.refresh(&with_email).await.map(|_| ()),
+        Err(AuthError::InvalidRefreshToken)
+    );
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_is_provider_unavailable() {
+    let provider = CognitoProvider::with_credentials(
+        CognitoConfig {
+            region: REGION.into(),
+            user_pool_id: "us-east-1_nothere".into(),
+            client_id: "nothere".into(),
+            client_secret: None,
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+        },
+        credentials(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        provider
+            .sign_in("a@example.com", &Secret::new(PASSWORD))
+            .await,
+        Err(AuthError::ProviderUnavailable)
+    );
+    assert_eq!(
+        provider
+            .sign_up(sign_up_request("a@example.com", PASSWORD))
+            .await,
+        Err(AuthError::ProviderUnavailable)
+    );
+    assert_eq!(provider.jwks().await, Err(AuthError::ProviderUnavailable));
+}
+
+#[tokio::test]
+async fn unknown_app_client_is_provider_unavailable() {
+    let Pool { created, .. } = pool().await;
+    let mut wrong = created.clone();
+    wrong.client_id = "no-such-client".into();
+    let provider = provider_for(&wrong, Some(moto_url())).await;
+    assert_eq!(
+        provider.sign_in(&new_email(), &Secret::new(PASSWORD)).await,
+        Err(AuthError::ProviderUnavailable)
+    );
+}
+
+#[tokio::test]
+async fn resend_is_not_implemented_by_moto_and_answers_501_not_500() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    provider
+        .sign_up(sign_up_request(&email, PASSWORD))
+        .await
+        .unwrap();
+    for who in [email.as_str(), "nobody@example.com"] {
+        let err = provider.resend_confirmation(who).await.unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::NotImplemented("resending confirmation codes with this provider".into())
+        );
+        assert_eq!(err.status(), 501);
+    }
+}
