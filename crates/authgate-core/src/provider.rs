@@ -113,8 +113,22 @@ pub trait IdentityProvider: Send + Sync {
     /// The `iss` of the tokens this provider issues.
     fn issuer(&self) -> String;
 
+    /// The `client_id` (access tokens) / `aud` (id tokens) of this provider's tokens.
+    fn client_id(&self) -> String;
+
+    /// Where the provider publishes its JWKS, when it is not authgate itself
+    /// (Cognito: the pool's `/.well-known/jwks.json`). `None`: read
+    /// [`Self::jwks`] in process.
+    fn jwks_url(&self) -> Option<String>;
+
     /// The JSON Web Key Set that verifies this provider's tokens.
     async fn jwks(&self) -> Result<serde_json::Value, AuthError>;
+
+    /// Does the provider itself know whether a token's session was signed
+    /// out ([`Self::check_session`] is authoritative)? When it does not
+    /// (Cognito: revocation is checked only inside AWS), authgate keeps its
+    /// own record of the sessions it started and of sign-outs.
+    fn tracks_sessions(&self) -> bool;
 
     async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpOutcome, AuthError>;
 

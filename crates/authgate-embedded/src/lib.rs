@@ -220,6 +220,18 @@ impl IdentityProvider for EmbeddedProvider {
         self.config.issuer.clone()
     }
 
+    fn client_id(&self) -> String {
+        self.config.client_id.clone()
+    }
+
+    fn jwks_url(&self) -> Option<String> {
+        None
+    }
+
+    fn tracks_sessions(&self) -> bool {
+        true
+    }
+
     async fn jwks(&self) -> Result<serde_json::Value, AuthError> {
         Ok(self.keys.jwks())
     }

@@ -7,7 +7,7 @@ use crate::ratelimit::RateLimits;
 use crate::services::AuthService;
 use crate::settings::{ProviderKind, Settings};
 use crate::state::AppState;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use async_trait::async_trait;
 use authgate_core::{IdentityProvider, Notifier};
 use authgate_embedded::{EmbeddedConfig, EmbeddedProvider};
@@ -137,15 +137,17 @@ impl App {
                 }));
                 Arc::new(embedded)
             }
-            ProviderKind::Cognito => {
-                bail!("AUTHGATE_PROVIDER=cognito is not available yet in this build; use embedded")
-            }
+            ProviderKind::Cognito => cognito_provider(&settings).await?,
         };
 
+        let jwks = match provider.jwks_url() {
+            Some(url) => JwksSource::Url(url),
+            None => JwksSource::Source(Arc::new(ProviderKeys(provider.clone()))),
+        };
         let guard = Arc::new(Guard::new(GuardConfig::new(
             provider.issuer(),
-            settings.client_id.clone(),
-            JwksSource::Source(Arc::new(ProviderKeys(provider.clone()))),
+            provider.client_id(),
+            jwks,
         )));
         let rate_limits = RateLimits::new(settings.rate_limit_per_minute);
         {
@@ -242,6 +244,29 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+#[cfg(feature = "cognito")]
+async fn cognito_provider(settings: &Settings) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+    let cognito = settings.cognito().map_err(anyhow::Error::msg)?;
+    let provider = authgate_cognito::CognitoProvider::new(authgate_cognito::CognitoConfig {
+        region: cognito.region,
+        user_pool_id: cognito.user_pool_id,
+        client_id: cognito.client_id,
+        client_secret: cognito.client_secret,
+        endpoint_url: cognito.endpoint_url,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot start the Cognito provider: {e}"))?;
+    tracing::info!(issuer = %provider.issuer(), "Cognito provider configured");
+    Ok(Arc::new(provider))
+}
+
+#[cfg(not(feature = "cognito"))]
+async fn cognito_provider(_settings: &Settings) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+    anyhow::bail!(
+        "this build of authgate has no Cognito provider: build it with `--features cognito`"
+    )
 }
 
 fn cors(settings: &Settings) -> CorsLayer {

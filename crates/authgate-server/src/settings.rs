@@ -34,7 +34,32 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The pool and app client of the Cognito provider.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CognitoSettings {
+    pub region: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl std::fmt::Debug for CognitoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CognitoSettings")
+            .field("region", &self.region)
+            .field("user_pool_id", &self.user_pool_id)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("endpoint_url", &self.endpoint_url)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// `address:port` to listen on.
@@ -86,6 +111,20 @@ pub struct Settings {
     pub shutdown_grace: u64,
     /// Seconds between re-reads of the signing keys (picks up `keys rotate`).
     pub key_reload_interval: u64,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Print everything but secrets: the client secret and credentials in URLs.
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("provider", &self.provider)
+            .field("mfa", &self.mfa)
+            .field("compat_cognito_api", &self.compat_cognito_api)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Settings {
@@ -153,6 +192,32 @@ impl Settings {
             require_uppercase: self.password_require_uppercase,
             require_lowercase: self.password_require_lowercase,
         }
+    }
+
+    /// The Cognito settings, or an error naming every missing variable.
+    pub fn cognito(&self) -> Result<CognitoSettings, String> {
+        let missing: Vec<&str> = [
+            ("AUTHGATE_COGNITO_REGION", &self.cognito_region),
+            ("AUTHGATE_COGNITO_USER_POOL_ID", &self.cognito_user_pool_id),
+            ("AUTHGATE_COGNITO_CLIENT_ID", &self.cognito_client_id),
+        ]
+        .iter()
+        .filter(|(_, value)| value.as_deref().is_none_or(|v| v.trim().is_empty()))
+        .map(|(name, _)| *name)
+        .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "AUTHGATE_PROVIDER=cognito needs {}",
+                missing.join(", ")
+            ));
+        }
+        Ok(CognitoSettings {
+            region: self.cognito_region.clone().unwrap_or_default(),
+            user_pool_id: self.cognito_user_pool_id.clone().unwrap_or_default(),
+            client_id: self.cognito_client_id.clone().unwrap_or_default(),
+            client_secret: self.cognito_client_secret.clone().filter(|s| !s.is_empty()),
+            endpoint_url: self.cognito_endpoint_url.clone().filter(|s| !s.is_empty()),
+        })
     }
 
     pub fn cors_origin_list(&self) -> Vec<String> {

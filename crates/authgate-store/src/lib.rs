@@ -14,6 +14,7 @@ pub mod audit;
 pub mod embedded;
 pub mod keys;
 pub mod refresh;
+pub mod sessions;
 
 use authgate_core::AuthError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -28,7 +28,89 @@ store_tests!(
     signing_keys_retire_and_prune,
     concurrent_key_additions_leave_one_signing_key,
     audit_events_filter_newest_first,
+    provider_sessions_record_sign_outs,
 );
+
+async fn provider_sessions_record_sign_outs(store: Store) {
+    use authgate_store::sessions::SessionState;
+    let state = |session: Option<&'static str>, sub: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .provider_session_state("cognito", session, sub)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        state(Some("s1"), "alice").await,
+        SessionState::Unknown {
+            signed_out_at: None
+        }
+    );
+    store
+        .record_provider_session("cognito", "s1", "alice", 1_000)
+        .await
+        .unwrap();
+    store
+        .record_provider_session("cognito", "s1", "alice", 1_500)
+        .await
+        .unwrap();
+    store
+        .record_provider_session("cognito", "s2", "alice", 2_000)
+        .await
+        .unwrap();
+    store
+        .record_provider_session("cognito", "b1", "bob", 2_000)
+        .await
+        .unwrap();
+    assert_eq!(state(Some("s1"), "alice").await, SessionState::Live);
+    // A session id belongs to its subject only.
+    assert_eq!(
+        state(Some("s1"), "bob").await,
+        SessionState::Unknown {
+            signed_out_at: None
+        }
+    );
+
+    store
+        .revoke_provider_sessions("cognito", "alice", 3_000)
+        .await
+        .unwrap();
+    assert_eq!(state(Some("s1"), "alice").await, SessionState::Revoked);
+    assert_eq!(state(Some("s2"), "alice").await, SessionState::Revoked);
+    assert_eq!(state(Some("b1"), "bob").await, SessionState::Live);
+    assert_eq!(
+        state(Some("elsewhere"), "alice").await,
+        SessionState::Unknown {
+            signed_out_at: Some(3_000)
+        }
+    );
+    assert_eq!(
+        state(None, "alice").await,
+        SessionState::Unknown {
+            signed_out_at: Some(3_000)
+        }
+    );
+
+    // A new session after the sign-out is live; a later sign-out moves the time.
+    store
+        .record_provider_session("cognito", "s3", "alice", 4_000)
+        .await
+        .unwrap();
+    assert_eq!(state(Some("s3"), "alice").await, SessionState::Live);
+    store
+        .revoke_provider_sessions("cognito", "alice", 5_000)
+        .await
+        .unwrap();
+    assert_eq!(state(Some("s3"), "alice").await, SessionState::Revoked);
+    assert_eq!(
+        state(None, "alice").await,
+        SessionState::Unknown {
+            signed_out_at: Some(5_000)
+        }
+    );
+}
 
 async fn migrate_is_idempotent_and_ping_works(store: Store) {
     // The harness migrated once already.
@@ -39,7 +121,24 @@ async fn migrate_is_idempotent_and_ping_works(store: Store) {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1, "each migration is recorded once");
+    let migrations = |engine: &str| {
+        std::fs::read_dir(format!(
+            "{}/migrations/{engine}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .count() as i64
+    };
+    assert_eq!(
+        migrations("sqlite"),
+        migrations("postgres"),
+        "one schema, both engines"
+    );
+    assert_eq!(
+        applied,
+        migrations("sqlite"),
+        "each migration is recorded once"
+    );
     assert_eq!(store.count_app_users("google", "nobody").await.unwrap(), 0);
 }
 

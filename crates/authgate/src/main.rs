@@ -39,6 +39,34 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Cognito tooling (builds with `--features cognito`).
+    #[cfg(feature = "cognito")]
+    Cognito {
+        #[command(subcommand)]
+        command: CognitoCommand,
+    },
+}
+
+#[cfg(feature = "cognito")]
+#[derive(Subcommand)]
+enum CognitoCommand {
+    /// Create a user pool and app client with CognitoApi's settings (email as
+    /// username, TOTP MFA, the 14-character password policy, 1 h access and id
+    /// tokens, 24 h refresh) and print the AUTHGATE_COGNITO_* values. Uses
+    /// AUTHGATE_COGNITO_REGION and AUTHGATE_COGNITO_ENDPOINT_URL, and AWS
+    /// credentials from the standard chain.
+    Bootstrap {
+        #[arg(long, default_value = "authgate")]
+        pool_name: String,
+        #[arg(long, default_value = "authgate")]
+        client_name: String,
+        /// Give the app client a secret (authgate then sends SECRET_HASH).
+        #[arg(long)]
+        with_secret: bool,
+        /// Make MFA required for every user (default: optional).
+        #[arg(long)]
+        mfa_required: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +143,38 @@ async fn main() -> anyhow::Result<()> {
             let store = authgate_server::app::open_store(&settings).await?;
             store.close().await;
             println!("migrations applied");
+            Ok(())
+        }
+        #[cfg(feature = "cognito")]
+        Command::Cognito {
+            command:
+                CognitoCommand::Bootstrap {
+                    pool_name,
+                    client_name,
+                    with_secret,
+                    mfa_required,
+                },
+        } => {
+            let region = settings
+                .cognito_region
+                .clone()
+                .context("set AUTHGATE_COGNITO_REGION (e.g. us-east-1)")?;
+            let result = authgate_cognito::bootstrap(
+                &region,
+                settings.cognito_endpoint_url.as_deref(),
+                &authgate_cognito::BootstrapOptions {
+                    pool_name,
+                    client_name,
+                    generate_secret: with_secret,
+                    mfa_required,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+            print!("{}", result.to_env());
+            if let Some(endpoint) = &settings.cognito_endpoint_url {
+                println!("AUTHGATE_COGNITO_ENDPOINT_URL={endpoint}");
+            }
             Ok(())
         }
         Command::Keys {

@@ -349,3 +349,61 @@ fn bad_configuration_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
     let _ = std::fs::remove_dir_all(cwd);
 }
+
+/// `authgate cognito bootstrap` creates a pool and client in moto and prints
+/// the variables; a server started with those variables alone serves sign-up.
+#[cfg(feature = "cognito")]
+#[tokio::test]
+async fn cognito_bootstrap_prints_the_variables_a_server_needs() {
+    let moto = std::env::var("AUTHGATE_TEST_MOTO_URL")
+        .expect("AUTHGATE_TEST_MOTO_URL is not set: run ./scripts/test, which starts moto");
+    let cwd = temp_dir("cli-cognito");
+    let output = authgate(&cwd)
+        .args([
+            "cognito",
+            "bootstrap",
+            "--pool-name",
+            "cli-test",
+            "--with-secret",
+        ])
+        .env("AUTHGATE_COGNITO_REGION", "us-east-1")
+        .env("AUTHGATE_COGNITO_ENDPOINT_URL", &moto)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let vars: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for name in [
+        "AUTHGATE_PROVIDER",
+        "AUTHGATE_COGNITO_REGION",
+        "AUTHGATE_COGNITO_USER_POOL_ID",
+        "AUTHGATE_COGNITO_CLIENT_ID",
+        "AUTHGATE_COGNITO_CLIENT_SECRET",
+        "AUTHGATE_COGNITO_ENDPOINT_URL",
+    ] {
+        assert!(
+            vars.iter().any(|(k, _)| k == name),
+            "{name} missing in {stdout}"
+        );
+    }
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server = start_server(&cwd, &env);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/sign-up", server.base))
+        .json(&json!({"email": "boot@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    sigterm(&server.child);
+    assert_eq!(wait_exit(&mut server.child).code(), Some(0));
+    let _ = std::fs::remove_dir_all(cwd);
+}

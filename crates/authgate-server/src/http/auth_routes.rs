@@ -6,6 +6,7 @@ use crate::http::extract::ApiJson;
 use crate::http::problem::{ApiError, Problem};
 use crate::services::{Caller, RequestMeta, SignInResult};
 use crate::state::AppState;
+use authgate_core::ChallengeKind;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -94,6 +95,89 @@ pub async fn sign_in(
             SignInResult::Challenge(step) => SignInResponse::Challenge(step.into()),
         },
     ))
+}
+
+fn sign_in_response(result: SignInResult) -> SignInResponse {
+    match result {
+        SignInResult::Session(session) => SignInResponse::Session(session.into()),
+        SignInResult::Challenge(step) => SignInResponse::Challenge(step.into()),
+    }
+}
+
+/// Answer `NEW_PASSWORD_REQUIRED`: a Session or the next Challenge.
+#[utoipa::path(post, path = "/v1/auth/challenges/new-password", tag = "auth", request_body = NewPasswordChallengeBody,
+    responses(
+        (status = 200, body = SignInResponse),
+        (status = 401, description = "invalid_session", body = Problem),
+        (status = 422, description = "invalid_request (newPassword breaks the policy)", body = Problem),
+    ))]
+pub async fn new_password_challenge(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<NewPasswordChallengeBody>,
+) -> ApiResult<Json<SignInResponse>> {
+    let result = state
+        .auth
+        .respond_to_challenge(
+            &meta,
+            ChallengeKind::NewPasswordRequired,
+            &body.email,
+            body.session,
+            body.new_password,
+        )
+        .await?;
+    Ok(Json(sign_in_response(result)))
+}
+
+/// Answer `TOTP_REQUIRED` with a code from the authenticator app.
+#[utoipa::path(post, path = "/v1/auth/challenges/totp", tag = "auth", request_body = CodeChallengeBody,
+    responses(
+        (status = 200, body = SignInResponse),
+        (status = 400, description = "code_mismatch", body = Problem),
+        (status = 401, description = "invalid_session", body = Problem),
+    ))]
+pub async fn totp_challenge(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<CodeChallengeBody>,
+) -> ApiResult<Json<SignInResponse>> {
+    let result = state
+        .auth
+        .respond_to_challenge(
+            &meta,
+            ChallengeKind::TotpRequired,
+            &body.email,
+            body.session,
+            body.code,
+        )
+        .await?;
+    Ok(Json(sign_in_response(result)))
+}
+
+/// Answer `MFA_SETUP_REQUIRED`: enrol the authenticator whose `secret` the
+/// challenge carried by sending its first code.
+#[utoipa::path(post, path = "/v1/auth/challenges/mfa-setup", tag = "auth", request_body = CodeChallengeBody,
+    responses(
+        (status = 200, body = SignInResponse),
+        (status = 400, description = "code_mismatch", body = Problem),
+        (status = 401, description = "invalid_session", body = Problem),
+    ))]
+pub async fn mfa_setup_challenge(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<CodeChallengeBody>,
+) -> ApiResult<Json<SignInResponse>> {
+    let result = state
+        .auth
+        .respond_to_challenge(
+            &meta,
+            ChallengeKind::MfaSetupRequired,
+            &body.email,
+            body.session,
+            body.code,
+        )
+        .await?;
+    Ok(Json(sign_in_response(result)))
 }
 
 /// Exchange a refresh token for a new Session; the refresh token rotates.

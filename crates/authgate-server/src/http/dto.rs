@@ -228,3 +228,26 @@ pub struct HealthResponse {
     /// `ok`
     pub status: String,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewPasswordChallengeBody {
+    pub email: String,
+    /// The `session` of the challenge.
+    #[schema(value_type = String)]
+    pub session: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeChallengeBody {
+    pub email: String,
+    /// The `session` of the challenge.
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// The six-digit code of the authenticator app.
+    #[schema(value_type = String)]
+    pub code: Secret,
+}

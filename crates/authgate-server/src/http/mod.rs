@@ -56,6 +56,9 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(auth_routes::resend_confirmation))
         .routes(routes!(auth_routes::sign_in))
         .routes(routes!(auth_routes::refresh))
+        .routes(routes!(auth_routes::new_password_challenge))
+        .routes(routes!(auth_routes::totp_challenge))
+        .routes(routes!(auth_routes::mfa_setup_challenge))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::ratelimit::limit_public,

@@ -54,15 +54,17 @@ pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// OpenID Connect discovery.
+/// OpenID Connect discovery. With Cognito, the issuer and keys are the pool's.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
     responses((status = 200, content_type = "application/json", body = Object)))]
 pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
-    let issuer = state.auth.provider().issuer();
-    let base = state.settings.issuer();
+    let provider = state.auth.provider();
+    let jwks_uri = provider
+        .jwks_url()
+        .unwrap_or_else(|| format!("{}/.well-known/jwks.json", state.settings.issuer()));
     Json(serde_json::json!({
-        "issuer": issuer,
-        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "issuer": provider.issuer(),
+        "jwks_uri": jwks_uri,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["none"],

@@ -4,10 +4,13 @@
 
 use crate::services::events::{EventRecorder, RequestMeta};
 use authgate_core::policy::{PasswordPolicy, normalize_email};
+use authgate_core::provider::ChallengeResponse;
+use authgate_core::token::unverified_claims;
 use authgate_core::{
-    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeStep, IdentityProvider, Secret,
-    SignUpOutcome, SignUpRequest, TokenSet, now_millis,
+    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeStep,
+    IdentityProvider, Secret, SignUpOutcome, SignUpRequest, TokenSet, now_millis,
 };
+use authgate_store::sessions::SessionState;
 use authgate_store::{AppUser, Store};
 use std::sync::Arc;
 
@@ -131,21 +134,86 @@ impl AuthService {
         password: &Secret,
     ) -> Result<SignInResult, AuthError> {
         let email = normalize_email("email", email)?;
-        let result = match self.provider.sign_in(&email, password).await {
-            Ok(AuthStep::Authenticated(done)) => {
-                self.session(done).await.map(SignInResult::Session)
-            }
-            Ok(AuthStep::Challenge(challenge)) => Ok(SignInResult::Challenge(challenge)),
-            Err(err) => Err(err),
-        };
-        let sub = match &result {
-            Ok(SignInResult::Session(s)) => Some(s.user.provider_sub.as_str()),
-            _ => None,
-        };
+        let step = self.provider.sign_in(&email, password).await;
+        let result = self.next_step(step).await;
         self.events
-            .record("sign_in", meta, Some(&email), sub, &result)
+            .record(
+                "sign_in",
+                meta,
+                Some(&email),
+                signed_in_sub(&result),
+                &result,
+            )
             .await;
         result
+    }
+
+    /// Answer a challenge of a sign-in: a Session or the next Challenge.
+    pub async fn respond_to_challenge(
+        &self,
+        meta: &RequestMeta,
+        kind: ChallengeKind,
+        email: &str,
+        session: Secret,
+        answer: Secret,
+    ) -> Result<SignInResult, AuthError> {
+        let email = normalize_email("email", email)?;
+        let result = async {
+            if session.is_empty() {
+                return Err(AuthError::invalid_field(
+                    "session",
+                    "session must not be empty",
+                ));
+            }
+            match kind {
+                ChallengeKind::NewPasswordRequired => {
+                    self.policy
+                        .check(answer.expose())
+                        .map_err(|err| match err {
+                            AuthError::InvalidPassword { rule } => AuthError::InvalidRequest {
+                                field: Some("newPassword".into()),
+                                message: format!("the password does not meet the policy: {rule}"),
+                            },
+                            other => other,
+                        })?
+                }
+                ChallengeKind::TotpRequired | ChallengeKind::MfaSetupRequired => {
+                    if answer.expose().trim().is_empty() {
+                        return Err(AuthError::invalid_field("code", "code must not be empty"));
+                    }
+                }
+            }
+            let step = self
+                .provider
+                .respond_to_challenge(ChallengeResponse {
+                    kind,
+                    email: email.clone(),
+                    session,
+                    answer,
+                })
+                .await;
+            self.next_step(step).await
+        }
+        .await;
+        let event = match kind {
+            ChallengeKind::NewPasswordRequired => "challenge_new_password",
+            ChallengeKind::TotpRequired => "challenge_totp",
+            ChallengeKind::MfaSetupRequired => "challenge_mfa_setup",
+        };
+        self.events
+            .record(event, meta, Some(&email), signed_in_sub(&result), &result)
+            .await;
+        result
+    }
+
+    async fn next_step(
+        &self,
+        step: Result<AuthStep, AuthError>,
+    ) -> Result<SignInResult, AuthError> {
+        match step? {
+            AuthStep::Authenticated(done) => self.session(done).await.map(SignInResult::Session),
+            AuthStep::Challenge(challenge) => Ok(SignInResult::Challenge(challenge)),
+        }
     }
 
     pub async fn refresh(
@@ -160,7 +228,10 @@ impl AuthService {
             ))
         } else {
             match self.provider.refresh(refresh_token).await {
-                Ok(done) => self.session(done).await,
+                Ok(done) => match self.refreshed_session_is_live(&done).await {
+                    Ok(()) => self.session(done).await,
+                    Err(err) => Err(err),
+                },
                 Err(err) => Err(err),
             }
         };
@@ -172,7 +243,14 @@ impl AuthService {
     }
 
     pub async fn sign_out(&self, meta: &RequestMeta, caller: &Caller) -> Result<(), AuthError> {
-        let result = self.provider.sign_out(&caller.claims, &caller.token).await;
+        let mut result = self.provider.sign_out(&caller.claims, &caller.token).await;
+        if result.is_ok() && !self.provider.tracks_sessions() {
+            result = self
+                .store
+                .revoke_provider_sessions(self.provider.name(), &caller.claims.sub, now_millis())
+                .await
+                .map_err(AuthError::from);
+        }
         self.events
             .record("sign_out", meta, None, Some(&caller.claims.sub), &result)
             .await;
@@ -193,12 +271,67 @@ impl AuthService {
             .await?)
     }
 
-    /// Is the session behind validated claims still live?
+    /// Is the session behind validated claims still live? The provider
+    /// decides when it tracks sessions; otherwise authgate's own record of
+    /// the sessions it started and of sign-outs does.
     pub async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError> {
-        self.provider.check_session(claims).await
+        self.provider.check_session(claims).await?;
+        if self.provider.tracks_sessions() {
+            return Ok(());
+        }
+        let state = self
+            .store
+            .provider_session_state(
+                self.provider.name(),
+                claims.origin_jti.as_deref(),
+                &claims.sub,
+            )
+            .await?;
+        if signed_out(state, claims) {
+            Err(AuthError::TokenRevoked)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A provider that does not track sign-outs may still refresh a session
+    /// that was signed out through authgate: refuse that here.
+    async fn refreshed_session_is_live(&self, done: &Authenticated) -> Result<(), AuthError> {
+        if self.provider.tracks_sessions() {
+            return Ok(());
+        }
+        let Some(claims) = unverified_claims(done.tokens.access_token.expose()) else {
+            return Ok(());
+        };
+        let state = self
+            .store
+            .provider_session_state(
+                self.provider.name(),
+                claims.origin_jti.as_deref(),
+                &claims.sub,
+            )
+            .await?;
+        if signed_out(state, &claims) {
+            Err(AuthError::InvalidRefreshToken)
+        } else {
+            Ok(())
+        }
     }
 
     async fn session(&self, done: Authenticated) -> Result<SessionView, AuthError> {
+        if !self.provider.tracks_sessions()
+            && let Some(claims) = unverified_claims(done.tokens.access_token.expose())
+            && let Some(session_id) = claims.origin_jti.as_deref()
+        {
+            self.store
+                .record_provider_session(
+                    self.provider.name(),
+                    session_id,
+                    &claims.sub,
+                    now_millis(),
+                )
+                .await?;
+        }
         let user = self
             .store
             .find_or_create_app_user(
@@ -214,6 +347,31 @@ impl AuthService {
             tokens: done.tokens,
             user,
         })
+    }
+}
+
+/// Was the session of these claims signed out? A session authgate started
+/// knows its own state; any other is judged by its authentication time
+/// against the subject's last sign-out.
+fn signed_out(state: SessionState, claims: &AccessClaims) -> bool {
+    match state {
+        SessionState::Live => false,
+        SessionState::Revoked => true,
+        SessionState::Unknown { signed_out_at } => signed_out_at.is_some_and(|at| {
+            let authenticated = if claims.auth_time > 0 {
+                claims.auth_time
+            } else {
+                claims.iat
+            };
+            authenticated * 1000 <= at
+        }),
+    }
+}
+
+fn signed_in_sub(result: &Result<SignInResult, AuthError>) -> Option<&str> {
+    match result {
+        Ok(SignInResult::Session(s)) => Some(s.user.provider_sub.as_str()),
+        _ => None,
     }
 }
 

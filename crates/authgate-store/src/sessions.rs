@@ -1,0 +1,110 @@
+//! Sign-out records for providers that do not track sessions themselves
+//! (Cognito revokes tokens inside AWS only): the sessions authgate started,
+//! keyed by the tokens' `origin_jti`, and each subject's last sign-out.
+
+use crate::{Store, StoreResult};
+use sqlx::Row;
+
+/// What authgate knows about the session of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Started through authgate and not signed out.
+    Live,
+    /// Started through authgate and signed out.
+    Revoked,
+    /// Not started through authgate; `signed_out_at` is the subject's last
+    /// sign-out, if any.
+    Unknown { signed_out_at: Option<i64> },
+}
+
+impl Store {
+    /// Remember a session started through authgate (idempotent).
+    pub async fn record_provider_session(
+        &self,
+        provider: &str,
+        session_id: &str,
+        sub: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO provider_sessions (provider, session_id, sub, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (provider, session_id) DO NOTHING",
+        )
+        .bind(provider)
+        .bind(session_id)
+        .bind(sub)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Sign a subject out: revoke every recorded session and note the time.
+    pub async fn revoke_provider_sessions(
+        &self,
+        provider: &str,
+        sub: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE provider_sessions SET revoked_at = $1 \
+             WHERE provider = $2 AND sub = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(provider)
+        .bind(sub)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO subject_revocations (provider, sub, revoked_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (provider, sub) DO UPDATE SET revoked_at = excluded.revoked_at",
+        )
+        .bind(provider)
+        .bind(sub)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn provider_session_state(
+        &self,
+        provider: &str,
+        session_id: Option<&str>,
+        sub: &str,
+    ) -> StoreResult<SessionState> {
+        if let Some(session_id) = session_id {
+            let row = sqlx::query(
+                "SELECT revoked_at FROM provider_sessions \
+                 WHERE provider = $1 AND session_id = $2 AND sub = $3",
+            )
+            .bind(provider)
+            .bind(session_id)
+            .bind(sub)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(row) = row {
+                let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+                return Ok(if revoked_at.is_some() {
+                    SessionState::Revoked
+                } else {
+                    SessionState::Live
+                });
+            }
+        }
+        let row = sqlx::query(
+            "SELECT revoked_at FROM subject_revocations WHERE provider = $1 AND sub = $2",
+        )
+        .bind(provider)
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(SessionState::Unknown {
+            signed_out_at: row.map(|r| r.try_get("revoked_at")).transpose()?,
+        })
+    }
+}
