@@ -58,6 +58,14 @@ pub struct StoredCode {
     pub expires_at: i64,
 }
 
+fn code_from_row(row: &AnyRow) -> StoreResult<StoredCode> {
+    Ok(StoredCode {
+        code_hash: row.try_get("code_hash")?,
+        attempts: row.try_get("attempts")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
 fn user_from_row(row: &AnyRow) -> StoreResult<EmbeddedUser> {
     let status: String = row.try_get("status")?;
     Ok(EmbeddedUser {
@@ -181,14 +189,7 @@ impl Store {
         .bind(purpose)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|row| {
-            Ok(StoredCode {
-                code_hash: row.try_get("code_hash")?,
-                attempts: row.try_get("attempts")?,
-                expires_at: row.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(code_from_row).transpose()
     }
 
     /// Spend one try on the code of `(sub, purpose)`: atomically counts the
@@ -213,14 +214,7 @@ impl Store {
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|row| {
-            Ok(StoredCode {
-                code_hash: row.try_get("code_hash")?,
-                attempts: row.try_get("attempts")?,
-                expires_at: row.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(code_from_row).transpose()
     }
 
     pub async fn delete_code(&self, sub: &str, purpose: &str) -> StoreResult<()> {

@@ -276,33 +276,29 @@ impl AuthService {
     /// the sessions it started and of sign-outs does.
     pub async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError> {
         self.provider.check_session(claims).await?;
-        if self.provider.tracks_sessions() {
-            return Ok(());
+        if self.signed_out_through_authgate(claims).await? {
+            return Err(AuthError::TokenRevoked);
         }
-        let state = self
-            .store
-            .provider_session_state(
-                self.provider.name(),
-                claims.origin_jti.as_deref(),
-                &claims.sub,
-            )
-            .await?;
-        if signed_out(state, claims) {
-            Err(AuthError::TokenRevoked)
-        } else {
-            Ok(())
-        }
+        Ok(())
     }
 
     /// A provider that does not track sign-outs may still refresh a session
     /// that was signed out through authgate: refuse that here.
     async fn refreshed_session_is_live(&self, done: &Authenticated) -> Result<(), AuthError> {
-        if self.provider.tracks_sessions() {
-            return Ok(());
+        match unverified_claims(done.tokens.access_token.expose()) {
+            Some(claims) if self.signed_out_through_authgate(&claims).await? => {
+                Err(AuthError::InvalidRefreshToken)
+            }
+            _ => Ok(()),
         }
-        let Some(claims) = unverified_claims(done.tokens.access_token.expose()) else {
-            return Ok(());
-        };
+    }
+
+    /// For providers that do not track sessions: was the session of these
+    /// claims signed out through authgate? (Always false for the others.)
+    async fn signed_out_through_authgate(&self, claims: &AccessClaims) -> Result<bool, AuthError> {
+        if self.provider.tracks_sessions() {
+            return Ok(false);
+        }
         let state = self
             .store
             .provider_session_state(
@@ -311,11 +307,7 @@ impl AuthService {
                 &claims.sub,
             )
             .await?;
-        if signed_out(state, &claims) {
-            Err(AuthError::InvalidRefreshToken)
-        } else {
-            Ok(())
-        }
+        Ok(signed_out(state, claims))
     }
 
     async fn session(&self, done: Authenticated) -> Result<SessionView, AuthError> {
