@@ -27,6 +27,18 @@ pub(crate) enum Operation {
     Challenge,
     Refresh,
     SignOut,
+    /// `GetUser` with the caller's access token (who is signed in).
+    CurrentUser,
+    /// `AssociateSoftwareToken`, `VerifySoftwareToken` and
+    /// `SetUserMFAPreference` with the caller's access token.
+    TotpEnrolment,
+    /// `ForgotPassword` (its "no such user" answers are swallowed first:
+    /// [`forgot_answers_ok`]).
+    ForgotPassword,
+    ConfirmForgotPassword,
+    ChangePassword,
+    /// `InitiateAuth` `USER_PASSWORD_AUTH` as a proof of the password.
+    VerifyPassword,
     /// Pool and client administration (bootstrap).
     Admin,
 }
@@ -41,6 +53,12 @@ impl Operation {
             Operation::Challenge => "challenge",
             Operation::Refresh => "refresh",
             Operation::SignOut => "sign_out",
+            Operation::CurrentUser => "current_user",
+            Operation::TotpEnrolment => "totp_enrolment",
+            Operation::ForgotPassword => "forgot_password",
+            Operation::ConfirmForgotPassword => "confirm_forgot_password",
+            Operation::ChangePassword => "change_password",
+            Operation::VerifyPassword => "verify_password",
             Operation::Admin => "admin",
         }
     }
@@ -197,25 +215,43 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         }
         "NotAuthorizedException" => match op {
             Refresh => AuthError::InvalidRefreshToken,
-            SignOut => AuthError::TokenRevoked,
+            // Calls made with the caller's access token: Cognito refused the
+            // token (revoked, expired, invalid) or the user (disabled).
+            SignOut | CurrentUser | TotpEnrolment => AuthError::TokenRevoked,
+            // Cognito: "Access Token has been revoked" / "…has expired" /
+            // "Invalid Access Token", "User is disabled."; a wrong current
+            // password is "Incorrect username or password.".
+            ChangePassword
+                if failure.message_contains("access token")
+                    || failure.message_contains("disabled") =>
+            {
+                AuthError::TokenRevoked
+            }
             ConfirmSignUp if failure.message_contains("current status is confirmed") => {
                 AuthError::AlreadyConfirmed
             }
-            ConfirmSignUp => AuthError::CodeMismatch,
+            ConfirmSignUp | ConfirmForgotPassword => AuthError::CodeMismatch,
             Challenge => AuthError::InvalidSession,
-            SignIn if failure.message_contains("attempts exceeded") => AuthError::RateLimited {
-                retry_after_secs: RATE_LIMIT_RETRY_AFTER_SECS,
-            },
+            SignIn | VerifyPassword | ChangePassword
+                if failure.message_contains("attempts exceeded") =>
+            {
+                AuthError::RateLimited {
+                    retry_after_secs: RATE_LIMIT_RETRY_AFTER_SECS,
+                }
+            }
             Admin => unavailable("the AWS credentials are not allowed to do this"),
             _ => AuthError::InvalidCredentials,
         },
         "UserNotFoundException" => match op {
-            ConfirmSignUp => AuthError::CodeMismatch,
+            ConfirmSignUp | ConfirmForgotPassword => AuthError::CodeMismatch,
             Challenge => AuthError::InvalidSession,
             Refresh => AuthError::InvalidRefreshToken,
-            SignOut => AuthError::TokenRevoked,
+            SignOut | CurrentUser | TotpEnrolment | ChangePassword => AuthError::TokenRevoked,
             _ => AuthError::InvalidCredentials,
         },
+        // A reset code for an account that exists but is unconfirmed: answer
+        // like a wrong code, which reveals nothing.
+        "UserNotConfirmedException" if op == ConfirmForgotPassword => AuthError::CodeMismatch,
         "UserNotConfirmedException" => AuthError::UserNotConfirmed,
         "UsernameExistsException" | "AliasExistsException" => AuthError::UsernameExists,
         "InvalidPasswordException" => AuthError::InvalidPassword {
@@ -230,6 +266,15 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         },
         "PasswordResetRequiredException" => {
             AuthError::Forbidden("a password reset is required".to_string())
+        }
+        "SoftwareTokenMFANotFoundException" => {
+            tracing::error!(
+                operation = op.as_str(),
+                code,
+                status,
+                "software-token MFA is not enabled on the Cognito user pool"
+            );
+            AuthError::NotImplemented("TOTP enrolment with this user pool".to_string())
         }
         "InvalidParameterException" => {
             if op == Admin {
@@ -248,6 +293,18 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         // moto answers an unknown challenge session with ResourceNotFoundException;
         // the pool and client were found a step earlier.
         "ResourceNotFoundException" if op == Challenge => AuthError::InvalidSession,
+        // moto answers ConfirmForgotPassword for an unknown user with
+        // ResourceNotFoundException; answer like a wrong code. A missing app
+        // client would land here too, and fails every other call loudly.
+        "ResourceNotFoundException" if op == ConfirmForgotPassword => {
+            tracing::warn!(
+                operation = op.as_str(),
+                code,
+                status,
+                "Cognito found no user or no app client; answered as a wrong code"
+            );
+            AuthError::CodeMismatch
+        }
         "ResourceNotFoundException" => unavailable("the user pool or app client does not exist"),
         "" if failure.is_not_implemented() && op == ResendConfirmation => {
             tracing::warn!(
@@ -273,6 +330,29 @@ pub(crate) fn resend_answers_ok(failure: &Failure) -> bool {
     }
 }
 
+/// `ForgotPassword` answers `Ok` whether or not the account exists: the
+/// answers that tell about the account are swallowed (unknown, disabled,
+/// unconfirmed, no verified email or phone, the code could not be delivered
+/// to it). A rejected `SECRET_HASH`, throttling and outages still fail.
+pub(crate) fn forgot_answers_ok(failure: &Failure) -> bool {
+    match failure.code() {
+        Some("UserNotFoundException" | "UserNotConfirmedException") => true,
+        Some("NotAuthorizedException") => !secret_hash_rejected(failure),
+        // "Cannot reset password for the user as there is no registered/verified email or phone_number"
+        Some("InvalidParameterException") => {
+            failure.message_contains("verified") || failure.message_contains("registered")
+        }
+        Some("CodeDeliveryFailureException") => {
+            tracing::error!(
+                operation = Operation::ForgotPassword.as_str(),
+                "Cognito could not deliver a password-reset code"
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,7 +371,7 @@ mod tests {
         map_failure(op, &service(code, message))
     }
 
-    const ALL: [Operation; 8] = [
+    const ALL: [Operation; 14] = [
         SignUp,
         ConfirmSignUp,
         ResendConfirmation,
@@ -299,6 +379,12 @@ mod tests {
         Challenge,
         Refresh,
         SignOut,
+        CurrentUser,
+        TotpEnrolment,
+        ForgotPassword,
+        ConfirmForgotPassword,
+        ChangePassword,
+        VerifyPassword,
         Admin,
     ];
 
@@ -430,10 +516,12 @@ mod tests {
     #[test]
     fn the_same_exceptions_mean_the_same_everywhere() {
         for op in ALL {
-            assert_eq!(
-                map(op, "UserNotConfirmedException", ""),
-                AuthError::UserNotConfirmed
-            );
+            if op != ConfirmForgotPassword {
+                assert_eq!(
+                    map(op, "UserNotConfirmedException", ""),
+                    AuthError::UserNotConfirmed
+                );
+            }
             assert_eq!(
                 map(op, "UsernameExistsException", ""),
                 AuthError::UsernameExists
@@ -494,7 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn resource_not_found_is_a_configuration_error_except_for_a_challenge_session() {
+    fn resource_not_found_is_a_configuration_error_except_for_a_challenge_session_or_a_reset() {
         assert_eq!(
             map(SignIn, "ResourceNotFoundException", "cid"),
             AuthError::ProviderUnavailable
@@ -506,6 +594,10 @@ mod tests {
         assert_eq!(
             map(Challenge, "ResourceNotFoundException", "sess"),
             AuthError::InvalidSession
+        );
+        assert_eq!(
+            map(ConfirmForgotPassword, "ResourceNotFoundException", "cid"),
+            AuthError::CodeMismatch
         );
     }
 
@@ -586,5 +678,187 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn calls_with_the_access_token_answer_token_revoked_when_cognito_refuses_it() {
+        for op in [SignOut, CurrentUser, TotpEnrolment] {
+            for message in ["Access Token has been revoked", "Invalid Access Token", ""] {
+                assert_eq!(
+                    map(op, "NotAuthorizedException", message),
+                    AuthError::TokenRevoked,
+                    "{op:?} {message}"
+                );
+            }
+            assert_eq!(
+                map(op, "UserNotFoundException", "x"),
+                AuthError::TokenRevoked
+            );
+        }
+    }
+
+    #[test]
+    fn change_password_tells_a_wrong_current_password_from_a_refused_token() {
+        assert_eq!(
+            map(
+                ChangePassword,
+                "NotAuthorizedException",
+                "Incorrect username or password."
+            ),
+            AuthError::InvalidCredentials
+        );
+        for message in [
+            "Access Token has been revoked",
+            "Access Token has expired",
+            "Invalid Access Token",
+            "User is disabled.",
+        ] {
+            assert_eq!(
+                map(ChangePassword, "NotAuthorizedException", message),
+                AuthError::TokenRevoked,
+                "{message}"
+            );
+        }
+        assert_eq!(
+            map(
+                ChangePassword,
+                "NotAuthorizedException",
+                "Password attempts exceeded"
+            ),
+            AuthError::RateLimited {
+                retry_after_secs: 30
+            }
+        );
+        assert_eq!(
+            map(
+                ChangePassword,
+                "LimitExceededException",
+                "Attempt limit exceeded"
+            ),
+            AuthError::RateLimited {
+                retry_after_secs: 30
+            }
+        );
+        assert_eq!(
+            map(ChangePassword, "UserNotFoundException", "x"),
+            AuthError::TokenRevoked
+        );
+        assert!(matches!(
+            map(ChangePassword, "InvalidPasswordException", ""),
+            AuthError::InvalidPassword { .. }
+        ));
+    }
+
+    #[test]
+    fn verify_password_answers_like_sign_in() {
+        assert_eq!(
+            map(
+                VerifyPassword,
+                "NotAuthorizedException",
+                "Incorrect username or password."
+            ),
+            AuthError::InvalidCredentials
+        );
+        assert_eq!(
+            map(
+                VerifyPassword,
+                "NotAuthorizedException",
+                "Password attempts exceeded"
+            ),
+            AuthError::RateLimited {
+                retry_after_secs: 30
+            }
+        );
+        assert_eq!(
+            map(VerifyPassword, "UserNotFoundException", "x"),
+            AuthError::InvalidCredentials
+        );
+    }
+
+    #[test]
+    fn confirm_forgot_password_never_reveals_whether_the_user_exists() {
+        assert_eq!(
+            map(
+                ConfirmForgotPassword,
+                "CodeMismatchException",
+                "Invalid verification code provided"
+            ),
+            AuthError::CodeMismatch
+        );
+        assert_eq!(
+            map(
+                ConfirmForgotPassword,
+                "ExpiredCodeException",
+                "Invalid code provided, please request a code again."
+            ),
+            AuthError::CodeExpired
+        );
+        assert!(matches!(
+            map(ConfirmForgotPassword, "InvalidPasswordException", ""),
+            AuthError::InvalidPassword { .. }
+        ));
+        for code in [
+            "UserNotFoundException",
+            "UserNotConfirmedException",
+            "ResourceNotFoundException",
+            "NotAuthorizedException",
+        ] {
+            assert_eq!(
+                map(ConfirmForgotPassword, code, "User is disabled."),
+                AuthError::CodeMismatch,
+                "{code}"
+            );
+        }
+        // A rejected secret hash is still a misconfiguration.
+        assert_eq!(
+            map(
+                ConfirmForgotPassword,
+                "NotAuthorizedException",
+                "Unable to verify secret hash for client x"
+            ),
+            AuthError::ProviderUnavailable
+        );
+    }
+
+    #[test]
+    fn forgot_password_swallows_every_answer_about_the_account() {
+        for (code, message) in [
+            (
+                "UserNotFoundException",
+                "Username/client id combination not found.",
+            ),
+            ("UserNotConfirmedException", "x"),
+            ("NotAuthorizedException", "User is disabled."),
+            (
+                "InvalidParameterException",
+                "Cannot reset password for the user as there is no registered/verified email or phone_number",
+            ),
+            ("CodeDeliveryFailureException", "x"),
+        ] {
+            assert!(forgot_answers_ok(&service(code, message)), "{code}");
+        }
+        for (code, message) in [
+            (
+                "NotAuthorizedException",
+                "Unable to verify secret hash for client x",
+            ),
+            ("LimitExceededException", "x"),
+            ("InvalidParameterException", "1 validation error detected"),
+            ("ResourceNotFoundException", "x"),
+            ("InternalErrorException", "x"),
+        ] {
+            assert!(!forgot_answers_ok(&service(code, message)), "{code}");
+        }
+        assert!(!forgot_answers_ok(&Failure::Transport("timeout")));
+    }
+
+    #[test]
+    fn totp_not_enabled_on_the_pool_is_not_implemented() {
+        let err = map(TotpEnrolment, "SoftwareTokenMFANotFoundException", "x");
+        assert_eq!(
+            err,
+            AuthError::NotImplemented("TOTP enrolment with this user pool".into())
+        );
+        assert_eq!(err.status(), 501);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The Cognito identity provider of authgate: [`CognitoProvider`] implements
 //! the [`authgate_core::IdentityProvider`] port on top of a Cognito user pool
-//! through the official AWS SDK, and [`bootstrap`] creates a pool and an app
+//! through the official AWS SDK, and [`bootstrap()`] creates a pool and an app
 //! client with the settings authgate expects. No SDK type appears in the
 //! public API.
 //!
@@ -18,6 +18,12 @@
 //! | `refresh` | `InitiateAuth` `REFRESH_TOKEN_AUTH` |
 //! | `sign_out` | `GlobalSignOut` |
 //! | `check_session` | nothing (`tracks_sessions()` is false: authgate records sign-outs itself) |
+//! | `begin_totp_enrolment` | `GetUser` (email for the `otpauth://` label; falls back to the token's `email`, `username`), then `AssociateSoftwareToken` with the access token |
+//! | `finish_totp_enrolment` | `VerifySoftwareToken` with the access token (status other than `SUCCESS` → `CodeMismatch`), then `SetUserMFAPreference` (software token enabled and preferred) |
+//! | `forgot_password` | `ForgotPassword` (`Ok` whether or not the account exists) |
+//! | `confirm_forgot_password` | `ConfirmForgotPassword` |
+//! | `change_password` | `ChangePassword` with the access token; other sessions are **not** signed out (below) |
+//! | `verify_password` | `GetUser` for Cognito's username, then `InitiateAuth` `USER_PASSWORD_AUTH` with it; tokens or any challenge → `Ok`; the tokens are dropped and their refresh token revoked (`RevokeToken`, best effort) |
 //!
 //! Challenges map `NEW_PASSWORD_REQUIRED` → `NewPasswordRequired`,
 //! `SOFTWARE_TOKEN_MFA` → `TotpRequired`, `MFA_SETUP` → `MfaSetupRequired`
@@ -31,7 +37,25 @@
 //! Cognito *username*, which the refresh token does not tell: authgate hands
 //! out `cg1.<base64url(cognito:username)>.<Cognito refresh token>` and unwraps
 //! it on refresh. Cognito issues no new refresh token on refresh, so the
-//! presented one is returned again.
+//! presented one is returned again. `verify_password` signs in with the
+//! username `GetUser` answers (a UUID when email is the username; every pool
+//! accepts it as `USERNAME`) and hashes that name.
+//!
+//! ## Provider limits
+//!
+//! - **`change_password` leaves the user's other sessions signed in.** The
+//!   port asks for them to be signed out, but Cognito has no "every session
+//!   but this one": `GlobalSignOut` would also end the caller's session (its
+//!   refresh token), and `ChangePassword` itself revokes nothing. authgate's
+//!   server records nothing for this step either, so the other sessions stay
+//!   live until their refresh tokens expire (24 h with [`bootstrap()`]'s
+//!   client) or the user signs out everywhere (`sign_out` →
+//!   `GlobalSignOut`).
+//! - `verify_password` is a real sign-in for Cognito: it counts towards the
+//!   lockout after repeated wrong passwords (answered `RateLimited`), and
+//!   creates a session whose refresh token is revoked at once (best effort:
+//!   a client without token revocation, or moto, leaves it to expire unused;
+//!   it is never handed out). A challenge session is left to expire.
 //!
 //! ## Errors: Cognito exception → [`AuthError`]
 //!
@@ -46,13 +70,18 @@
 //! | `NotAuthorizedException` | sign-in | `InvalidCredentials` (`RateLimited` for "Password attempts exceeded") |
 //! | `NotAuthorizedException` | challenge | `InvalidSession` |
 //! | `NotAuthorizedException` | refresh | `InvalidRefreshToken` |
-//! | `NotAuthorizedException` | sign-out | `TokenRevoked` |
+//! | `NotAuthorizedException` | sign-out, `GetUser`, TOTP enrolment | `TokenRevoked` |
+//! | `NotAuthorizedException` "…Access Token…" / "…disabled…" | change password | `TokenRevoked` |
+//! | `NotAuthorizedException` | change password, verify password | `InvalidCredentials` (`RateLimited` for "Password attempts exceeded") |
+//! | `NotAuthorizedException` | confirm forgot password | `CodeMismatch` |
 //! | `NotAuthorizedException` "…Current status is CONFIRMED" | confirm | `AlreadyConfirmed` (other messages: `CodeMismatch`) |
-//! | `NotAuthorizedException` | resend | `Ok(())` |
-//! | `UserNotFoundException` | sign-in, sign-up | `InvalidCredentials` |
-//! | `UserNotFoundException` | confirm / challenge / refresh / sign-out | `CodeMismatch` / `InvalidSession` / `InvalidRefreshToken` / `TokenRevoked` |
+//! | `NotAuthorizedException` | resend, forgot password | `Ok(())` |
+//! | `UserNotFoundException` | sign-in, sign-up, verify password | `InvalidCredentials` |
+//! | `UserNotFoundException` | confirm, confirm forgot password / challenge / refresh / sign-out, `GetUser`, TOTP enrolment, change password | `CodeMismatch` / `InvalidSession` / `InvalidRefreshToken` / `TokenRevoked` |
 //! | `UserNotFoundException`, `InvalidParameterException` "already confirmed" | resend | `Ok(())` |
-//! | `UserNotConfirmedException` | any | `UserNotConfirmed` |
+//! | `UserNotFoundException`, `UserNotConfirmedException`, `InvalidParameterException` "…registered/verified…", `CodeDeliveryFailureException` (error log) | forgot password | `Ok(())` |
+//! | `UserNotConfirmedException` | confirm forgot password | `CodeMismatch` |
+//! | `UserNotConfirmedException` | others | `UserNotConfirmed` |
 //! | `UsernameExistsException`, `AliasExistsException` | any | `UsernameExists` |
 //! | `InvalidPasswordException` | any | `InvalidPassword { rule }` (the rule after "…policy:", else a generic one) |
 //! | `CodeMismatchException`, `EnableSoftwareTokenMFAException` | any | `CodeMismatch` |
@@ -60,7 +89,9 @@
 //! | `LimitExceededException`, `TooManyRequestsException`, `TooManyFailedAttemptsException` | any | `RateLimited { retry_after_secs: 30 }` |
 //! | `PasswordResetRequiredException` | any | `Forbidden("a password reset is required")` |
 //! | `InvalidParameterException` | any | `InvalidRequest { field: None, "the provider rejected the request" }` |
+//! | `SoftwareTokenMFANotFoundException` | any | `NotImplemented("TOTP enrolment with this user pool")` → 501 (error log: TOTP not enabled on the pool) |
 //! | `ResourceNotFoundException` | challenge | `InvalidSession` (moto's answer to an unknown session) |
+//! | `ResourceNotFoundException` | confirm forgot password | `CodeMismatch` (moto's answer to an unknown user; warn log) |
 //! | `ResourceNotFoundException` | others | `ProviderUnavailable` (error log: pool or client missing) |
 //! | HTTP 500/501 without exception name and with a non-JSON body | resend | `NotImplemented("resending confirmation codes with this provider")` → 501 |
 //! | same | others | `ProviderUnavailable` |
@@ -72,7 +103,7 @@
 //!
 //! The provider's own calls are unsigned and need no AWS credentials; the
 //! bootstrap's admin calls are signed. [`CognitoProvider::new`] and
-//! [`bootstrap`] take credentials from the standard AWS chain;
+//! [`bootstrap()`] take credentials from the standard AWS chain;
 //! [`CognitoProvider::with_credentials`] and [`bootstrap_with_credentials`]
 //! take [`AwsCredentials`] explicitly (the moto tests use
 //! `AwsCredentials::fixed("test", "test")`, since the workspace forbids the
@@ -108,6 +139,24 @@
 //!   moto finds the user of `GlobalSignOut` only in the region of the SigV4
 //!   header, else `us-east-1`: use `us-east-1` against moto.
 //! - Tokens always live 3600 s whatever the client's validity settings.
+//! - `ConfirmForgotPassword`: a wrong code answers `ExpiredCodeException`
+//!   (→ `CodeExpired`; Cognito: `CodeMismatchException` → `CodeMismatch`),
+//!   and so does a used one; only codes with moto's prefix
+//!   `moto-confirmation-code:` are checked (any other string is accepted);
+//!   the new password is not checked against the policy; an unknown user
+//!   answers `ResourceNotFoundException` (Cognito: `UserNotFoundException`,
+//!   or `CodeMismatchException` with user-existence errors prevented), mapped
+//!   to `CodeMismatch` all the same. `ForgotPassword` answers an unknown user
+//!   with success and a made-up destination, like Cognito with user-existence
+//!   errors prevented. The code is in the response header
+//!   `x-moto-forgot-password-confirmation-code` and in `/moto-api/data.json`.
+//! - `ChangePassword` with a signed-out (unknown) access token answers
+//!   `NotAuthorizedException` whose message is the token itself, so it maps
+//!   to `InvalidCredentials` (Cognito: "Access Token has been revoked" →
+//!   `TokenRevoked`). `ChangePassword` checks the new password's policy
+//!   before the current password.
+//! - `RevokeToken` is not implemented (HTTP 500): the refresh token of a
+//!   `verify_password` sign-in stays in moto.
 
 mod bootstrap;
 mod config;

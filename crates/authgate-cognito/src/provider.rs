@@ -4,11 +4,13 @@
 //! Only user-facing, unsigned operations are used (`SignUp`, `ConfirmSignUp`,
 //! `ResendConfirmationCode`, `InitiateAuth` with `USER_PASSWORD_AUTH` and
 //! `REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge`, `AssociateSoftwareToken`,
-//! `VerifySoftwareToken`, `GlobalSignOut`), so serving needs no AWS
-//! credentials. Every SDK failure goes through [`crate::error_map`].
+//! `VerifySoftwareToken`, `SetUserMFAPreference`, `GetUser`,
+//! `ForgotPassword`, `ConfirmForgotPassword`, `ChangePassword`,
+//! `RevokeToken`, `GlobalSignOut`), so serving needs no AWS credentials.
+//! Every SDK failure goes through [`crate::error_map`].
 
 use crate::config::{AwsCredentials, CONNECT_TIMEOUT, CognitoConfig, JWKS_TIMEOUT, sdk_client};
-use crate::error_map::{Operation, classify, map_failure, resend_answers_ok};
+use crate::error_map::{Operation, classify, forgot_answers_ok, map_failure, resend_answers_ok};
 use crate::otpauth::otpauth_uri;
 use crate::{id_token, refresh_token, secret_hash};
 use async_trait::async_trait;
@@ -16,13 +18,14 @@ use authgate_core::policy::mask_email;
 use authgate_core::{
     AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
     ChallengeStep, CodeDelivery, IdentityProvider, Secret, SignUpOutcome, SignUpRequest, TokenSet,
+    TotpEnrolment,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::types::{
     AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType, DeliveryMediumType,
-    VerifySoftwareTokenResponseType,
+    SoftwareTokenMfaSettingsType, VerifySoftwareTokenResponseType,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +50,13 @@ type SdkFailure<E> = SdkError<E, HttpResponse>;
 
 fn fail<E: ProvideErrorMetadata>(op: Operation, err: SdkFailure<E>) -> AuthError {
     map_failure(op, &classify(&err))
+}
+
+/// The signed-in user as `GetUser` tells: Cognito's username (a UUID when
+/// email is the username) and the `email` attribute.
+struct CurrentUser {
+    username: String,
+    email: Option<String>,
 }
 
 fn provider_broken(what: &str) -> AuthError {
@@ -97,6 +107,54 @@ impl CognitoProvider {
             .client_secret
             .as_deref()
             .map(|secret| secret_hash::secret_hash(secret, username, &self.config.client_id))
+    }
+
+    /// `GetUser` with the caller's access token: Cognito's own check that the
+    /// token is live, and the username and email of its user.
+    async fn current_user(&self, access_token: &Secret) -> Result<CurrentUser, AuthError> {
+        let out = self
+            .client
+            .get_user()
+            .access_token(access_token.expose())
+            .send()
+            .await
+            .map_err(|err| fail(Operation::CurrentUser, err))?;
+        if out.username().is_empty() {
+            return Err(provider_broken("a username"));
+        }
+        let email = out
+            .user_attributes()
+            .iter()
+            .find(|attribute| attribute.name() == "email")
+            .and_then(AttributeType::value)
+            .filter(|email| !email.is_empty())
+            .map(str::to_owned);
+        Ok(CurrentUser {
+            username: out.username().to_owned(),
+            email,
+        })
+    }
+
+    /// Revoke a refresh token authgate obtained but will not hand out (the
+    /// proof of [`IdentityProvider::verify_password`]). Best effort: a
+    /// failure (moto does not implement `RevokeToken`; a client without
+    /// token revocation refuses it) leaves that session to expire, unused.
+    async fn discard_refresh_token(&self, refresh_token: &str) {
+        let mut call = self
+            .client
+            .revoke_token()
+            .client_id(&self.config.client_id)
+            .token(refresh_token);
+        if let Some(secret) = &self.config.client_secret {
+            call = call.client_secret(secret);
+        }
+        if let Err(err) = call.send().await {
+            let failure = classify(&err);
+            tracing::debug!(
+                code = failure.code().unwrap_or("-"),
+                "could not revoke the refresh token of a password check; it expires unused"
+            );
+        }
     }
 
     /// Turn the answer of `InitiateAuth` / `RespondToAuthChallenge` into a step.
@@ -520,5 +578,194 @@ impl IdentityProvider for CognitoProvider {
     /// keeps its own record ([`IdentityProvider::tracks_sessions`] is false).
     async fn check_session(&self, _claims: &AccessClaims) -> Result<(), AuthError> {
         Ok(())
+    }
+
+    /// `GetUser` (the email for the `otpauth://` label, and Cognito's check
+    /// of the token), then `AssociateSoftwareToken` with the access token.
+    async fn begin_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+    ) -> Result<TotpEnrolment, AuthError> {
+        let user = self.current_user(access_token).await?;
+        let out = self
+            .client
+            .associate_software_token()
+            .access_token(access_token.expose())
+            .send()
+            .await
+            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
+        let secret = out
+            .secret_code()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| provider_broken("a TOTP secret"))?;
+        let account = user
+            .email
+            .as_deref()
+            .or(claims.email.as_deref())
+            .or(claims.username.as_deref())
+            .unwrap_or(&user.username);
+        Ok(TotpEnrolment {
+            secret: Secret::new(secret),
+            otpauth_uri: Secret::new(otpauth_uri(secret, account)),
+        })
+    }
+
+    /// `VerifySoftwareToken` with the access token (a status other than
+    /// `SUCCESS` is [`AuthError::CodeMismatch`]), then `SetUserMFAPreference`:
+    /// software token enabled and preferred.
+    async fn finish_totp_enrolment(
+        &self,
+        _claims: &AccessClaims,
+        access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let verified = self
+            .client
+            .verify_software_token()
+            .access_token(access_token.expose())
+            .user_code(code.expose())
+            .send()
+            .await
+            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
+        if verified.status() != Some(&VerifySoftwareTokenResponseType::Success) {
+            return Err(AuthError::CodeMismatch);
+        }
+        self.client
+            .set_user_mfa_preference()
+            .access_token(access_token.expose())
+            .software_token_mfa_settings(
+                SoftwareTokenMfaSettingsType::builder()
+                    .enabled(true)
+                    .preferred_mfa(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
+        Ok(())
+    }
+
+    /// `ForgotPassword`. `Ok` whether or not the account exists: the
+    /// answers about the account (unknown, disabled, unconfirmed, nowhere to
+    /// send the code) are swallowed.
+    async fn forgot_password(&self, email: &str) -> Result<(), AuthError> {
+        let mut call = self
+            .client
+            .forgot_password()
+            .client_id(&self.config.client_id)
+            .username(email);
+        if let Some(hash) = self.secret_hash(email) {
+            call = call.secret_hash(hash);
+        }
+        match call.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let failure = classify(&err);
+                if forgot_answers_ok(&failure) {
+                    tracing::debug!(
+                        code = failure.code().unwrap_or("-"),
+                        "ForgotPassword refused for the account; answered Ok"
+                    );
+                    Ok(())
+                } else {
+                    Err(map_failure(Operation::ForgotPassword, &failure))
+                }
+            }
+        }
+    }
+
+    /// `ConfirmForgotPassword`. An unknown user answers
+    /// [`AuthError::CodeMismatch`], like a wrong code.
+    async fn confirm_forgot_password(
+        &self,
+        email: &str,
+        code: &Secret,
+        new_password: &Secret,
+    ) -> Result<(), AuthError> {
+        let mut call = self
+            .client
+            .confirm_forgot_password()
+            .client_id(&self.config.client_id)
+            .username(email)
+            .confirmation_code(code.expose())
+            .password(new_password.expose());
+        if let Some(hash) = self.secret_hash(email) {
+            call = call.secret_hash(hash);
+        }
+        call.send()
+            .await
+            .map_err(|err| fail(Operation::ConfirmForgotPassword, err))?;
+        Ok(())
+    }
+
+    /// `ChangePassword` with the access token. Provider limit: the user's
+    /// other sessions are **not** signed out. Cognito has no "every session
+    /// but this one": `GlobalSignOut` would end the caller's session too,
+    /// and authgate records nothing for this step (see the crate docs).
+    async fn change_password(
+        &self,
+        _claims: &AccessClaims,
+        access_token: &Secret,
+        current: &Secret,
+        new_password: &Secret,
+    ) -> Result<(), AuthError> {
+        // An empty password is never right; Cognito would call it an invalid
+        // parameter.
+        if current.is_empty() {
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.client
+            .change_password()
+            .access_token(access_token.expose())
+            .previous_password(current.expose())
+            .proposed_password(new_password.expose())
+            .send()
+            .await
+            .map_err(|err| fail(Operation::ChangePassword, err))?;
+        Ok(())
+    }
+
+    /// `GetUser` for Cognito's username (the one `USERNAME` every pool
+    /// accepts, also when email is the username), then `InitiateAuth`
+    /// `USER_PASSWORD_AUTH` with it (and its `SECRET_HASH`). Tokens or any
+    /// challenge prove the password; the tokens are dropped and their
+    /// refresh token revoked (best effort), a challenge session is left to
+    /// expire. A wrong password counts towards Cognito's lockout like a
+    /// failed sign-in.
+    async fn verify_password(
+        &self,
+        _claims: &AccessClaims,
+        access_token: &Secret,
+        password: &Secret,
+    ) -> Result<(), AuthError> {
+        if password.is_empty() {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let user = self.current_user(access_token).await?;
+        let mut call = self
+            .client
+            .initiate_auth()
+            .client_id(&self.config.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", &user.username)
+            .auth_parameters("PASSWORD", password.expose());
+        if let Some(hash) = self.secret_hash(&user.username) {
+            call = call.auth_parameters("SECRET_HASH", hash);
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|err| fail(Operation::VerifyPassword, err))?;
+        if let Some(result) = out.authentication_result() {
+            if let Some(refresh_token) = result.refresh_token() {
+                self.discard_refresh_token(refresh_token).await;
+            }
+            return Ok(());
+        }
+        if out.challenge_name().is_some() {
+            return Ok(());
+        }
+        Err(provider_broken("tokens or a challenge"))
     }
 }

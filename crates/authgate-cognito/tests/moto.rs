@@ -877,3 +877,416 @@ async fn resend_is_not_implemented_by_moto_and_answers_501_not_500() {
         assert_eq!(err.status(), 501);
     }
 }
+
+/// Sign a confirmed user in and answer their tokens.
+async fn signed_in(provider: &CognitoProvider, email: &str, password: &str) -> Authenticated {
+    authenticated(
+        provider
+            .sign_in(email, &Secret::new(password))
+            .await
+            .expect("sign-in"),
+    )
+}
+
+/// The password-reset code moto generated for `email` in `pool_id`, read
+/// from `GET /moto-api/data.json` (`cognitoidp.CognitoIdpUser[]`, each with
+/// `user_pool_id`, `attribute_lookup.email` and `confirmation_code`).
+async fn moto_reset_code(pool_id: &str, email: &str) -> Secret {
+    let data = moto_data().await;
+    let users = data["cognitoidp"]["CognitoIdpUser"]
+        .as_array()
+        .expect("cognitoidp.CognitoIdpUser");
+    let user = users
+        .iter()
+        .find(|user| user["user_pool_id"] == pool_id && user["attribute_lookup"]["email"] == email)
+        .expect("the user in moto's data");
+    let code = user["confirmation_code"]
+        .as_str()
+        .expect("a confirmation code");
+    assert!(code.starts_with("moto-confirmation-code:"), "{code}");
+    Secret::new(code)
+}
+
+/// `GET /moto-api/data.json`. moto serialises its live state and now and
+/// then answers HTTP 500 while the tests running in parallel change it:
+/// try again a few times.
+async fn moto_data() -> serde_json::Value {
+    let url = format!("{}/moto-api/data.json", moto_url());
+    let mut last = String::new();
+    for _ in 0..10 {
+        match reqwest::get(&url).await {
+            Ok(response) if response.status().is_success() => {
+                match response.json::<serde_json::Value>().await {
+                    Ok(data) => return data,
+                    Err(err) => last = err.to_string(),
+                }
+            }
+            Ok(response) => last = response.status().to_string(),
+            Err(err) => last = err.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto data.json: {last}")
+}
+
+/// A code that is not `right` (moto checks only codes with its prefix).
+fn wrong_prefixed_code(right: &Secret) -> Secret {
+    let wrong = if right.expose().ends_with("100000") {
+        "moto-confirmation-code:100001"
+    } else {
+        "moto-confirmation-code:100000"
+    };
+    Secret::new(wrong)
+}
+
+fn wrong_totp(right: &Secret) -> Secret {
+    Secret::new(if right.expose() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    })
+}
+
+#[tokio::test]
+async fn totp_enrolment_of_a_signed_in_user_wrong_code_is_code_mismatch_then_sign_in_asks_for_totp()
+{
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let done = signed_in(&provider, &email, PASSWORD).await;
+    let token = &done.tokens.access_token;
+    let claims = claims_of(token);
+
+    let enrolment = provider
+        .begin_totp_enrolment(&claims, token)
+        .await
+        .expect("begin TOTP enrolment");
+    // moto hands every user the same secret.
+    assert_eq!(enrolment.secret.expose(), "asdfasdfasdf");
+    assert_eq!(
+        enrolment.otpauth_uri.expose(),
+        format!(
+            "otpauth://totp/authgate:{}?secret=asdfasdfasdf&issuer=authgate",
+            email.replace('@', "%40")
+        )
+    );
+    // Not active yet: sign-in still answers tokens.
+    signed_in(&provider, &email, PASSWORD).await;
+
+    let right = totp_code(enrolment.secret.expose()).await;
+    assert_eq!(
+        provider
+            .finish_totp_enrolment(&claims, token, &wrong_totp(&right))
+            .await,
+        Err(AuthError::CodeMismatch)
+    );
+    provider
+        .finish_totp_enrolment(&claims, token, &totp_code(enrolment.secret.expose()).await)
+        .await
+        .expect("finish TOTP enrolment");
+
+    let step = provider
+        .sign_in(&email, &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    let totp = challenge(step, ChallengeKind::TotpRequired);
+    let step = provider
+        .respond_to_challenge(respond(
+            ChallengeKind::TotpRequired,
+            &email,
+            &totp.session,
+            totp_code(enrolment.secret.expose()).await,
+        ))
+        .await
+        .expect("TOTP sign-in");
+    assert_eq!(authenticated(step).user.email, email);
+}
+
+#[tokio::test]
+async fn forgot_password_is_ok_for_an_unknown_and_a_known_user() {
+    let Pool { provider, created } = pool_with(true, false).await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    assert_eq!(provider.forgot_password(&new_email()).await, Ok(()));
+    assert_eq!(provider.forgot_password(&email).await, Ok(()));
+    // moto made a code for the known user only.
+    moto_reset_code(&created.user_pool_id, &email).await;
+}
+
+#[tokio::test]
+async fn confirm_forgot_password_with_the_code_sets_the_new_password() {
+    let Pool { provider, created } = pool_with(true, false).await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    provider.forgot_password(&email).await.unwrap();
+    let code = moto_reset_code(&created.user_pool_id, &email).await;
+
+    provider
+        .confirm_forgot_password(&email, &code, &Secret::new(NEW_PASSWORD))
+        .await
+        .expect("confirm forgot password");
+    signed_in(&provider, &email, NEW_PASSWORD).await;
+    assert_eq!(
+        provider.sign_in(&email, &Secret::new(PASSWORD)).await,
+        Err(AuthError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn moto_answers_a_wrong_reset_code_with_expired_code_so_code_expired_not_code_mismatch() {
+    // Real Cognito: CodeMismatchException → CodeMismatch (unit-tested mapping).
+    let Pool { provider, created } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    provider.forgot_password(&email).await.unwrap();
+    let code = moto_reset_code(&created.user_pool_id, &email).await;
+
+    assert_eq!(
+        provider
+            .confirm_forgot_password(
+                &email,
+                &wrong_prefixed_code(&code),
+                &Secret::new(NEW_PASSWORD)
+            )
+            .await,
+        Err(AuthError::CodeExpired)
+    );
+    // Nothing changed, and the right code still works.
+    signed_in(&provider, &email, PASSWORD).await;
+    provider
+        .confirm_forgot_password(&email, &code, &Secret::new(NEW_PASSWORD))
+        .await
+        .expect("the right code after a wrong one");
+    // A used code is gone.
+    assert_eq!(
+        provider
+            .confirm_forgot_password(&email, &code, &Secret::new(PASSWORD))
+            .await,
+        Err(AuthError::CodeExpired)
+    );
+    signed_in(&provider, &email, NEW_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn moto_accepts_a_reset_code_without_its_prefix_and_a_weak_new_password() {
+    // Real Cognito checks every code and the password policy
+    // (InvalidPasswordException → InvalidPassword, unit-tested mapping).
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    provider.forgot_password(&email).await.unwrap();
+    provider
+        .confirm_forgot_password(&email, &Secret::new("123456"), &Secret::new("weak"))
+        .await
+        .expect("moto accepts it");
+    signed_in(&provider, &email, "weak").await;
+}
+
+#[tokio::test]
+async fn confirm_forgot_password_of_an_unknown_user_is_code_mismatch_though_moto_answers_resource_not_found()
+ {
+    let Pool { provider, .. } = pool().await;
+    // Unknown in this pool, and unknown everywhere.
+    let other = pool().await;
+    let elsewhere = new_email();
+    confirmed_user(&other.provider, &elsewhere).await;
+    for email in [new_email(), elsewhere] {
+        assert_eq!(
+            provider
+                .confirm_forgot_password(
+                    &email,
+                    &Secret::new("moto-confirmation-code:123456"),
+                    &Secret::new(NEW_PASSWORD)
+                )
+                .await,
+            Err(AuthError::CodeMismatch),
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn change_password_wrong_current_is_invalid_credentials_right_sets_the_new_one() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let done = signed_in(&provider, &email, PASSWORD).await;
+    let token = &done.tokens.access_token;
+    let claims = claims_of(token);
+
+    assert_eq!(
+        provider
+            .change_password(
+                &claims,
+                token,
+                &Secret::new("Wrong-Password-99!"),
+                &Secret::new(NEW_PASSWORD)
+            )
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert_eq!(
+        provider
+            .change_password(&claims, token, &Secret::new(""), &Secret::new(NEW_PASSWORD))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert!(matches!(
+        provider
+            .change_password(&claims, token, &Secret::new(PASSWORD), &Secret::new("weak"))
+            .await,
+        Err(AuthError::InvalidPassword { .. })
+    ));
+    provider
+        .change_password(
+            &claims,
+            token,
+            &Secret::new(PASSWORD),
+            &Secret::new(NEW_PASSWORD),
+        )
+        .await
+        .expect("change password");
+    signed_in(&provider, &email, NEW_PASSWORD).await;
+    assert_eq!(
+        provider.sign_in(&email, &Secret::new(PASSWORD)).await,
+        Err(AuthError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn change_password_leaves_the_other_sessions_signed_in_a_cognito_limit() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let other = signed_in(&provider, &email, PASSWORD).await;
+    let this = signed_in(&provider, &email, PASSWORD).await;
+    let token = &this.tokens.access_token;
+    provider
+        .change_password(
+            &claims_of(token),
+            token,
+            &Secret::new(PASSWORD),
+            &Secret::new(NEW_PASSWORD),
+        )
+        .await
+        .unwrap();
+    // The other session still refreshes, and this one still works.
+    provider
+        .refresh(other.tokens.refresh_token.as_ref().unwrap())
+        .await
+        .expect("the other session is still live");
+    provider
+        .verify_password(&claims_of(token), token, &Secret::new(NEW_PASSWORD))
+        .await
+        .expect("this session is still live");
+}
+
+#[tokio::test]
+async fn verify_password_right_is_ok_wrong_is_invalid_credentials_and_changes_nothing() {
+    let Pool { provider, .. } = pool_with(true, false).await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let done = signed_in(&provider, &email, PASSWORD).await;
+    let token = &done.tokens.access_token;
+    let claims = claims_of(token);
+
+    assert_eq!(
+        provider
+            .verify_password(&claims, token, &Secret::new(PASSWORD))
+            .await,
+        Ok(())
+    );
+    assert_eq!(
+        provider
+            .verify_password(&claims, token, &Secret::new("Wrong-Password-99!"))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert_eq!(
+        provider
+            .verify_password(&claims, token, &Secret::new(""))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    // The session and the password are untouched.
+    provider
+        .sign_out(&claims, token)
+        .await
+        .expect("the access token still works");
+    signed_in(&provider, &email, PASSWORD).await;
+}
+
+#[tokio::test]
+async fn verify_password_of_a_totp_user_is_ok_though_sign_in_answers_a_challenge() {
+    let Pool { provider, created } = pool_with(true, true).await;
+    let email = new_email();
+    let done = enrolled_totp_user(&provider, &created.user_pool_id, &email).await;
+    let token = &done.tokens.access_token;
+    let claims = claims_of(token);
+    // Sign-in answers a challenge...
+    challenge(
+        provider
+            .sign_in(&email, &Secret::new(NEW_PASSWORD))
+            .await
+            .unwrap(),
+        ChallengeKind::TotpRequired,
+    );
+    // ...which proves the password just as well.
+    assert_eq!(
+        provider
+            .verify_password(&claims, token, &Secret::new(NEW_PASSWORD))
+            .await,
+        Ok(())
+    );
+    assert_eq!(
+        provider
+            .verify_password(&claims, token, &Secret::new(TEMPORARY_PASSWORD))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn signed_out_token_is_token_revoked_but_moto_answers_change_password_like_a_wrong_password()
+{
+    // Real Cognito: NotAuthorizedException "Access Token has been revoked"
+    // → TokenRevoked at ChangePassword too (unit-tested mapping); moto puts
+    // the token itself in the message.
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let done = signed_in(&provider, &email, PASSWORD).await;
+    let token = &done.tokens.access_token;
+    let claims = claims_of(token);
+    provider.sign_out(&claims, token).await.unwrap();
+
+    assert_eq!(
+        provider.begin_totp_enrolment(&claims, token).await,
+        Err(AuthError::TokenRevoked)
+    );
+    assert_eq!(
+        provider
+            .finish_totp_enrolment(&claims, token, &Secret::new("123456"))
+            .await,
+        Err(AuthError::TokenRevoked)
+    );
+    assert_eq!(
+        provider
+            .verify_password(&claims, token, &Secret::new(PASSWORD))
+            .await,
+        Err(AuthError::TokenRevoked)
+    );
+    assert_eq!(
+        provider
+            .change_password(
+                &claims,
+                token,
+                &Secret::new(PASSWORD),
+                &Secret::new(NEW_PASSWORD)
+            )
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    // The password did not change.
+    signed_in(&provider, &email, PASSWORD).await;
+}
