@@ -23,7 +23,7 @@ pub use error::AuthError;
 pub use notify::{Notification, Notifier};
 pub use provider::{
     AuthStep, Authenticated, ChallengeKind, ChallengeResponse, ChallengeStep, CodeDelivery,
-    IdentityProvider, ProviderUser, SignUpOutcome, SignUpRequest, TokenSet,
+    IdentityProvider, ProviderUser, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
 };
 pub use secret::Secret;
 pub use token::AccessClaims;

@@ -104,6 +104,16 @@ pub struct SignUpOutcome {
     pub delivery: Option<CodeDelivery>,
 }
 
+/// A TOTP secret to enrol in an authenticator app (RFC 6238: SHA-1, six
+/// digits, 30 s steps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpEnrolment {
+    /// Base32, as authenticator apps take it.
+    pub secret: Secret,
+    /// `otpauth://totp/…` for a QR code.
+    pub otpauth_uri: Secret,
+}
+
 /// An identity provider: the embedded one or Cognito.
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
@@ -163,4 +173,52 @@ pub trait IdentityProvider: Send + Sync {
     /// Is the session behind a signature-valid access token still live?
     /// Called by authgate's own protected endpoints after the guard.
     async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError>;
+
+    /// Start enrolling a TOTP authenticator for a signed-in user: a new
+    /// secret, not active until [`Self::finish_totp_enrolment`].
+    async fn begin_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+    ) -> Result<TotpEnrolment, AuthError>;
+
+    /// Finish the enrolment with a code from the authenticator: TOTP becomes
+    /// the user's MFA. A wrong code is [`AuthError::CodeMismatch`].
+    async fn finish_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError>;
+
+    /// Mail a password-reset code. `Ok` whether or not the account exists.
+    async fn forgot_password(&self, email: &str) -> Result<(), AuthError>;
+
+    /// Set a new password with the mailed reset code.
+    async fn confirm_forgot_password(
+        &self,
+        email: &str,
+        code: &Secret,
+        new_password: &Secret,
+    ) -> Result<(), AuthError>;
+
+    /// Change the password of a signed-in user who proves the current one.
+    /// The user's other sessions are signed out; a wrong current password is
+    /// [`AuthError::InvalidCredentials`].
+    async fn change_password(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+        current: &Secret,
+        new_password: &Secret,
+    ) -> Result<(), AuthError>;
+
+    /// Does `password` belong to the signed-in user? `Ok` or
+    /// [`AuthError::InvalidCredentials`]; nothing else changes.
+    async fn verify_password(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+        password: &Secret,
+    ) -> Result<(), AuthError>;
 }

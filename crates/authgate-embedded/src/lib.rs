@@ -10,13 +10,15 @@ pub mod codes;
 pub mod keys;
 pub mod password;
 pub mod tokens;
+pub mod totp;
 
 use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
-    AccessClaims, AuthError, AuthStep, Authenticated, CodeDelivery, IdentityProvider, Notification,
-    Notifier, ProviderUser, Secret, SignUpOutcome, SignUpRequest, TokenSet, now_millis,
+    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeStep, CodeDelivery,
+    IdentityProvider, Notification, Notifier, ProviderUser, Secret, SignUpOutcome, SignUpRequest,
+    TokenSet, TotpEnrolment, now_millis,
 };
 use authgate_store::embedded::{EmbeddedUser, NewEmbeddedUser, UserStatus};
 use authgate_store::refresh::{NewFamily, RotateOutcome};
@@ -26,9 +28,26 @@ use keys::KeyRing;
 use password::PasswordHasher;
 use std::sync::Arc;
 use std::time::Duration;
-use tokens::{AccessTokenClaims, IdTokenClaims, new_refresh_token, refresh_token_digest};
+use tokens::{AccessTokenClaims, IdTokenClaims, new_refresh_token, token_digest};
 
 const SIGN_UP_CODE: &str = "sign_up";
+const PASSWORD_RESET_CODE: &str = "password_reset";
+/// Wrong answers after which a challenge session is invalidated.
+const MAX_CHALLENGE_ATTEMPTS: i64 = 3;
+const TOTP_CHALLENGE: &str = "totp";
+const MFA_SETUP_CHALLENGE: &str = "mfa_setup";
+
+/// When the embedded provider asks for a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    /// Never; TOTP enrolment is refused.
+    Off,
+    /// Users who enrolled an authenticator answer `TOTP_REQUIRED`.
+    Optional,
+    /// Every user: enrolled ones answer `TOTP_REQUIRED`, the others enrol
+    /// inside the sign-in (`MFA_SETUP_REQUIRED`).
+    Required,
+}
 
 /// Settings of the embedded provider.
 #[derive(Debug, Clone)]
@@ -40,6 +59,10 @@ pub struct EmbeddedConfig {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub sign_up_code_ttl: Duration,
+    pub password_reset_code_ttl: Duration,
+    /// Lifetime of a sign-in challenge session (at most 5 minutes).
+    pub challenge_ttl: Duration,
+    pub mfa: MfaPolicy,
     /// How many argon2 hashes run at once (defaults to the CPU count).
     pub hash_concurrency: usize,
 }
@@ -130,6 +153,84 @@ impl EmbeddedProvider {
         Err(AuthError::CodeMismatch)
     }
 
+    /// After the password: tokens, or the second factor the policy asks for.
+    async fn second_factor(&self, user: &EmbeddedUser) -> Result<AuthStep, AuthError> {
+        if self.config.mfa == MfaPolicy::Off {
+            return Ok(AuthStep::Authenticated(self.start_session(user).await?));
+        }
+        let state = self.store.totp_state(&user.sub).await?;
+        if state.active_secret.is_some() {
+            return self
+                .challenge(user, ChallengeKind::TotpRequired, TOTP_CHALLENGE, None)
+                .await;
+        }
+        if self.config.mfa == MfaPolicy::Required {
+            let enrolment = totp::new_enrolment(&user.email)?;
+            let mut step = self
+                .challenge(
+                    user,
+                    ChallengeKind::MfaSetupRequired,
+                    MFA_SETUP_CHALLENGE,
+                    Some(enrolment.secret.expose()),
+                )
+                .await?;
+            if let AuthStep::Challenge(challenge) = &mut step {
+                challenge
+                    .parameters
+                    .insert("secret".into(), enrolment.secret.into_inner());
+                challenge
+                    .parameters
+                    .insert("otpauthUri".into(), enrolment.otpauth_uri.into_inner());
+            }
+            return Ok(step);
+        }
+        Ok(AuthStep::Authenticated(self.start_session(user).await?))
+    }
+
+    /// A new challenge session: opaque to the client, stored as a digest.
+    async fn challenge(
+        &self,
+        user: &EmbeddedUser,
+        kind: ChallengeKind,
+        stored_kind: &str,
+        pending_secret: Option<&str>,
+    ) -> Result<AuthStep, AuthError> {
+        let session = new_refresh_token();
+        let now = now_millis();
+        let ttl = self.config.challenge_ttl.min(Duration::from_secs(300));
+        self.store
+            .create_challenge(
+                &token_digest(&session),
+                &user.sub,
+                stored_kind,
+                pending_secret,
+                now + ttl.as_millis() as i64,
+                now,
+            )
+            .await?;
+        Ok(AuthStep::Challenge(ChallengeStep {
+            kind,
+            session: Secret::new(session),
+            parameters: Default::default(),
+        }))
+    }
+
+    /// Check a code against the active secret; a step is accepted once.
+    async fn accept_totp(&self, sub: &str, secret: &str, code: &Secret) -> Result<bool, AuthError> {
+        match totp::matching_step(secret, code, now_secs())? {
+            Some(step) => Ok(self.store.claim_totp_step(sub, step, now_millis()).await?),
+            None => Ok(false),
+        }
+    }
+
+    async fn user_of(&self, claims: &AccessClaims) -> Result<EmbeddedUser, AuthError> {
+        self.store
+            .embedded_user_by_sub(&claims.sub)
+            .await?
+            .filter(|u| u.disabled_at.is_none())
+            .ok_or(AuthError::TokenRevoked)
+    }
+
     /// Mint access and id tokens for `user` in session `family_id`.
     fn mint(
         &self,
@@ -192,7 +293,7 @@ impl EmbeddedProvider {
                     family_id: &family_id,
                     sub: &user.sub,
                     auth_time,
-                    token_hash: &refresh_token_digest(&refresh),
+                    token_hash: &token_digest(&refresh),
                     expires_at: now + self.config.refresh_token_ttl.as_millis() as i64,
                 },
                 now,
@@ -200,6 +301,10 @@ impl EmbeddedProvider {
             .await?;
         self.mint(user, &family_id, auth_time, Some(refresh))
     }
+}
+
+fn now_secs() -> u64 {
+    (now_millis() / 1000) as u64
 }
 
 fn provider_user(user: &EmbeddedUser) -> ProviderUser {
@@ -321,16 +426,67 @@ impl IdentityProvider for EmbeddedProvider {
         if user.status == UserStatus::Unconfirmed {
             return Err(AuthError::UserNotConfirmed);
         }
-        Ok(AuthStep::Authenticated(self.start_session(&user).await?))
+        self.second_factor(&user).await
     }
 
     async fn respond_to_challenge(
         &self,
-        _response: ChallengeResponse,
+        response: ChallengeResponse,
     ) -> Result<AuthStep, AuthError> {
-        // The embedded provider has not issued any challenge session yet, so
-        // no session can be valid.
-        Err(AuthError::InvalidSession)
+        let now = now_millis();
+        let session_hash = token_digest(response.session.expose());
+        let challenge = self
+            .store
+            .take_challenge_attempt(&session_hash, MAX_CHALLENGE_ATTEMPTS, now)
+            .await?
+            .ok_or(AuthError::InvalidSession)?;
+        let expected_kind = match response.kind {
+            ChallengeKind::TotpRequired => TOTP_CHALLENGE,
+            ChallengeKind::MfaSetupRequired => MFA_SETUP_CHALLENGE,
+            ChallengeKind::NewPasswordRequired => return Err(AuthError::InvalidSession),
+        };
+        // The session is bound to its user and to its kind of challenge;
+        // presenting it otherwise destroys it.
+        let user = self
+            .store
+            .embedded_user_by_sub(&challenge.sub)
+            .await?
+            .filter(|u| u.email == response.email && u.disabled_at.is_none());
+        let Some(user) = user.filter(|_| challenge.kind == expected_kind) else {
+            self.store.delete_challenge(&session_hash).await?;
+            return Err(AuthError::InvalidSession);
+        };
+        let accepted = if response.kind == ChallengeKind::TotpRequired {
+            match self.store.totp_state(&user.sub).await?.active_secret {
+                Some(secret) => {
+                    self.accept_totp(&user.sub, &secret, &response.answer)
+                        .await?
+                }
+                None => return Err(AuthError::InvalidSession),
+            }
+        } else {
+            let secret = challenge
+                .pending_secret
+                .clone()
+                .ok_or(AuthError::InvalidSession)?;
+            match totp::matching_step(&secret, &response.answer, now_secs())? {
+                Some(step) => {
+                    self.store
+                        .activate_totp(&user.sub, &secret, step, now)
+                        .await?;
+                    true
+                }
+                None => false,
+            }
+        };
+        if !accepted {
+            if challenge.attempts >= MAX_CHALLENGE_ATTEMPTS {
+                self.store.delete_challenge(&session_hash).await?;
+            }
+            return Err(AuthError::CodeMismatch);
+        }
+        self.store.delete_challenge(&session_hash).await?;
+        Ok(AuthStep::Authenticated(self.start_session(&user).await?))
     }
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError> {
@@ -339,8 +495,8 @@ impl IdentityProvider for EmbeddedProvider {
         let outcome = self
             .store
             .rotate_refresh_token(
-                &refresh_token_digest(refresh_token.expose()),
-                &refresh_token_digest(&new_token),
+                &token_digest(refresh_token.expose()),
+                &token_digest(&new_token),
                 now,
             )
             .await?;
@@ -394,6 +550,145 @@ impl IdentityProvider for EmbeddedProvider {
             Ok(())
         } else {
             Err(AuthError::TokenRevoked)
+        }
+    }
+
+    async fn begin_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+    ) -> Result<TotpEnrolment, AuthError> {
+        if self.config.mfa == MfaPolicy::Off {
+            return Err(AuthError::Forbidden(
+                "multi-factor authentication is turned off".into(),
+            ));
+        }
+        let user = self.user_of(claims).await?;
+        let enrolment = totp::new_enrolment(&user.email)?;
+        self.store
+            .set_pending_totp(&user.sub, enrolment.secret.expose(), now_millis())
+            .await?;
+        Ok(enrolment)
+    }
+
+    async fn finish_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let user = self.user_of(claims).await?;
+        let state = self.store.totp_state(&user.sub).await?;
+        let Some(secret) = state.pending_secret else {
+            return Err(AuthError::InvalidRequest {
+                field: None,
+                message: "no enrolment in progress: start one with POST /v1/auth/mfa/totp".into(),
+            });
+        };
+        match totp::matching_step(&secret, code, now_secs())? {
+            Some(step) => {
+                self.store
+                    .activate_totp(&user.sub, &secret, step, now_millis())
+                    .await?;
+                Ok(())
+            }
+            None => Err(AuthError::CodeMismatch),
+        }
+    }
+
+    async fn forgot_password(&self, email: &str) -> Result<(), AuthError> {
+        if let Some(user) = self.store.embedded_user_by_email(email).await?
+            && user.disabled_at.is_none()
+        {
+            let code = generate_code();
+            let now = now_millis();
+            let ttl = self.config.password_reset_code_ttl.as_millis() as i64;
+            self.store
+                .put_code(
+                    &user.sub,
+                    PASSWORD_RESET_CODE,
+                    &hash_code(&user.sub, PASSWORD_RESET_CODE, &code),
+                    now + ttl,
+                    now,
+                )
+                .await?;
+            self.notify(Notification::PasswordResetCode {
+                to: user.email.clone(),
+                name: user.name.clone(),
+                code: Secret::new(code),
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn confirm_forgot_password(
+        &self,
+        email: &str,
+        code: &Secret,
+        new_password: &Secret,
+    ) -> Result<(), AuthError> {
+        let Some(user) = self.store.embedded_user_by_email(email).await? else {
+            return Err(AuthError::CodeMismatch);
+        };
+        self.check_code(&user.sub, PASSWORD_RESET_CODE, code)
+            .await?;
+        let hash = self.hasher.hash(new_password).await?;
+        let now = now_millis();
+        self.store
+            .update_embedded_password(&user.sub, &hash, now)
+            .await?;
+        self.store
+            .delete_code(&user.sub, PASSWORD_RESET_CODE)
+            .await?;
+        self.store
+            .revoke_families_of(&user.sub, "password_reset", now)
+            .await?;
+        Ok(())
+    }
+
+    async fn change_password(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+        current: &Secret,
+        new_password: &Secret,
+    ) -> Result<(), AuthError> {
+        let user = self.user_of(claims).await?;
+        if !self
+            .hasher
+            .verify(current, Some(&user.password_hash))
+            .await?
+        {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(new_password).await?;
+        let now = now_millis();
+        self.store
+            .update_embedded_password(&user.sub, &hash, now)
+            .await?;
+        let keep = claims.origin_jti.as_deref().unwrap_or_default();
+        self.store
+            .revoke_other_families(&user.sub, keep, "password_changed", now)
+            .await?;
+        Ok(())
+    }
+
+    async fn verify_password(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+        password: &Secret,
+    ) -> Result<(), AuthError> {
+        let user = self.user_of(claims).await?;
+        if self
+            .hasher
+            .verify(password, Some(&user.password_hash))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidCredentials)
         }
     }
 }

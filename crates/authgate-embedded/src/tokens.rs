@@ -49,7 +49,7 @@ pub fn new_refresh_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The digest under which a refresh token is stored.
-pub fn refresh_token_digest(token: &str) -> String {
+/// The digest under which an opaque token (refresh token, challenge session) is stored.
+pub fn token_digest(token: &str) -> String {
     hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
 }

@@ -5,12 +5,12 @@
 use crate::http;
 use crate::ratelimit::RateLimits;
 use crate::services::AuthService;
-use crate::settings::{ProviderKind, Settings};
+use crate::settings::{MfaMode, ProviderKind, Settings};
 use crate::state::AppState;
 use anyhow::Context;
 use async_trait::async_trait;
 use authgate_core::{IdentityProvider, Notifier};
-use authgate_embedded::{EmbeddedConfig, EmbeddedProvider};
+use authgate_embedded::{EmbeddedConfig, EmbeddedProvider, MfaPolicy};
 use authgate_guard::{Guard, GuardConfig, GuardError, JwksSource, KeySource};
 use authgate_mail::{BackgroundNotifier, Mailer, Templates};
 use authgate_store::Store;
@@ -113,6 +113,15 @@ impl App {
                         access_token_ttl: Duration::from_secs(settings.access_token_ttl),
                         refresh_token_ttl: Duration::from_secs(settings.refresh_token_ttl),
                         sign_up_code_ttl: Duration::from_secs(settings.sign_up_code_ttl),
+                        password_reset_code_ttl: Duration::from_secs(
+                            settings.password_reset_code_ttl,
+                        ),
+                        challenge_ttl: Duration::from_secs(settings.challenge_ttl),
+                        mfa: match settings.mfa {
+                            MfaMode::Off => MfaPolicy::Off,
+                            MfaMode::Optional => MfaPolicy::Optional,
+                            MfaMode::Required => MfaPolicy::Required,
+                        },
                         hash_concurrency: match settings.hash_concurrency {
                             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
                             n => n,
@@ -160,7 +169,12 @@ impl App {
                 }
             }));
         }
-        let auth = AuthService::new(provider, store, settings.password_policy());
+        let auth = AuthService::new(
+            provider,
+            store,
+            settings.password_policy(),
+            Duration::from_secs(settings.password_verification_ttl),
+        );
         let mut state = AppState {
             auth,
             guard,

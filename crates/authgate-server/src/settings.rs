@@ -91,6 +91,12 @@ pub struct Settings {
     pub refresh_token_ttl: u64,
     /// Seconds a sign-up confirmation code stays valid.
     pub sign_up_code_ttl: u64,
+    /// Seconds a password-reset code stays valid.
+    pub password_reset_code_ttl: u64,
+    /// Seconds a sign-in challenge session stays valid (at most 300).
+    pub challenge_ttl: u64,
+    /// Seconds a password re-verification counts for sensitive operations.
+    pub password_verification_ttl: u64,
     /// The `client_id` of tokens the embedded provider issues.
     pub client_id: String,
     pub log: String,
@@ -149,6 +155,9 @@ impl Default for Settings {
             access_token_ttl: 3600,
             refresh_token_ttl: 86_400,
             sign_up_code_ttl: 86_400,
+            password_reset_code_ttl: 900,
+            challenge_ttl: 300,
+            password_verification_ttl: 300,
             client_id: "authgate".into(),
             log: "info".into(),
             log_format: LogFormat::Text,

@@ -95,6 +95,24 @@ impl Store {
             .ok_or_else(|| crate::StoreError::Other("app user vanished after insert".into()))
     }
 
+    /// The app users of a provider with this email (a claim, not a key: there
+    /// may be several, e.g. after an account was deleted and recreated).
+    pub async fn app_users_by_email(
+        &self,
+        provider: &str,
+        email: &str,
+    ) -> StoreResult<Vec<AppUser>> {
+        let rows = sqlx::query(
+            "SELECT id, provider, provider_sub, email, name, created_at FROM app_users \
+             WHERE provider = $1 AND email = $2",
+        )
+        .bind(provider)
+        .bind(email)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     pub async fn count_app_users(&self, provider: &str, sub: &str) -> StoreResult<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM app_users WHERE provider = $1 AND provider_sub = $2",

@@ -13,6 +13,7 @@ pub mod app_users;
 pub mod audit;
 pub mod embedded;
 pub mod keys;
+pub mod mfa;
 pub mod refresh;
 pub mod sessions;
 

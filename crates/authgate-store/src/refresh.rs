@@ -168,6 +168,28 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Revoke every live family of a user but `keep` (the caller's own session).
+    pub async fn revoke_other_families(
+        &self,
+        sub: &str,
+        keep: &str,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let _writing = self.write_guard().await;
+        let done = sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
+             WHERE sub = $3 AND id <> $4 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(sub)
+        .bind(keep)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Is the family live (exists, not revoked, not expired)? Access tokens
     /// carry their family id in `origin_jti`.
     pub async fn family_is_live(&self, family_id: &str, sub: &str, now: i64) -> StoreResult<bool> {

@@ -71,6 +71,28 @@ impl Store {
         Ok(())
     }
 
+    /// Revoke every recorded session of a subject but `keep` (the caller's).
+    pub async fn revoke_other_provider_sessions(
+        &self,
+        provider: &str,
+        sub: &str,
+        keep: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query(
+            "UPDATE provider_sessions SET revoked_at = $1 WHERE provider = $2 AND sub = $3 \
+             AND session_id <> $4 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(provider)
+        .bind(sub)
+        .bind(keep)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn provider_session_state(
         &self,
         provider: &str,

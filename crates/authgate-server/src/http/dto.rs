@@ -251,3 +251,66 @@ pub struct CodeChallengeBody {
     #[schema(value_type = String)]
     pub code: Secret,
 }
+
+/// A TOTP secret to add to an authenticator app.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpEnrolmentResponse {
+    /// Base32.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    pub otpauth_uri: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeBody {
+    #[schema(value_type = String)]
+    pub code: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaEnabledResponse {
+    pub mfa_enabled: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetConfirmBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub code: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetResponse {
+    pub password_reset: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChangeBody {
+    #[schema(value_type = String, format = Password)]
+    pub current_password: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordBody {
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordVerifiedResponse {
+    pub verified: bool,
+    /// RFC 3339: until when sensitive operations accept this proof.
+    pub verified_until: String,
+}

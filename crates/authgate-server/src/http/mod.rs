@@ -1,6 +1,7 @@
 //! The HTTP surface: the router with every route documented in OpenAPI
 //! ([`router`]), extractors, error rendering and middleware.
 
+pub mod account_routes;
 pub mod auth_routes;
 pub mod dto;
 pub mod extract;
@@ -24,6 +25,8 @@ use utoipa_axum::routes;
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "The native authentication contract"),
+        (name = "mfa", description = "TOTP authenticators"),
+        (name = "password", description = "Password reset, change and re-verification"),
         (name = "operations", description = "Health, metrics, this document"),
         (name = "discovery", description = "OIDC discovery and keys"),
     )
@@ -59,6 +62,8 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(auth_routes::new_password_challenge))
         .routes(routes!(auth_routes::totp_challenge))
         .routes(routes!(auth_routes::mfa_setup_challenge))
+        .routes(routes!(account_routes::request_password_reset))
+        .routes(routes!(account_routes::confirm_password_reset))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::ratelimit::limit_public,
@@ -67,6 +72,10 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .merge(public)
         .routes(routes!(auth_routes::sign_out))
         .routes(routes!(auth_routes::subject))
+        .routes(routes!(account_routes::begin_totp))
+        .routes(routes!(account_routes::verify_totp))
+        .routes(routes!(account_routes::change_password))
+        .routes(routes!(account_routes::verify_password))
         .routes(routes!(ops_routes::live))
         .routes(routes!(ops_routes::ready))
         .routes(routes!(ops_routes::metrics))

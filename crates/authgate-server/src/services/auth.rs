@@ -39,20 +39,28 @@ pub struct Caller {
 
 #[derive(Clone)]
 pub struct AuthService {
-    provider: Arc<dyn IdentityProvider>,
-    store: Store,
-    policy: PasswordPolicy,
-    events: EventRecorder,
+    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) store: Store,
+    pub(crate) policy: PasswordPolicy,
+    pub(crate) events: EventRecorder,
+    /// How long a password re-verification counts.
+    pub(crate) verification_ttl: std::time::Duration,
 }
 
 impl AuthService {
-    pub fn new(provider: Arc<dyn IdentityProvider>, store: Store, policy: PasswordPolicy) -> Self {
+    pub fn new(
+        provider: Arc<dyn IdentityProvider>,
+        store: Store,
+        policy: PasswordPolicy,
+        verification_ttl: std::time::Duration,
+    ) -> Self {
         let events = EventRecorder::spawn(store.clone(), provider.name());
         Self {
             provider,
             store,
             policy,
             events,
+            verification_ttl,
         }
     }
 
@@ -166,17 +174,7 @@ impl AuthService {
                 ));
             }
             match kind {
-                ChallengeKind::NewPasswordRequired => {
-                    self.policy
-                        .check(answer.expose())
-                        .map_err(|err| match err {
-                            AuthError::InvalidPassword { rule } => AuthError::InvalidRequest {
-                                field: Some("newPassword".into()),
-                                message: format!("the password does not meet the policy: {rule}"),
-                            },
-                            other => other,
-                        })?
-                }
+                ChallengeKind::NewPasswordRequired => self.check_new_password(&answer)?,
                 ChallengeKind::TotpRequired | ChallengeKind::MfaSetupRequired => {
                     if answer.expose().trim().is_empty() {
                         return Err(AuthError::invalid_field("code", "code must not be empty"));
@@ -339,6 +337,21 @@ impl AuthService {
             tokens: done.tokens,
             user,
         })
+    }
+}
+
+impl AuthService {
+    /// The password policy, for a password sent as `newPassword`.
+    pub(crate) fn check_new_password(&self, password: &Secret) -> Result<(), AuthError> {
+        self.policy
+            .check(password.expose())
+            .map_err(|err| match err {
+                AuthError::InvalidPassword { rule } => AuthError::InvalidRequest {
+                    field: Some("newPassword".into()),
+                    message: format!("the password does not meet the policy: {rule}"),
+                },
+                other => other,
+            })
     }
 }
 

@@ -2,6 +2,7 @@
 //! native one now, the CognitoApi profile later) calls these; handlers only
 //! parse, call and render.
 
+pub mod account;
 pub mod auth;
 pub mod events;
 

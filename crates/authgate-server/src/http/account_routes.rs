@@ -1,0 +1,139 @@
+//! Handlers of the account endpoints: TOTP enrolment, password reset,
+//! change and re-verification. Each one parses, calls the service, renders.
+
+use crate::http::dto::*;
+use crate::http::extract::ApiJson;
+use crate::http::problem::{ApiError, Problem};
+use crate::services::{Caller, RequestMeta};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Start enrolling a TOTP authenticator: a new secret, active once verified.
+#[utoipa::path(post, path = "/v1/auth/mfa/totp", tag = "mfa", security(("bearer" = [])),
+    responses(
+        (status = 200, body = TotpEnrolmentResponse),
+        (status = 401, body = Problem),
+        (status = 403, description = "MFA is turned off", body = Problem),
+    ))]
+pub async fn begin_totp(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+) -> ApiResult<Json<TotpEnrolmentResponse>> {
+    let enrolment = state.auth.begin_totp_enrolment(&meta, &caller).await?;
+    Ok(Json(TotpEnrolmentResponse {
+        secret: enrolment.secret.into_inner(),
+        otpauth_uri: enrolment.otpauth_uri.into_inner(),
+    }))
+}
+
+/// Finish the enrolment with a code from the authenticator.
+#[utoipa::path(post, path = "/v1/auth/mfa/totp/verify", tag = "mfa", security(("bearer" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, body = MfaEnabledResponse),
+        (status = 400, description = "code_mismatch", body = Problem),
+        (status = 401, body = Problem),
+    ))]
+pub async fn verify_totp(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> ApiResult<Json<MfaEnabledResponse>> {
+    state
+        .auth
+        .finish_totp_enrolment(&meta, &caller, &body.code)
+        .await?;
+    Ok(Json(MfaEnabledResponse { mfa_enabled: true }))
+}
+
+/// Ask for a password-reset code. The same answer whether or not the account exists.
+#[utoipa::path(post, path = "/v1/auth/password-resets", tag = "password", request_body = EmailBody,
+    responses((status = 202, body = AcceptedResponse)))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<EmailBody>,
+) -> ApiResult<(StatusCode, Json<AcceptedResponse>)> {
+    state
+        .auth
+        .request_password_reset(&meta, &body.email)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(AcceptedResponse {
+            message: "If an account exists for this email, a reset code has been sent.".into(),
+        }),
+    ))
+}
+
+/// Set a new password with the mailed code; every session of the user ends.
+#[utoipa::path(post, path = "/v1/auth/password-resets/confirm", tag = "password",
+    request_body = PasswordResetConfirmBody,
+    responses(
+        (status = 200, body = PasswordResetResponse),
+        (status = 400, description = "code_mismatch / code_expired", body = Problem),
+        (status = 422, description = "invalid_request (newPassword breaks the policy)", body = Problem),
+    ))]
+pub async fn confirm_password_reset(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<PasswordResetConfirmBody>,
+) -> ApiResult<Json<PasswordResetResponse>> {
+    state
+        .auth
+        .confirm_password_reset(&meta, &body.email, &body.code, &body.new_password)
+        .await?;
+    Ok(Json(PasswordResetResponse {
+        password_reset: true,
+    }))
+}
+
+/// Change the password; the user's other sessions end.
+#[utoipa::path(patch, path = "/v1/auth/password", tag = "password", security(("bearer" = [])),
+    request_body = PasswordChangeBody,
+    responses(
+        (status = 204, description = "changed"),
+        (status = 401, description = "invalid_credentials (wrong current password) or a bad token", body = Problem),
+        (status = 422, description = "invalid_request (newPassword breaks the policy)", body = Problem),
+    ))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordChangeBody>,
+) -> ApiResult<StatusCode> {
+    state
+        .auth
+        .change_password(&meta, &caller, &body.current_password, &body.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Re-enter the password before a sensitive operation.
+#[utoipa::path(post, path = "/v1/auth/password-verifications", tag = "password",
+    security(("bearer" = [])), request_body = PasswordBody,
+    responses(
+        (status = 200, body = PasswordVerifiedResponse),
+        (status = 401, description = "invalid_credentials", body = Problem),
+    ))]
+pub async fn verify_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<Json<PasswordVerifiedResponse>> {
+    let until = state
+        .auth
+        .verify_password(&meta, &caller, &body.password)
+        .await?;
+    Ok(Json(PasswordVerifiedResponse {
+        verified: true,
+        verified_until: rfc3339(until / 1000),
+    }))
+}

@@ -1,0 +1,242 @@
+//! The embedded provider's TOTP authenticators (an active secret, a pending
+//! one during enrolment, and the last accepted time step so a code is never
+//! accepted twice) and its sign-in challenge sessions (stored as digests,
+//! short-lived, single-use, with a bounded number of tries).
+
+use crate::{Store, StoreResult};
+use sqlx::Row;
+
+/// A user's TOTP state.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct TotpState {
+    pub active_secret: Option<String>,
+    pub pending_secret: Option<String>,
+    pub last_step: i64,
+}
+
+impl std::fmt::Debug for TotpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpState")
+            .field("active", &self.active_secret.is_some())
+            .field("pending", &self.pending_secret.is_some())
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+/// A challenge session, as read back when a try is spent on it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredChallenge {
+    pub sub: String,
+    pub kind: String,
+    pub pending_secret: Option<String>,
+    pub attempts: i64,
+}
+
+impl std::fmt::Debug for StoredChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredChallenge")
+            .field("sub", &self.sub)
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub async fn totp_state(&self, sub: &str) -> StoreResult<TotpState> {
+        let row = sqlx::query(
+            "SELECT active_secret, pending_secret, last_step FROM embedded_totp WHERE sub = $1",
+        )
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            None => TotpState::default(),
+            Some(row) => TotpState {
+                active_secret: row.try_get("active_secret")?,
+                pending_secret: row.try_get("pending_secret")?,
+                last_step: row.try_get("last_step")?,
+            },
+        })
+    }
+
+    /// Keep a secret being enrolled; the active one (if any) stays active.
+    pub async fn set_pending_totp(&self, sub: &str, secret: &str, now: i64) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO embedded_totp (sub, pending_secret, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (sub) DO UPDATE SET pending_secret = excluded.pending_secret, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(sub)
+        .bind(secret)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Make `secret` the active authenticator, with `step` already used.
+    pub async fn activate_totp(
+        &self,
+        sub: &str,
+        secret: &str,
+        step: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO embedded_totp (sub, active_secret, last_step, enabled_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (sub) DO UPDATE SET \
+             active_secret = excluded.active_secret, pending_secret = NULL, \
+             last_step = excluded.last_step, enabled_at = excluded.enabled_at, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(sub)
+        .bind(secret)
+        .bind(step)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Accept the code of time step `step` once: false when that step (or a
+    /// later one) was already used.
+    pub async fn claim_totp_step(&self, sub: &str, step: i64, now: i64) -> StoreResult<bool> {
+        let _writing = self.write_guard().await;
+        let done = sqlx::query(
+            "UPDATE embedded_totp SET last_step = $1, updated_at = $2 \
+             WHERE sub = $3 AND last_step < $1",
+        )
+        .bind(step)
+        .bind(now)
+        .bind(sub)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn create_challenge(
+        &self,
+        session_hash: &str,
+        sub: &str,
+        kind: &str,
+        pending_secret: Option<&str>,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        let mut tx = self.pool().begin().await?;
+        // Expired challenges are never answered; drop them as new ones come.
+        sqlx::query("DELETE FROM embedded_challenges WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO embedded_challenges (session_hash, sub, kind, pending_secret, \
+             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(session_hash)
+        .bind(sub)
+        .bind(kind)
+        .bind(pending_secret)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Spend one try on a live challenge; `None` when it is unknown, expired
+    /// or out of tries.
+    pub async fn take_challenge_attempt(
+        &self,
+        session_hash: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> StoreResult<Option<StoredChallenge>> {
+        let _writing = self.write_guard().await;
+        let row = sqlx::query(
+            "UPDATE embedded_challenges SET attempts = attempts + 1 WHERE session_hash = $1 \
+             AND attempts < $2 AND expires_at > $3 RETURNING sub, kind, pending_secret, attempts",
+        )
+        .bind(session_hash)
+        .bind(max_attempts)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(StoredChallenge {
+                sub: row.try_get("sub")?,
+                kind: row.try_get("kind")?,
+                pending_secret: row.try_get("pending_secret")?,
+                attempts: row.try_get("attempts")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_challenge(&self, session_hash: &str) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query("DELETE FROM embedded_challenges WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_embedded_password(
+        &self,
+        sub: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query("UPDATE embedded_users SET password_hash = $1, updated_at = $2 WHERE sub = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Note that the user re-entered their password; valid until `until`.
+    pub async fn record_password_verification(
+        &self,
+        provider: &str,
+        sub: &str,
+        until: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO password_verifications (provider, sub, verified_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (provider, sub) DO UPDATE SET verified_until = excluded.verified_until",
+        )
+        .bind(provider)
+        .bind(sub)
+        .bind(until)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Until when the user's last password re-verification holds, if any.
+    pub async fn password_verified_until(
+        &self,
+        provider: &str,
+        sub: &str,
+    ) -> StoreResult<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT verified_until FROM password_verifications WHERE provider = $1 AND sub = $2",
+        )
+        .bind(provider)
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("verified_until")).transpose()?)
+    }
+}
