@@ -27,8 +27,10 @@ pub struct AuditEvent {
     pub outcome: AuditOutcome,
     pub reason: Option<&'static str>,
     pub provider: &'static str,
-    /// The provider subject, when known.
+    /// The provider subject the event is about, when known.
     pub subject: Option<String>,
+    /// Who did it, when it is not the subject (an administrator's subject).
+    pub actor: Option<String>,
     /// The email the request named, when it named one.
     pub email: Option<String>,
     pub ip: Option<String>,

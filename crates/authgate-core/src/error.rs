@@ -35,6 +35,9 @@ pub enum AuthError {
     /// The password was right but the account has not confirmed its email.
     #[error("the account has not been confirmed yet")]
     UserNotConfirmed,
+    /// The password was right, but an administrator required a reset first.
+    #[error("a password reset is required: use the code that was mailed, or request a new one")]
+    PasswordResetRequired,
     /// The confirmation or reset code does not match.
     #[error("the code is incorrect")]
     CodeMismatch,
@@ -108,6 +111,7 @@ impl AuthError {
             UsernameExists => (409, "username_exists", "Username exists"),
             InvalidCredentials => (401, "invalid_credentials", "Invalid credentials"),
             UserNotConfirmed => (403, "user_not_confirmed", "User not confirmed"),
+            PasswordResetRequired => (403, "password_reset_required", "Password reset required"),
             CodeMismatch => (400, "code_mismatch", "Code mismatch"),
             CodeExpired => (400, "code_expired", "Code expired"),
             AlreadyConfirmed => (409, "already_confirmed", "Already confirmed"),

@@ -22,8 +22,9 @@ pub use audit::{AuditEvent, AuditOutcome};
 pub use error::AuthError;
 pub use notify::{Notification, Notifier};
 pub use provider::{
-    AuthStep, Authenticated, ChallengeKind, ChallengeResponse, ChallengeStep, CodeDelivery,
-    IdentityProvider, ProviderUser, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
+    AccountFilter, AccountStatus, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
+    ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount, ProviderUser,
+    SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
 };
 pub use secret::Secret;
 pub use token::AccessClaims;

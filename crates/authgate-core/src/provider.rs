@@ -114,6 +114,74 @@ pub struct TotpEnrolment {
     pub otpauth_uri: Secret,
 }
 
+/// Where an account stands, in service terms (never a provider's status string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// Signed up, email not confirmed yet.
+    PendingConfirmation,
+    /// Can sign in.
+    Active,
+    /// Created by an administrator; the first sign-in sets a password.
+    TemporaryPassword,
+    /// An administrator required a reset; the user resets with a mailed code.
+    PasswordResetRequired,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::PendingConfirmation => "pending_confirmation",
+            AccountStatus::Active => "active",
+            AccountStatus::TemporaryPassword => "temporary_password",
+            AccountStatus::PasswordResetRequired => "password_reset_required",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            AccountStatus::PendingConfirmation,
+            AccountStatus::Active,
+            AccountStatus::TemporaryPassword,
+            AccountStatus::PasswordResetRequired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// An account as an administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderAccount {
+    pub sub: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub status: AccountStatus,
+    pub enabled: bool,
+    pub mfa_enabled: bool,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// An account an administrator creates; the temporary password is mailed
+/// by authgate (never by the provider), so every provider sends one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub temporary_password: Secret,
+}
+
+/// Filters of an account listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    pub email_prefix: Option<String>,
+    pub status: Option<AccountStatus>,
+    /// At most this many (the provider may cap it lower).
+    pub limit: usize,
+}
+
 /// An identity provider: the embedded one or Cognito.
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
@@ -212,6 +280,38 @@ pub trait IdentityProvider: Send + Sync {
         current: &Secret,
         new_password: &Secret,
     ) -> Result<(), AuthError>;
+
+    /// Create an account with a temporary password: the first sign-in
+    /// answers `NEW_PASSWORD_REQUIRED`. An existing email is
+    /// [`AuthError::UsernameExists`].
+    async fn admin_create_user(&self, account: NewAccount) -> Result<ProviderAccount, AuthError>;
+
+    /// One account by subject; [`AuthError::NotFound`] when there is none.
+    async fn admin_get_user(&self, sub: &str) -> Result<ProviderAccount, AuthError>;
+
+    /// One account by email, if any.
+    async fn admin_find_by_email(&self, email: &str) -> Result<Option<ProviderAccount>, AuthError>;
+
+    /// Accounts with this phone number (normally one), for identifier recovery.
+    async fn admin_find_by_phone(&self, phone: &str) -> Result<Vec<ProviderAccount>, AuthError>;
+
+    /// Accounts matching the filter, oldest first.
+    async fn admin_list_users(
+        &self,
+        filter: &AccountFilter,
+    ) -> Result<Vec<ProviderAccount>, AuthError>;
+
+    /// Delete an account for good.
+    async fn admin_delete_user(&self, sub: &str) -> Result<(), AuthError>;
+
+    /// Disable (sign-in refused like a wrong password, every session ended
+    /// at once) or enable an account.
+    async fn admin_set_enabled(&self, sub: &str, enabled: bool) -> Result<(), AuthError>;
+
+    /// Require a password reset: the user's sessions end, a reset code is
+    /// mailed, and sign-in answers [`AuthError::PasswordResetRequired`]
+    /// until the user resets with the code.
+    async fn admin_reset_password(&self, sub: &str) -> Result<(), AuthError>;
 
     /// Does `password` belong to the signed-in user? `Ok` or
     /// [`AuthError::InvalidCredentials`]; nothing else changes.

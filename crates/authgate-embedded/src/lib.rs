@@ -16,9 +16,10 @@ use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
-    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeStep, CodeDelivery,
-    IdentityProvider, Notification, Notifier, ProviderUser, Secret, SignUpOutcome, SignUpRequest,
-    TokenSet, TotpEnrolment, now_millis,
+    AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
+    ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, Notification, Notifier,
+    ProviderAccount, ProviderUser, Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
+    now_millis,
 };
 use authgate_store::embedded::{EmbeddedUser, NewEmbeddedUser, UserStatus};
 use authgate_store::refresh::{NewFamily, RotateOutcome};
@@ -36,6 +37,7 @@ const PASSWORD_RESET_CODE: &str = "password_reset";
 const MAX_CHALLENGE_ATTEMPTS: i64 = 3;
 const TOTP_CHALLENGE: &str = "totp";
 const MFA_SETUP_CHALLENGE: &str = "mfa_setup";
+const NEW_PASSWORD_CHALLENGE: &str = "new_password";
 
 /// When the embedded provider asks for a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +223,31 @@ impl EmbeddedProvider {
             Some(step) => Ok(self.store.claim_totp_step(sub, step, now_millis()).await?),
             None => Ok(false),
         }
+    }
+
+    /// An embedded user in the provider-neutral shape of the admin API.
+    async fn account(&self, user: EmbeddedUser) -> Result<ProviderAccount, AuthError> {
+        let mfa_enabled = self
+            .store
+            .totp_state(&user.sub)
+            .await?
+            .active_secret
+            .is_some();
+        Ok(ProviderAccount {
+            status: match user.status {
+                UserStatus::Unconfirmed => AccountStatus::PendingConfirmation,
+                UserStatus::Confirmed => AccountStatus::Active,
+                UserStatus::TemporaryPassword => AccountStatus::TemporaryPassword,
+                UserStatus::ResetRequired => AccountStatus::PasswordResetRequired,
+            },
+            enabled: user.disabled_at.is_none(),
+            mfa_enabled,
+            created_at: user.created_at,
+            sub: user.sub,
+            email: user.email,
+            name: user.name,
+            phone: user.phone,
+        })
     }
 
     async fn user_of(&self, claims: &AccessClaims) -> Result<EmbeddedUser, AuthError> {
@@ -423,10 +450,20 @@ impl IdentityProvider for EmbeddedProvider {
             Some(user) if matched && user.disabled_at.is_none() => user,
             _ => return Err(AuthError::InvalidCredentials),
         };
-        if user.status == UserStatus::Unconfirmed {
-            return Err(AuthError::UserNotConfirmed);
+        match user.status {
+            UserStatus::Unconfirmed => Err(AuthError::UserNotConfirmed),
+            UserStatus::ResetRequired => Err(AuthError::PasswordResetRequired),
+            UserStatus::TemporaryPassword => {
+                self.challenge(
+                    &user,
+                    ChallengeKind::NewPasswordRequired,
+                    NEW_PASSWORD_CHALLENGE,
+                    None,
+                )
+                .await
+            }
+            UserStatus::Confirmed => self.second_factor(&user).await,
         }
-        self.second_factor(&user).await
     }
 
     async fn respond_to_challenge(
@@ -443,7 +480,7 @@ impl IdentityProvider for EmbeddedProvider {
         let expected_kind = match response.kind {
             ChallengeKind::TotpRequired => TOTP_CHALLENGE,
             ChallengeKind::MfaSetupRequired => MFA_SETUP_CHALLENGE,
-            ChallengeKind::NewPasswordRequired => return Err(AuthError::InvalidSession),
+            ChallengeKind::NewPasswordRequired => NEW_PASSWORD_CHALLENGE,
         };
         // The session is bound to its user and to its kind of challenge;
         // presenting it otherwise destroys it.
@@ -456,6 +493,21 @@ impl IdentityProvider for EmbeddedProvider {
             self.store.delete_challenge(&session_hash).await?;
             return Err(AuthError::InvalidSession);
         };
+        if response.kind == ChallengeKind::NewPasswordRequired {
+            // The policy was checked by the service; the new password ends the
+            // temporary one, then the second factor the policy asks for follows.
+            let hash = self.hasher.hash(&response.answer).await?;
+            self.store
+                .update_embedded_password(&user.sub, &hash, now)
+                .await?;
+            self.store.delete_challenge(&session_hash).await?;
+            let user = self
+                .store
+                .embedded_user_by_sub(&user.sub)
+                .await?
+                .ok_or(AuthError::InvalidSession)?;
+            return self.second_factor(&user).await;
+        }
         let accepted = if response.kind == ChallengeKind::TotpRequired {
             match self.store.totp_state(&user.sub).await?.active_secret {
                 Some(secret) => {
@@ -690,5 +742,120 @@ impl IdentityProvider for EmbeddedProvider {
         } else {
             Err(AuthError::InvalidCredentials)
         }
+    }
+
+    async fn admin_create_user(&self, account: NewAccount) -> Result<ProviderAccount, AuthError> {
+        let password_hash = self.hasher.hash(&account.temporary_password).await?;
+        let sub = uuid::Uuid::new_v4().to_string();
+        let inserted = self
+            .store
+            .insert_embedded_user(
+                NewEmbeddedUser {
+                    sub: &sub,
+                    email: &account.email,
+                    name: account.name.as_deref(),
+                    phone: account.phone.as_deref(),
+                    password_hash: &password_hash,
+                    status: UserStatus::TemporaryPassword,
+                },
+                now_millis(),
+            )
+            .await;
+        match inserted {
+            Err(StoreError::Conflict) => return Err(AuthError::UsernameExists),
+            other => other?,
+        }
+        self.admin_get_user(&sub).await
+    }
+
+    async fn admin_get_user(&self, sub: &str) -> Result<ProviderAccount, AuthError> {
+        let user = self
+            .store
+            .embedded_user_by_sub(sub)
+            .await?
+            .ok_or_else(|| AuthError::NotFound("user".into()))?;
+        self.account(user).await
+    }
+
+    async fn admin_find_by_email(&self, email: &str) -> Result<Option<ProviderAccount>, AuthError> {
+        match self.store.embedded_user_by_email(email).await? {
+            Some(user) => Ok(Some(self.account(user).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn admin_find_by_phone(&self, phone: &str) -> Result<Vec<ProviderAccount>, AuthError> {
+        let mut accounts = Vec::new();
+        for user in self.store.embedded_users_by_phone(phone).await? {
+            accounts.push(self.account(user).await?);
+        }
+        Ok(accounts)
+    }
+
+    async fn admin_list_users(
+        &self,
+        filter: &AccountFilter,
+    ) -> Result<Vec<ProviderAccount>, AuthError> {
+        let status = filter.status.map(|status| match status {
+            AccountStatus::PendingConfirmation => UserStatus::Unconfirmed,
+            AccountStatus::Active => UserStatus::Confirmed,
+            AccountStatus::TemporaryPassword => UserStatus::TemporaryPassword,
+            AccountStatus::PasswordResetRequired => UserStatus::ResetRequired,
+        });
+        let users = self
+            .store
+            .list_embedded_users(
+                filter.email_prefix.as_deref(),
+                status,
+                filter.limit.clamp(1, 1000) as i64,
+            )
+            .await?;
+        let mut accounts = Vec::with_capacity(users.len());
+        for user in users {
+            accounts.push(self.account(user).await?);
+        }
+        Ok(accounts)
+    }
+
+    async fn admin_delete_user(&self, sub: &str) -> Result<(), AuthError> {
+        if self.store.delete_embedded_user(sub).await? {
+            Ok(())
+        } else {
+            Err(AuthError::NotFound("user".into()))
+        }
+    }
+
+    async fn admin_set_enabled(&self, sub: &str, enabled: bool) -> Result<(), AuthError> {
+        let now = now_millis();
+        let disabled_at = (!enabled).then_some(now);
+        if !self
+            .store
+            .set_embedded_disabled(sub, disabled_at, now)
+            .await?
+        {
+            return Err(AuthError::NotFound("user".into()));
+        }
+        if !enabled {
+            self.store
+                .revoke_families_of(sub, "user_disabled", now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn admin_reset_password(&self, sub: &str) -> Result<(), AuthError> {
+        let now = now_millis();
+        let user = self
+            .store
+            .embedded_user_by_sub(sub)
+            .await?
+            .ok_or_else(|| AuthError::NotFound("user".into()))?;
+        self.store
+            .set_embedded_status(sub, UserStatus::ResetRequired, now)
+            .await?;
+        self.store
+            .revoke_families_of(sub, "password_reset_required", now)
+            .await?;
+        self.forgot_password(&user.email).await
     }
 }

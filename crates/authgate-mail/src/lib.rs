@@ -225,6 +225,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn temporary_passwords_stand_literally_in_the_message() {
+        // Every character authgate puts in a temporary password (see the
+        // admin service) must reach the reader as is, not quoted-printable.
+        let mailer =
+            Mailer::outbox(std::env::temp_dir(), "no-reply@localhost", Templates::default()).unwrap();
+        let password = "Ab3!#$%&*+-?@^_zZ9";
+        let message = mailer
+            .build(&Notification::TemporaryPassword {
+                to: "a@example.com".into(),
+                name: Some("Ann".into()),
+                password: Secret::new(password),
+            })
+            .unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(
+            raw.lines().any(|l| l == format!("Temporary password: {password}")),
+            "{raw}"
+        );
+    }
+
     #[tokio::test]
     async fn outbox_writes_an_eml_file_with_the_code() {
         let dir = std::env::temp_dir().join(format!("authgate-outbox-{}", std::process::id()));

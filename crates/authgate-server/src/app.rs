@@ -174,6 +174,7 @@ impl App {
             store,
             settings.password_policy(),
             Duration::from_secs(settings.password_verification_ttl),
+            notifier.clone(),
         );
         let mut state = AppState {
             auth,
@@ -234,6 +235,7 @@ impl App {
         let server = axum::serve(
             listener,
             self.router
+                .clone()
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal);
@@ -246,15 +248,7 @@ impl App {
             result = server => result.context("server error")?,
             _ = deadline => tracing::warn!("grace period over; closing remaining connections"),
         }
-        for task in self.background {
-            task.abort();
-        }
-        self.state.auth.events().flush().await;
-        let undelivered = self.notifier.drain(grace).await;
-        if undelivered > 0 {
-            tracing::warn!(undelivered, "mail still being delivered at exit");
-        }
-        self.state.auth.store().close().await;
+        self.close(grace).await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -281,6 +275,22 @@ async fn cognito_provider(_settings: &Settings) -> anyhow::Result<Arc<dyn Identi
     anyhow::bail!(
         "this build of authgate has no Cognito provider: build it with `--features cognito`"
     )
+}
+
+impl App {
+    /// Stop the background tasks, write the queued audit events, let mail
+    /// under way go out (at most `grace`), close the database.
+    pub async fn close(self, grace: Duration) {
+        for task in self.background {
+            task.abort();
+        }
+        self.state.auth.events().flush().await;
+        let undelivered = self.notifier.drain(grace).await;
+        if undelivered > 0 {
+            tracing::warn!(undelivered, "mail still being delivered at exit");
+        }
+        self.state.auth.store().close().await;
+    }
 }
 
 fn cors(settings: &Settings) -> CorsLayer {

@@ -14,6 +14,8 @@ pub struct AppUser {
     pub provider_sub: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// A platform role key (`admin`, …), if any.
+    pub platform_role: Option<String>,
     pub created_at: i64,
 }
 
@@ -25,6 +27,7 @@ fn from_row(row: &AnyRow) -> StoreResult<AppUser> {
         provider_sub: row.try_get("provider_sub")?,
         email: row.try_get("email")?,
         name: row.try_get("name")?,
+        platform_role: row.try_get("platform_role")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -32,7 +35,7 @@ fn from_row(row: &AnyRow) -> StoreResult<AppUser> {
 impl Store {
     pub async fn find_app_user(&self, provider: &str, sub: &str) -> StoreResult<Option<AppUser>> {
         let row = sqlx::query(
-            "SELECT id, provider, provider_sub, email, name, created_at FROM app_users \
+            "SELECT id, provider, provider_sub, email, name, platform_role, created_at FROM app_users \
              WHERE provider = $1 AND provider_sub = $2",
         )
         .bind(provider)
@@ -103,7 +106,7 @@ impl Store {
         email: &str,
     ) -> StoreResult<Vec<AppUser>> {
         let rows = sqlx::query(
-            "SELECT id, provider, provider_sub, email, name, created_at FROM app_users \
+            "SELECT id, provider, provider_sub, email, name, platform_role, created_at FROM app_users \
              WHERE provider = $1 AND email = $2",
         )
         .bind(provider)
@@ -111,6 +114,44 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    pub async fn app_user(&self, id: Uuid) -> StoreResult<Option<AppUser>> {
+        let row = sqlx::query(
+            "SELECT id, provider, provider_sub, email, name, platform_role, created_at \
+             FROM app_users WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Give an app user a platform role key, or take it away (`None`).
+    pub async fn set_platform_role(
+        &self,
+        id: Uuid,
+        role: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let _writing = self.write_guard().await;
+        let done =
+            sqlx::query("UPDATE app_users SET platform_role = $1, updated_at = $2 WHERE id = $3")
+                .bind(role)
+                .bind(now)
+                .bind(id.to_string())
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delete_app_user(&self, id: Uuid) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query("DELETE FROM app_users WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     pub async fn count_app_users(&self, provider: &str, sub: &str) -> StoreResult<i64> {

@@ -18,6 +18,7 @@ pub struct AuditRow {
     pub email: Option<String>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
+    pub actor: Option<String>,
 }
 
 /// Filters for reading the trail; `None` matches everything.
@@ -39,7 +40,7 @@ impl Store {
         for event in events {
             sqlx::query(
                 "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
-                 request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 request_id, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(event.at_millis)
             .bind(event.kind)
@@ -50,6 +51,7 @@ impl Store {
             .bind(event.email.as_deref())
             .bind(event.ip.as_deref())
             .bind(event.request_id.as_deref())
+            .bind(event.actor.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -60,7 +62,7 @@ impl Store {
     /// Newest first.
     pub async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         let rows = sqlx::query(
-            "SELECT id, at, kind, outcome, reason, provider, subject, email, ip, request_id \
+            "SELECT id, at, kind, outcome, reason, provider, subject, email, ip, request_id, actor \
              FROM audit_events WHERE ($1 IS NULL OR subject = $1) AND ($2 IS NULL OR email = $2) \
              AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR reason = $4) \
              AND ($5 IS NULL OR at >= $5) ORDER BY id DESC LIMIT $6",
@@ -86,6 +88,7 @@ impl Store {
                     email: row.try_get("email")?,
                     ip: row.try_get("ip")?,
                     request_id: row.try_get("request_id")?,
+                    actor: row.try_get("actor")?,
                 })
             })
             .collect()

@@ -10,6 +10,10 @@ use sqlx::any::AnyRow;
 pub enum UserStatus {
     Unconfirmed,
     Confirmed,
+    /// Created by an administrator with a temporary password.
+    TemporaryPassword,
+    /// An administrator required a password reset.
+    ResetRequired,
 }
 
 impl UserStatus {
@@ -17,13 +21,17 @@ impl UserStatus {
         match self {
             UserStatus::Unconfirmed => "unconfirmed",
             UserStatus::Confirmed => "confirmed",
+            UserStatus::TemporaryPassword => "temporary_password",
+            UserStatus::ResetRequired => "reset_required",
         }
     }
 
-    fn parse(value: &str) -> StoreResult<Self> {
+    pub fn parse(value: &str) -> StoreResult<Self> {
         match value {
             "unconfirmed" => Ok(UserStatus::Unconfirmed),
             "confirmed" => Ok(UserStatus::Confirmed),
+            "temporary_password" => Ok(UserStatus::TemporaryPassword),
+            "reset_required" => Ok(UserStatus::ResetRequired),
             other => Err(StoreError::Other(format!("unknown user status {other}"))),
         }
     }
@@ -124,6 +132,97 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// A user's status (and whether the change happened).
+    pub async fn set_embedded_status(
+        &self,
+        sub: &str,
+        status: UserStatus,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let _writing = self.write_guard().await;
+        let done =
+            sqlx::query("UPDATE embedded_users SET status = $1, updated_at = $2 WHERE sub = $3")
+                .bind(status.as_str())
+                .bind(now)
+                .bind(sub)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Disable (`Some(time)`) or enable (`None`) a user.
+    pub async fn set_embedded_disabled(
+        &self,
+        sub: &str,
+        disabled_at: Option<i64>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let _writing = self.write_guard().await;
+        let done = sqlx::query(
+            "UPDATE embedded_users SET disabled_at = $1, updated_at = $2 WHERE sub = $3",
+        )
+        .bind(disabled_at)
+        .bind(now)
+        .bind(sub)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Delete a user with their codes, authenticator, challenges and sessions.
+    pub async fn delete_embedded_user(&self, sub: &str) -> StoreResult<bool> {
+        let _writing = self.write_guard().await;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM refresh_families WHERE sub = $1")
+            .bind(sub)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM embedded_users WHERE sub = $1")
+            .bind(sub)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Users whose email starts with `email_prefix` and with `status`, oldest first.
+    pub async fn list_embedded_users(
+        &self,
+        email_prefix: Option<&str>,
+        status: Option<UserStatus>,
+        limit: i64,
+    ) -> StoreResult<Vec<EmbeddedUser>> {
+        let pattern = email_prefix.map(|p| {
+            let escaped = p
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("{escaped}%")
+        });
+        let rows = sqlx::query(concat!(
+            "SELECT sub, email, name, phone, password_hash, status, disabled_at, created_at ",
+            "FROM embedded_users WHERE ($1 IS NULL OR email LIKE $1 ESCAPE '\\') ",
+            "AND ($2 IS NULL OR status = $2) ORDER BY created_at, sub LIMIT $3"
+        ))
+        .bind(pattern)
+        .bind(status.map(|s| s.as_str()))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    pub async fn embedded_users_by_phone(&self, phone: &str) -> StoreResult<Vec<EmbeddedUser>> {
+        let rows = sqlx::query(concat!(
+            "SELECT sub, email, name, phone, password_hash, status, disabled_at, created_at ",
+            "FROM embedded_users WHERE phone = $1 ORDER BY created_at"
+        ))
+        .bind(phone)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(user_from_row).collect()
     }
 
     /// Move an unconfirmed user to confirmed and drop the sign-up code, in one

@@ -195,12 +195,17 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         let _writing = self.write_guard().await;
-        sqlx::query("UPDATE embedded_users SET password_hash = $1, updated_at = $2 WHERE sub = $3")
-            .bind(password_hash)
-            .bind(now)
-            .bind(sub)
-            .execute(self.pool())
-            .await?;
+        // A new password ends a temporary password or a required reset.
+        sqlx::query(
+            "UPDATE embedded_users SET password_hash = $1, updated_at = $2, \
+             status = CASE WHEN status = 'unconfirmed' THEN status ELSE 'confirmed' END \
+             WHERE sub = $3",
+        )
+        .bind(password_hash)
+        .bind(now)
+        .bind(sub)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

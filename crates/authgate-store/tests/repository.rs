@@ -711,6 +711,7 @@ fn event(
         reason,
         provider: "embedded",
         subject: subject.map(str::to_string),
+        actor: subject.map(|s| format!("admin-of-{s}")),
         email: Some(format!("{}@example.com", subject.unwrap_or("anon"))),
         ip: Some("127.0.0.1".into()),
         request_id: Some(format!("req-{at_millis}")),
@@ -744,6 +745,7 @@ async fn audit_events_filter_newest_first(store: Store) {
     assert_eq!(newest.reason.as_deref(), Some("invalid_credentials"));
     assert_eq!(newest.provider, "embedded");
     assert_eq!(newest.subject.as_deref(), Some("bob"));
+    assert_eq!(newest.actor.as_deref(), Some("admin-of-bob"));
     assert_eq!(newest.email.as_deref(), Some("bob@example.com"));
     assert_eq!(newest.ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(newest.request_id.as_deref(), Some("req-4000"));

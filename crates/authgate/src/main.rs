@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// User administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Cognito tooling (builds with `--features cognito`).
     #[cfg(feature = "cognito")]
     Cognito {
@@ -66,6 +71,26 @@ enum CognitoCommand {
         /// Make MFA required for every user (default: optional).
         #[arg(long)]
         mfa_required: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account; its temporary password is mailed (`Temporary password: …`).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Give the account with this email a platform role (e.g. `admin`).
+    GrantPlatformRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
     },
 }
 
@@ -176,6 +201,37 @@ async fn main() -> anyhow::Result<()> {
                 println!("AUTHGATE_COGNITO_ENDPOINT_URL={endpoint}");
             }
             Ok(())
+        }
+        Command::Admin { command } => {
+            let app = App::build(settings).await?;
+            let auth = app.state.auth.clone();
+            let result = match command {
+                AdminCommand::CreateUser { email, name, phone } => auth
+                    .admin_create_user(&Default::default(), None, &email, name, phone)
+                    .await
+                    .map(|user| {
+                        format!(
+                            "created {} (id {}, sub {}); the temporary password was mailed",
+                            user.account.email, user.app_user.id, user.account.sub
+                        )
+                    }),
+                AdminCommand::GrantPlatformRole { email, role } => {
+                    auth.grant_platform_role(&email, &role).await.map(|user| {
+                        format!(
+                            "{email} (app user {}) now has the platform role {role}",
+                            user.id
+                        )
+                    })
+                }
+            };
+            app.close(std::time::Duration::from_secs(20)).await;
+            match result {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(())
+                }
+                Err(err) => Err(anyhow::anyhow!("{}", err.public_detail())),
+            }
         }
         Command::Keys {
             command: KeysCommand::Rotate,

@@ -407,3 +407,72 @@ async fn cognito_bootstrap_prints_the_variables_a_server_needs() {
     assert_eq!(wait_exit(&mut server.child).code(), Some(0));
     let _ = std::fs::remove_dir_all(cwd);
 }
+
+/// `authgate admin create-user` mails a temporary password; `authgate admin
+/// grant-platform-role` makes that account a platform admin.
+#[test]
+fn admin_create_user_and_grant_platform_role() {
+    let cwd = temp_dir("cli-admin");
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "Chief@Example.com",
+            "--name",
+            "Chief",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created chief@example.com"));
+    let outbox = cwd.join("authgate-data/outbox");
+    let mail: String = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        Regex::new(r"(?m)^Temporary password: \S{20}\r?$")
+            .unwrap()
+            .is_match(&mail),
+        "{mail}"
+    );
+
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "grant-platform-role",
+            "--email",
+            "chief@example.com",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("now has the platform role admin"));
+
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "grant-platform-role",
+            "--email",
+            "nobody@example.com",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nobody@example.com"));
+    let _ = std::fs::remove_dir_all(cwd);
+}

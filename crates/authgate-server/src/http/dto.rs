@@ -314,3 +314,66 @@ pub struct PasswordVerifiedResponse {
     /// RFC 3339: until when sensitive operations accept this proof.
     pub verified_until: String,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCreateUserBody {
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// An account as administrators see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUserView {
+    /// The app user id.
+    pub id: String,
+    /// The provider subject.
+    pub sub: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// `pending_confirmation`, `active`, `temporary_password`, `password_reset_required`
+    pub status: String,
+    pub enabled: bool,
+    pub mfa_enabled: bool,
+    pub platform_role: Option<String>,
+    /// RFC 3339
+    pub created_at: String,
+}
+
+impl From<crate::services::admin::ManagedUser> for AdminUserView {
+    fn from(user: crate::services::admin::ManagedUser) -> Self {
+        Self {
+            id: user.app_user.id.to_string(),
+            sub: user.account.sub,
+            email: user.account.email,
+            name: user.account.name,
+            phone: user.account.phone,
+            status: user.account.status.as_str().to_string(),
+            enabled: user.account.enabled,
+            mfa_enabled: user.account.mfa_enabled,
+            platform_role: user.app_user.platform_role,
+            created_at: rfc3339(user.account.created_at / 1000),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUserList {
+    pub users: Vec<AdminUserView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AdminUserQuery {
+    /// Emails starting with this.
+    pub email_prefix: Option<String>,
+    /// `pending_confirmation`, `active`, `temporary_password`, `password_reset_required`
+    pub status: Option<String>,
+    /// At most this many (default 100, at most 500).
+    pub limit: Option<usize>,
+}

@@ -2,6 +2,7 @@
 //! ([`router`]), extractors, error rendering and middleware.
 
 pub mod account_routes;
+pub mod admin_routes;
 pub mod auth_routes;
 pub mod dto;
 pub mod extract;
@@ -27,6 +28,7 @@ use utoipa_axum::routes;
         (name = "auth", description = "The native authentication contract"),
         (name = "mfa", description = "TOTP authenticators"),
         (name = "password", description = "Password reset, change and re-verification"),
+        (name = "admin", description = "User administration (platform admins)"),
         (name = "operations", description = "Health, metrics, this document"),
         (name = "discovery", description = "OIDC discovery and keys"),
     )
@@ -76,6 +78,11 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(account_routes::verify_totp))
         .routes(routes!(account_routes::change_password))
         .routes(routes!(account_routes::verify_password))
+        .routes(routes!(admin_routes::create_user, admin_routes::list_users))
+        .routes(routes!(admin_routes::get_user, admin_routes::delete_user))
+        .routes(routes!(admin_routes::disable_user))
+        .routes(routes!(admin_routes::enable_user))
+        .routes(routes!(admin_routes::reset_user_password))
         .routes(routes!(ops_routes::live))
         .routes(routes!(ops_routes::ready))
         .routes(routes!(ops_routes::metrics))

@@ -8,7 +8,7 @@ use authgate_core::provider::ChallengeResponse;
 use authgate_core::token::unverified_claims;
 use authgate_core::{
     AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeStep,
-    IdentityProvider, Secret, SignUpOutcome, SignUpRequest, TokenSet, now_millis,
+    IdentityProvider, Notifier, Secret, SignUpOutcome, SignUpRequest, TokenSet, now_millis,
 };
 use authgate_store::sessions::SessionState;
 use authgate_store::{AppUser, Store};
@@ -45,6 +45,8 @@ pub struct AuthService {
     pub(crate) events: EventRecorder,
     /// How long a password re-verification counts.
     pub(crate) verification_ttl: std::time::Duration,
+    /// Mail that authgate sends itself whatever the provider (temporary passwords).
+    pub(crate) notifier: Arc<dyn Notifier>,
 }
 
 impl AuthService {
@@ -53,6 +55,7 @@ impl AuthService {
         store: Store,
         policy: PasswordPolicy,
         verification_ttl: std::time::Duration,
+        notifier: Arc<dyn Notifier>,
     ) -> Self {
         let events = EventRecorder::spawn(store.clone(), provider.name());
         Self {
@@ -61,6 +64,7 @@ impl AuthService {
             policy,
             events,
             verification_ttl,
+            notifier,
         }
     }
 

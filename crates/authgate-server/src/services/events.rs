@@ -83,6 +83,20 @@ impl EventRecorder {
         subject: Option<&str>,
         result: &Result<T, AuthError>,
     ) {
+        self.record_by(None, kind, meta, email, subject, result)
+            .await
+    }
+
+    /// Record an event that `actor` caused for `subject` (administration).
+    pub async fn record_by<T>(
+        &self,
+        actor: Option<&str>,
+        kind: &'static str,
+        meta: &RequestMeta,
+        email: Option<&str>,
+        subject: Option<&str>,
+        result: &Result<T, AuthError>,
+    ) {
         let (outcome, reason) = match result {
             Ok(_) => (AuditOutcome::Success, None),
             Err(err) => (AuditOutcome::Failure, Some(err.code())),
@@ -95,8 +109,8 @@ impl EventRecorder {
         )
         .increment(1);
         match reason {
-            None => tracing::info!(kind, subject, "auth event"),
-            Some(reason) => tracing::info!(kind, reason, subject, "auth event failed"),
+            None => tracing::info!(kind, subject, actor, "auth event"),
+            Some(reason) => tracing::info!(kind, reason, subject, actor, "auth event failed"),
         }
         let event = AuditEvent {
             kind,
@@ -104,6 +118,7 @@ impl EventRecorder {
             reason,
             provider: self.provider,
             subject: subject.map(str::to_string),
+            actor: actor.map(str::to_string),
             email: email.map(str::to_string),
             ip: meta.ip.clone(),
             request_id: meta.request_id.clone(),

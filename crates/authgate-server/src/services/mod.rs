@@ -3,6 +3,7 @@
 //! parse, call and render.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod events;
 

@@ -260,6 +260,21 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Make the account with this email a platform admin and answer its
+    /// access token (it signs in once so that its app user exists).
+    pub async fn admin_token(&self, email: &str) -> String {
+        self.confirmed_user(email).await;
+        let session = self.sign_in(email).await;
+        let pool = self.db.pool().await;
+        sqlx::query("UPDATE app_users SET platform_role = 'admin' WHERE email = $1")
+            .bind(email)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        session["accessToken"].as_str().unwrap().to_string()
+    }
+
     /// Sign a token with the server's current signing key (for forged-claims tests).
     pub async fn sign_with_server_key(&self, claims: &Value) -> String {
         let pool = self.db.pool().await;

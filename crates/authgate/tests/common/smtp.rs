@@ -71,6 +71,21 @@ impl SmtpSink {
         panic!("no message #{nth} for {address} within 10 s");
     }
 
+    /// The temporary password of the `nth` message to `address`.
+    pub async fn temporary_password(&self, address: &str, nth: usize) -> String {
+        let pattern = Regex::new(r"(?m)^Temporary password: (\S+)\r?$").unwrap();
+        for _ in 0..200 {
+            if let Some(message) = self.messages_to(address).get(nth) {
+                let captures = pattern
+                    .captures(&message.data)
+                    .unwrap_or_else(|| panic!("no temporary password in {}", message.data));
+                return captures[1].to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no message #{nth} for {address} within 10 s");
+    }
+
     /// Give background deliveries a moment, then count messages to `address`.
     pub async fn count_settled(&self, address: &str) -> usize {
         tokio::time::sleep(Duration::from_millis(300)).await;

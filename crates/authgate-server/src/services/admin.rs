@@ -1,0 +1,310 @@
+//! User administration: create (a temporary password mailed by authgate,
+//! whatever the provider), list, get, delete, disable/enable, force a
+//! password reset, and platform roles. Only callers whose app user holds the
+//! platform role `admin` may use it; every action is an audit event with the
+//! administrator as actor and the account as subject.
+
+use crate::services::auth::{AuthService, Caller};
+use crate::services::events::RequestMeta;
+use authgate_core::policy::normalize_email;
+use authgate_core::{
+    AccountFilter, AuthError, NewAccount, Notification, ProviderAccount, Secret, now_millis,
+};
+use authgate_store::AppUser;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use uuid::Uuid;
+
+/// The platform role that may administer users.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// An account with the app user behind it.
+#[derive(Debug, Clone)]
+pub struct ManagedUser {
+    pub app_user: AppUser,
+    pub account: ProviderAccount,
+}
+
+/// A temporary password that meets any sane policy: 20 characters with
+/// upper- and lower-case letters, digits and symbols.
+pub fn temporary_password() -> Secret {
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+    const DIGITS: &[u8] = b"23456789";
+    // No `=`: it would make mail bodies quoted-printable.
+    const SYMBOLS: &[u8] = b"!#$%&*+-?@^_";
+    let mut rng = rand::rng();
+    let mut pick = |set: &[u8]| set[rng.random_range(0..set.len())] as char;
+    let mut chars: Vec<char> = [UPPER, LOWER, DIGITS, SYMBOLS]
+        .iter()
+        .map(|s| pick(s))
+        .collect();
+    let all: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS].concat();
+    while chars.len() < 20 {
+        chars.push(pick(&all));
+    }
+    chars.shuffle(&mut rand::rng());
+    Secret::new(chars.into_iter().collect::<String>())
+}
+
+impl AuthService {
+    /// The caller's app user, if it holds the admin platform role.
+    pub async fn require_admin(&self, caller: &Caller) -> Result<AppUser, AuthError> {
+        let me = self.subject(caller).await?;
+        if me.platform_role.as_deref() == Some(ADMIN_ROLE) {
+            Ok(me)
+        } else {
+            Err(AuthError::Forbidden(
+                "this needs the platform role admin".into(),
+            ))
+        }
+    }
+
+    async fn managed(&self, account: ProviderAccount) -> Result<ManagedUser, AuthError> {
+        let app_user = self
+            .store
+            .find_or_create_app_user(
+                self.provider.name(),
+                &account.sub,
+                Some(&account.email),
+                account.name.as_deref(),
+                now_millis(),
+            )
+            .await?;
+        Ok(ManagedUser { app_user, account })
+    }
+
+    /// The provider subject of an app user id.
+    async fn target(&self, id: Uuid) -> Result<AppUser, AuthError> {
+        self.store
+            .app_user(id)
+            .await?
+            .filter(|u| u.provider == self.provider.name())
+            .ok_or_else(|| AuthError::NotFound("user".into()))
+    }
+
+    /// Create an account whose temporary password is mailed as
+    /// `Temporary password: …`. `actor` is the administrator (None: the CLI).
+    pub async fn admin_create_user(
+        &self,
+        meta: &RequestMeta,
+        actor: Option<&str>,
+        email: &str,
+        name: Option<String>,
+        phone: Option<String>,
+    ) -> Result<ManagedUser, AuthError> {
+        let email = normalize_email("email", email)?;
+        let password = temporary_password();
+        let result = async {
+            let account = self
+                .provider
+                .admin_create_user(NewAccount {
+                    email: email.clone(),
+                    name: name.clone(),
+                    phone,
+                    temporary_password: password.clone(),
+                })
+                .await?;
+            self.notifier
+                .send(Notification::TemporaryPassword {
+                    to: email.clone(),
+                    name,
+                    password,
+                })
+                .await?;
+            self.managed(account).await
+        }
+        .await;
+        let sub = result.as_ref().ok().map(|u| u.account.sub.as_str());
+        self.events
+            .record_by(actor, "admin_create_user", meta, Some(&email), sub, &result)
+            .await;
+        result
+    }
+
+    pub async fn admin_list_users(
+        &self,
+        email_prefix: Option<String>,
+        status: Option<authgate_core::AccountStatus>,
+        limit: usize,
+    ) -> Result<Vec<ManagedUser>, AuthError> {
+        let filter = AccountFilter {
+            email_prefix: email_prefix
+                .map(|p| p.trim().to_lowercase())
+                .filter(|p| !p.is_empty()),
+            status,
+            limit: limit.clamp(1, 500),
+        };
+        let mut users = Vec::new();
+        for account in self.provider.admin_list_users(&filter).await? {
+            users.push(self.managed(account).await?);
+        }
+        Ok(users)
+    }
+
+    pub async fn admin_get_user(&self, id: Uuid) -> Result<ManagedUser, AuthError> {
+        let app_user = self.target(id).await?;
+        let account = self.provider.admin_get_user(&app_user.provider_sub).await?;
+        Ok(ManagedUser { app_user, account })
+    }
+
+    /// Run one administrative action on the account behind `id`, audited.
+    async fn admin_action(
+        &self,
+        meta: &RequestMeta,
+        actor: &str,
+        kind: &'static str,
+        id: Uuid,
+        action: impl AsyncFnOnce(&AppUser) -> Result<(), AuthError>,
+    ) -> Result<(), AuthError> {
+        let target = self.target(id).await;
+        let result = match &target {
+            Ok(user) => action(user).await,
+            Err(err) => Err(err.clone()),
+        };
+        let (sub, email) = match &target {
+            Ok(user) => (Some(user.provider_sub.as_str()), user.email.as_deref()),
+            Err(_) => (None, None),
+        };
+        self.events
+            .record_by(Some(actor), kind, meta, email, sub, &result)
+            .await;
+        result
+    }
+
+    pub async fn admin_delete_user(
+        &self,
+        meta: &RequestMeta,
+        actor: &str,
+        id: Uuid,
+    ) -> Result<(), AuthError> {
+        self.admin_action(
+            meta,
+            actor,
+            "admin_delete_user",
+            id,
+            async |user: &AppUser| {
+                self.provider.admin_delete_user(&user.provider_sub).await?;
+                self.store
+                    .revoke_provider_sessions(
+                        self.provider.name(),
+                        &user.provider_sub,
+                        now_millis(),
+                    )
+                    .await?;
+                self.store.delete_app_user(user.id).await?;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    pub async fn admin_set_enabled(
+        &self,
+        meta: &RequestMeta,
+        actor: &str,
+        id: Uuid,
+        enabled: bool,
+    ) -> Result<(), AuthError> {
+        let kind = if enabled {
+            "admin_enable_user"
+        } else {
+            "admin_disable_user"
+        };
+        self.admin_action(meta, actor, kind, id, async |user: &AppUser| {
+            self.provider
+                .admin_set_enabled(&user.provider_sub, enabled)
+                .await?;
+            if !enabled {
+                // Whatever the provider does, authgate ends the sessions at once.
+                self.store
+                    .revoke_provider_sessions(
+                        self.provider.name(),
+                        &user.provider_sub,
+                        now_millis(),
+                    )
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn admin_reset_password(
+        &self,
+        meta: &RequestMeta,
+        actor: &str,
+        id: Uuid,
+    ) -> Result<(), AuthError> {
+        self.admin_action(
+            meta,
+            actor,
+            "admin_reset_password",
+            id,
+            async |user: &AppUser| {
+                self.provider
+                    .admin_reset_password(&user.provider_sub)
+                    .await?;
+                self.store
+                    .revoke_provider_sessions(
+                        self.provider.name(),
+                        &user.provider_sub,
+                        now_millis(),
+                    )
+                    .await?;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Give the account with this email a platform role (the CLI's
+    /// `admin grant-platform-role`).
+    pub async fn grant_platform_role(&self, email: &str, role: &str) -> Result<AppUser, AuthError> {
+        let email = normalize_email("email", email)?;
+        let role = role.trim();
+        if role.is_empty() {
+            return Err(AuthError::invalid_field("role", "role must not be empty"));
+        }
+        let account = self
+            .provider
+            .admin_find_by_email(&email)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("an account for {email}")))?;
+        let user = self.managed(account).await?.app_user;
+        self.store
+            .set_platform_role(user.id, Some(role), now_millis())
+            .await?;
+        self.events
+            .record_by(
+                None,
+                "grant_platform_role",
+                &RequestMeta::default(),
+                Some(&email),
+                Some(&user.provider_sub),
+                &Ok::<(), AuthError>(()),
+            )
+            .await;
+        Ok(AppUser {
+            platform_role: Some(role.to_string()),
+            ..user
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authgate_core::policy::PasswordPolicy;
+
+    #[test]
+    fn temporary_passwords_meet_the_default_policy_and_differ() {
+        let a = temporary_password();
+        let b = temporary_password();
+        assert_ne!(a, b);
+        for password in [a, b] {
+            assert_eq!(password.expose().chars().count(), 20);
+            PasswordPolicy::default().check(password.expose()).unwrap();
+        }
+    }
+}
