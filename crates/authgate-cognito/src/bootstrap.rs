@@ -90,7 +90,7 @@ fn admin_error<E: ProvideErrorMetadata>(
         message = err.message().unwrap_or("-"),
         "Cognito bootstrap failed"
     );
-    map_failure(Operation::Admin, &failure)
+    map_failure(Operation::Bootstrap, &failure)
 }
 
 /// Create the pool and app client with credentials from the standard AWS chain.

@@ -56,7 +56,8 @@ impl fmt::Debug for CognitoConfig {
 }
 
 /// Where the AWS SDK takes the credentials that sign the admin calls
-/// (bootstrap; the user-facing calls of the provider are unsigned).
+/// (bootstrap and the provider's `admin_*` methods; the user-facing calls
+/// are unsigned).
 ///
 /// [`AwsCredentials::DefaultChain`] is what production uses: environment,
 /// profile, web identity, ECS, IMDS. [`AwsCredentials::Static`] exists for

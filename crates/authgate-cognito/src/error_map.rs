@@ -39,8 +39,21 @@ pub(crate) enum Operation {
     ChangePassword,
     /// `InitiateAuth` `USER_PASSWORD_AUTH` as a proof of the password.
     VerifyPassword,
-    /// Pool and client administration (bootstrap).
-    Admin,
+    /// `AdminCreateUser` (signed, like every `Admin…` operation and `ListUsers`).
+    AdminCreateUser,
+    /// `AdminGetUser`: by sub, or by the username `ListUsers` answered.
+    AdminGetUser,
+    /// `ListUsers`: find by email or phone, list.
+    AdminListUsers,
+    AdminDeleteUser,
+    /// `AdminDisableUser`, `AdminEnableUser`.
+    AdminSetEnabled,
+    /// `AdminUserGlobalSignOut` (part of a disable and of a reset).
+    AdminSignOut,
+    /// `AdminResetUserPassword`.
+    AdminResetPassword,
+    /// Pool and client administration ([`crate::bootstrap()`]).
+    Bootstrap,
 }
 
 impl Operation {
@@ -59,10 +72,39 @@ impl Operation {
             Operation::ConfirmForgotPassword => "confirm_forgot_password",
             Operation::ChangePassword => "change_password",
             Operation::VerifyPassword => "verify_password",
-            Operation::Admin => "admin",
+            Operation::AdminCreateUser => "admin_create_user",
+            Operation::AdminGetUser => "admin_get_user",
+            Operation::AdminListUsers => "admin_list_users",
+            Operation::AdminDeleteUser => "admin_delete_user",
+            Operation::AdminSetEnabled => "admin_set_enabled",
+            Operation::AdminSignOut => "admin_sign_out",
+            Operation::AdminResetPassword => "admin_reset_password",
+            Operation::Bootstrap => "bootstrap",
         }
     }
+
+    /// The signed operations on the users of the pool, for an administrator.
+    fn manages_users(self) -> bool {
+        matches!(
+            self,
+            Operation::AdminCreateUser
+                | Operation::AdminGetUser
+                | Operation::AdminListUsers
+                | Operation::AdminDeleteUser
+                | Operation::AdminSetEnabled
+                | Operation::AdminSignOut
+                | Operation::AdminResetPassword
+        )
+    }
 }
+
+/// `AdminResetUserPassword` refused for the user's state (disabled, or a
+/// status Cognito resets no password from).
+pub(crate) const RESET_REFUSED: &str =
+    "the password of this account cannot be reset in its current state";
+/// `AdminResetUserPassword` refused: nowhere to send the code.
+pub(crate) const RESET_UNDELIVERABLE: &str =
+    "the account has no verified email or phone number to send a reset code to";
 
 /// What went wrong, stripped of SDK types.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,7 +281,17 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
                     retry_after_secs: RATE_LIMIT_RETRY_AFTER_SECS,
                 }
             }
-            Admin => unavailable("the AWS credentials are not allowed to do this"),
+            // Cognito: "User is disabled." / "User password cannot be reset
+            // in the current state."
+            AdminResetPassword
+                if failure.message_contains("disabled")
+                    || failure.message_contains("current state") =>
+            {
+                AuthError::Forbidden(RESET_REFUSED.to_string())
+            }
+            _ if op == Bootstrap || op.manages_users() => {
+                unavailable("the AWS credentials are not allowed to do this")
+            }
             _ => AuthError::InvalidCredentials,
         },
         "UserNotFoundException" => match op {
@@ -247,6 +299,7 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
             Challenge => AuthError::InvalidSession,
             Refresh => AuthError::InvalidRefreshToken,
             SignOut | CurrentUser | TotpEnrolment | ChangePassword => AuthError::TokenRevoked,
+            _ if op.manages_users() => AuthError::NotFound("user".to_string()),
             _ => AuthError::InvalidCredentials,
         },
         // A reset code for an account that exists but is unconfirmed: answer
@@ -264,9 +317,7 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         | "TooManyFailedAttemptsException" => AuthError::RateLimited {
             retry_after_secs: RATE_LIMIT_RETRY_AFTER_SECS,
         },
-        "PasswordResetRequiredException" => {
-            AuthError::Forbidden("a password reset is required".to_string())
-        }
+        "PasswordResetRequiredException" => AuthError::PasswordResetRequired,
         "SoftwareTokenMFANotFoundException" => {
             tracing::error!(
                 operation = op.as_str(),
@@ -276,9 +327,35 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
             );
             AuthError::NotImplemented("TOTP enrolment with this user pool".to_string())
         }
+        // "Cannot reset password for the user as there is no registered/verified email or phone_number"
+        "InvalidParameterException"
+            if op == AdminResetPassword
+                && (failure.message_contains("verified")
+                    || failure.message_contains("registered")) =>
+        {
+            AuthError::Forbidden(RESET_UNDELIVERABLE.to_string())
+        }
+        // Cognito: "Invalid phone number format." / "Invalid email address format."
+        "InvalidParameterException"
+            if op == AdminCreateUser && failure.message_contains("phone number") =>
+        {
+            AuthError::invalid_field("phone", "the provider rejected the phone number")
+        }
+        "InvalidParameterException"
+            if op == AdminCreateUser && failure.message_contains("email") =>
+        {
+            AuthError::invalid_field("email", "the provider rejected the email address")
+        }
         "InvalidParameterException" => {
-            if op == Admin {
+            if op == Bootstrap {
                 tracing::error!(
+                    operation = op.as_str(),
+                    code,
+                    status,
+                    "Cognito rejected a parameter"
+                );
+            } else if op.manages_users() {
+                tracing::warn!(
                     operation = op.as_str(),
                     code,
                     status,
@@ -305,7 +382,16 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
             );
             AuthError::CodeMismatch
         }
+        // Also for the admin operations: a missing *user* is
+        // UserNotFoundException there, so this is a missing pool.
         "ResourceNotFoundException" => unavailable("the user pool or app client does not exist"),
+        // The AWS credentials of the signed (admin) calls.
+        "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException" => {
+            unavailable("the AWS credentials are missing, invalid or not allowed to do this")
+        }
         "" if failure.is_not_implemented() && op == ResendConfirmation => {
             tracing::warn!(
                 operation = op.as_str(),
@@ -371,7 +457,7 @@ mod tests {
         map_failure(op, &service(code, message))
     }
 
-    const ALL: [Operation; 14] = [
+    const ALL: [Operation; 21] = [
         SignUp,
         ConfirmSignUp,
         ResendConfirmation,
@@ -385,7 +471,14 @@ mod tests {
         ConfirmForgotPassword,
         ChangePassword,
         VerifyPassword,
-        Admin,
+        AdminCreateUser,
+        AdminGetUser,
+        AdminListUsers,
+        AdminDeleteUser,
+        AdminSetEnabled,
+        AdminSignOut,
+        AdminResetPassword,
+        Bootstrap,
     ];
 
     #[test]
@@ -446,7 +539,7 @@ mod tests {
             AuthError::CodeMismatch
         );
         assert_eq!(
-            map(Admin, "NotAuthorizedException", ""),
+            map(Bootstrap, "NotAuthorizedException", ""),
             AuthError::ProviderUnavailable
         );
     }
@@ -549,7 +642,7 @@ mod tests {
             }
             assert_eq!(
                 map(op, "PasswordResetRequiredException", ""),
-                AuthError::Forbidden("a password reset is required".into())
+                AuthError::PasswordResetRequired
             );
             assert_eq!(
                 map(
@@ -850,6 +943,149 @@ mod tests {
             assert!(!forgot_answers_ok(&service(code, message)), "{code}");
         }
         assert!(!forgot_answers_ok(&Failure::Transport("timeout")));
+    }
+
+    const ADMIN: [Operation; 7] = [
+        AdminCreateUser,
+        AdminGetUser,
+        AdminListUsers,
+        AdminDeleteUser,
+        AdminSetEnabled,
+        AdminSignOut,
+        AdminResetPassword,
+    ];
+
+    #[test]
+    fn a_missing_user_is_not_found_for_the_admin_operations() {
+        for op in ADMIN {
+            assert_eq!(
+                map(op, "UserNotFoundException", "User does not exist."),
+                AuthError::NotFound("user".into()),
+                "{op:?}"
+            );
+        }
+        // The user-facing operations still never reveal it.
+        assert_eq!(
+            map(SignIn, "UserNotFoundException", "User does not exist."),
+            AuthError::InvalidCredentials
+        );
+    }
+
+    #[test]
+    fn a_missing_pool_is_a_configuration_error_for_the_admin_operations_too() {
+        for op in ADMIN.into_iter().chain([Bootstrap]) {
+            assert_eq!(
+                map(
+                    op,
+                    "ResourceNotFoundException",
+                    "User pool us-east-1_x does not exist."
+                ),
+                AuthError::ProviderUnavailable,
+                "{op:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refused_aws_credentials_are_provider_unavailable() {
+        for op in ADMIN.into_iter().chain([Bootstrap]) {
+            for code in [
+                "NotAuthorizedException",
+                "AccessDeniedException",
+                "UnrecognizedClientException",
+                "InvalidSignatureException",
+                "ExpiredTokenException",
+            ] {
+                assert_eq!(
+                    map(op, code, "not allowed"),
+                    AuthError::ProviderUnavailable,
+                    "{op:?} {code}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn admin_create_user_answers_username_exists_invalid_password_and_the_field() {
+        assert_eq!(
+            map(
+                AdminCreateUser,
+                "UsernameExistsException",
+                "An account with the given email already exists."
+            ),
+            AuthError::UsernameExists
+        );
+        assert_eq!(
+            map(
+                AdminCreateUser,
+                "InvalidPasswordException",
+                "Password did not conform with policy: Password must have symbol characters"
+            ),
+            AuthError::InvalidPassword {
+                rule: "password must have symbol characters".into()
+            }
+        );
+        assert_eq!(
+            map(
+                AdminCreateUser,
+                "InvalidParameterException",
+                "Invalid phone number format."
+            ),
+            AuthError::invalid_field("phone", "the provider rejected the phone number")
+        );
+        assert_eq!(
+            map(
+                AdminCreateUser,
+                "InvalidParameterException",
+                "Invalid email address format."
+            ),
+            AuthError::invalid_field("email", "the provider rejected the email address")
+        );
+        assert_eq!(
+            map(AdminCreateUser, "InvalidParameterException", "x"),
+            AuthError::InvalidRequest {
+                field: None,
+                message: "the provider rejected the request".into()
+            }
+        );
+    }
+
+    #[test]
+    fn admin_reset_password_tells_why_cognito_refused_it() {
+        for message in [
+            "User password cannot be reset in the current state.",
+            "User is disabled.",
+        ] {
+            assert_eq!(
+                map(AdminResetPassword, "NotAuthorizedException", message),
+                AuthError::Forbidden(RESET_REFUSED.into()),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            map(
+                AdminResetPassword,
+                "InvalidParameterException",
+                "Cannot reset password for the user as there is no registered/verified email or phone_number"
+            ),
+            AuthError::Forbidden(RESET_UNDELIVERABLE.into())
+        );
+        // Other refusals are the credentials.
+        assert_eq!(
+            map(AdminResetPassword, "NotAuthorizedException", "x"),
+            AuthError::ProviderUnavailable
+        );
+    }
+
+    #[test]
+    fn sign_in_of_a_user_whose_password_an_administrator_reset_is_password_reset_required() {
+        let err = map(
+            SignIn,
+            "PasswordResetRequiredException",
+            "Password reset required for the user",
+        );
+        assert_eq!(err, AuthError::PasswordResetRequired);
+        assert_eq!((err.status(), err.code()), (403, "password_reset_required"));
     }
 
     #[test]

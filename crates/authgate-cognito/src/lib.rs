@@ -24,6 +24,24 @@
 //! | `confirm_forgot_password` | `ConfirmForgotPassword` |
 //! | `change_password` | `ChangePassword` with the access token; other sessions are **not** signed out (below) |
 //! | `verify_password` | `GetUser` for Cognito's username, then `InitiateAuth` `USER_PASSWORD_AUTH` with it; tokens or any challenge → `Ok`; the tokens are dropped and their refresh token revoked (`RevokeToken`, best effort) |
+//! | `admin_create_user` | `AdminCreateUser`: `Username` = email, `TemporaryPassword`, `MessageAction = SUPPRESS` (authgate mails the password), attributes `email`, `email_verified = true`, `name`, `phone_number`; the sub from the `sub` attribute |
+//! | `admin_get_user` | `AdminGetUser` with the sub as `Username` (Cognito takes a local user's sub there; with email as the username it is the username); a user whose `sub` differs (the value was an alias) → `NotFound`; an empty sub, or one with whitespace or over 128 characters, → `NotFound` without a call |
+//! | `admin_find_by_email` | `ListUsers` `email = "…"` (`"` and `\` escaped with `\`), then `AdminGetUser` of the first match (for the MFA settings) |
+//! | `admin_find_by_phone` | `ListUsers` `phone_number = "…"`, every page, then `AdminGetUser` of each match; oldest first |
+//! | `admin_list_users` | `ListUsers` with `email ^= "<prefix>"` when there is a prefix (the status is then checked on each user), else `cognito:user_status = "<status>"` when there is a status, else no filter; pages of 60 until `limit` matches (capped to 1..=1000); sorted oldest first (`UserCreateDate`, then email) |
+//! | `admin_delete_user` | `AdminGetUser` (the Cognito username), `AdminDeleteUser` |
+//! | `admin_set_enabled` | `AdminGetUser`; disable: `AdminUserGlobalSignOut`, then `AdminDisableUser` (which also revokes access tokens issued in between; Cognito refuses a disabled user's sign-in and refresh); enable: `AdminEnableUser` |
+//! | `admin_reset_password` | `AdminGetUser`, `AdminResetUserPassword` (Cognito mails the code itself), `AdminUserGlobalSignOut` |
+//!
+//! Accounts: `UNCONFIRMED` → `PendingConfirmation`, `CONFIRMED` → `Active`,
+//! `FORCE_CHANGE_PASSWORD` → `TemporaryPassword`, `RESET_REQUIRED` →
+//! `PasswordResetRequired`; `ARCHIVED`, `COMPROMISED`, `UNKNOWN`,
+//! `EXTERNAL_PROVIDER` and statuses newer than the SDK → `Active` (debug
+//! log). A status filter selects the one Cognito status it maps from
+//! (`Active` = `CONFIRMED`). `enabled` is `Enabled`; `created_at` is
+//! `UserCreateDate` in ms; `mfa_enabled` is whether `UserMFASettingList`
+//! holds `SOFTWARE_TOKEN_MFA` (`MFAOptions` is Cognito's legacy, SMS-only
+//! list and never says so).
 //!
 //! Challenges map `NEW_PASSWORD_REQUIRED` → `NewPasswordRequired`,
 //! `SOFTWARE_TOKEN_MFA` → `TotpRequired`, `MFA_SETUP` → `MfaSetupRequired`
@@ -51,6 +69,17 @@
 //!   live until their refresh tokens expire (24 h with [`bootstrap()`]'s
 //!   client) or the user signs out everywhere (`sign_out` →
 //!   `GlobalSignOut`).
+//! - **`admin_list_users` answers `mfa_enabled: false` for everyone**:
+//!   `ListUsers` tells no MFA settings, and an `AdminGetUser` per listed
+//!   user would multiply the calls. `admin_get_user` and the two `find`s
+//!   do tell.
+//! - **`admin_list_users` is oldest first among the users it read, not
+//!   among the pool.** `ListUsers` has no order; it reads pages of 60 until
+//!   `limit` users matched, so with more matches than the limit, the oldest
+//!   of the pool may be left out. A search reads at most 25 pages (1,500
+//!   users; warn log when it stops early): with a prefix *and* a status
+//!   filter, matches beyond that are not found, and neither are phone
+//!   matches beyond it.
 //! - `verify_password` is a real sign-in for Cognito: it counts towards the
 //!   lockout after repeated wrong passwords (answered `RateLimited`), and
 //!   creates a session whose refresh token is revoked at once (best effort:
@@ -87,7 +116,7 @@
 //! | `CodeMismatchException`, `EnableSoftwareTokenMFAException` | any | `CodeMismatch` |
 //! | `ExpiredCodeException` | any | `CodeExpired` |
 //! | `LimitExceededException`, `TooManyRequestsException`, `TooManyFailedAttemptsException` | any | `RateLimited { retry_after_secs: 30 }` |
-//! | `PasswordResetRequiredException` | any | `Forbidden("a password reset is required")` |
+//! | `PasswordResetRequiredException` | any (sign-in of a user an administrator reset) | `PasswordResetRequired` (403) |
 //! | `InvalidParameterException` | any | `InvalidRequest { field: None, "the provider rejected the request" }` |
 //! | `SoftwareTokenMFANotFoundException` | any | `NotImplemented("TOTP enrolment with this user pool")` → 501 (error log: TOTP not enabled on the pool) |
 //! | `ResourceNotFoundException` | challenge | `InvalidSession` (moto's answer to an unknown session) |
@@ -97,13 +126,25 @@
 //! | same | others | `ProviderUnavailable` |
 //! | any other exception (`InternalErrorException`, …) | any | `ProviderUnavailable` (error log with the exception name) |
 //! | connect error, timeout, unreadable answer, request not buildable | any | `ProviderUnavailable` |
-//! | admin calls (bootstrap): `NotAuthorizedException` | admin | `ProviderUnavailable` (error log) |
+//! | `UserNotFoundException` | admin get, delete, enable / disable, sign-out, reset (and every other admin operation) | `NotFound("user")` |
+//! | `NotAuthorizedException` "…disabled…" / "…current state…" | admin reset | `Forbidden("the password of this account cannot be reset in its current state")` |
+//! | `InvalidParameterException` "…registered/verified…" | admin reset | `Forbidden("the account has no verified email or phone number to send a reset code to")` |
+//! | `InvalidParameterException` "…phone number…" / "…email…" | admin create | `InvalidRequest { field: "phone" / "email" }` |
+//! | `InvalidParameterException` | other admin operations | `InvalidRequest { field: None }` (warn log) |
+//! | `NotAuthorizedException` (other messages) | admin operations, bootstrap | `ProviderUnavailable` (error log: the AWS credentials are not allowed) |
+//! | `AccessDeniedException`, `UnrecognizedClientException`, `InvalidSignatureException`, `ExpiredTokenException` | any | `ProviderUnavailable` (error log: AWS credentials missing, invalid or not allowed) |
+//! | `ResourceNotFoundException` | admin operations | `ProviderUnavailable` (a missing *user* is `UserNotFoundException`; this is a missing pool) |
 //!
 //! ## Credentials
 //!
-//! The provider's own calls are unsigned and need no AWS credentials; the
-//! bootstrap's admin calls are signed. [`CognitoProvider::new`] and
-//! [`bootstrap()`] take credentials from the standard AWS chain;
+//! The user-facing calls are unsigned and need no AWS credentials; the
+//! `admin_*` methods and the bootstrap are signed, and need credentials
+//! allowed `cognito-idp:AdminCreateUser`, `AdminGetUser`, `ListUsers`,
+//! `AdminDeleteUser`, `AdminDisableUser`, `AdminEnableUser`,
+//! `AdminUserGlobalSignOut` and `AdminResetUserPassword` on the pool
+//! (without them those methods answer `ProviderUnavailable`).
+//! [`CognitoProvider::new`] and [`bootstrap()`] take credentials from the
+//! standard AWS chain;
 //! [`CognitoProvider::with_credentials`] and [`bootstrap_with_credentials`]
 //! take [`AwsCredentials`] explicitly (the moto tests use
 //! `AwsCredentials::fixed("test", "test")`, since the workspace forbids the
@@ -157,7 +198,25 @@
 //!   before the current password.
 //! - `RevokeToken` is not implemented (HTTP 500): the refresh token of a
 //!   `verify_password` sign-in stays in moto.
+//! - `AdminCreateUser` checks no password policy on the temporary password
+//!   and no phone-number format (Cognito: `InvalidPasswordException`,
+//!   `InvalidParameterException`).
+//! - `AdminUserGlobalSignOut` ends only the sessions moto filed under the
+//!   name given to it: a sign-in with the email as `USERNAME` (every
+//!   `sign_in`) is filed under the email, and the sign-out by Cognito
+//!   username (the sub) misses it. Together with moto refreshing disabled
+//!   users, a disabled user's sessions live on in moto; Cognito ends them.
+//! - `AdminResetUserPassword` only sets `RESET_REQUIRED` (no code), and
+//!   `USER_PASSWORD_AUTH` checks no status: the old password still signs in
+//!   (Cognito: `PasswordResetRequiredException` → `PasswordResetRequired`).
+//!   It refuses users in `FORCE_CHANGE_PASSWORD` (`NotAuthorizedException`
+//!   → `Forbidden`; Cognito documents the call as working on any user) and
+//!   users without `email_verified`, which moto's `ConfirmSignUp` never
+//!   sets (Cognito does).
+//! - `ListUsers` answers `UserMFASettingList` too (the SDK drops it, as it
+//!   is not in Cognito's `UserType`).
 
+mod admin;
 mod bootstrap;
 mod config;
 mod error_map;

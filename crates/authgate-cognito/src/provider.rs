@@ -1,12 +1,13 @@
 //! [`CognitoProvider`]: the [`IdentityProvider`] port on top of a Cognito
 //! user pool, through the official AWS SDK.
 //!
-//! Only user-facing, unsigned operations are used (`SignUp`, `ConfirmSignUp`,
-//! `ResendConfirmationCode`, `InitiateAuth` with `USER_PASSWORD_AUTH` and
-//! `REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge`, `AssociateSoftwareToken`,
-//! `VerifySoftwareToken`, `SetUserMFAPreference`, `GetUser`,
-//! `ForgotPassword`, `ConfirmForgotPassword`, `ChangePassword`,
-//! `RevokeToken`, `GlobalSignOut`), so serving needs no AWS credentials.
+//! The user-facing methods use only unsigned operations (`SignUp`,
+//! `ConfirmSignUp`, `ResendConfirmationCode`, `InitiateAuth` with
+//! `USER_PASSWORD_AUTH` and `REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge`,
+//! `AssociateSoftwareToken`, `VerifySoftwareToken`, `SetUserMFAPreference`,
+//! `GetUser`, `ForgotPassword`, `ConfirmForgotPassword`, `ChangePassword`,
+//! `RevokeToken`, `GlobalSignOut`) and need no AWS credentials; the
+//! `admin_*` methods ([`crate::admin`]) are signed with the configured ones.
 //! Every SDK failure goes through [`crate::error_map`].
 
 use crate::config::{AwsCredentials, CONNECT_TIMEOUT, CognitoConfig, JWKS_TIMEOUT, sdk_client};
@@ -16,9 +17,9 @@ use crate::{id_token, refresh_token, secret_hash};
 use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::{
-    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
-    ChallengeStep, CodeDelivery, IdentityProvider, Secret, SignUpOutcome, SignUpRequest, TokenSet,
-    TotpEnrolment,
+    AccessClaims, AccountFilter, AuthError, AuthStep, Authenticated, ChallengeKind,
+    ChallengeResponse, ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount,
+    Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
@@ -32,8 +33,8 @@ use std::fmt;
 
 /// The Cognito identity provider.
 pub struct CognitoProvider {
-    config: CognitoConfig,
-    client: Client,
+    pub(crate) config: CognitoConfig,
+    pub(crate) client: Client,
     http: reqwest::Client,
 }
 
@@ -48,7 +49,7 @@ impl fmt::Debug for CognitoProvider {
 /// What the SDK's fluent calls fail with.
 type SdkFailure<E> = SdkError<E, HttpResponse>;
 
-fn fail<E: ProvideErrorMetadata>(op: Operation, err: SdkFailure<E>) -> AuthError {
+pub(crate) fn fail<E: ProvideErrorMetadata>(op: Operation, err: SdkFailure<E>) -> AuthError {
     map_failure(op, &classify(&err))
 }
 
@@ -59,14 +60,14 @@ struct CurrentUser {
     email: Option<String>,
 }
 
-fn provider_broken(what: &str) -> AuthError {
+pub(crate) fn provider_broken(what: &str) -> AuthError {
     tracing::error!("Cognito answered without {what}");
     AuthError::ProviderUnavailable
 }
 
 impl CognitoProvider {
-    /// Build the provider; AWS credentials (needed by no call of the
-    /// provider itself) come from the standard chain.
+    /// Build the provider; the AWS credentials of the `admin_*` methods
+    /// come from the standard chain (the other methods need none).
     pub async fn new(config: CognitoConfig) -> Result<Self, AuthError> {
         Self::with_credentials(config, AwsCredentials::DefaultChain).await
     }
@@ -767,5 +768,52 @@ impl IdentityProvider for CognitoProvider {
             return Ok(());
         }
         Err(provider_broken("tokens or a challenge"))
+    }
+
+    /// `AdminCreateUser` (username = email, `MessageAction = SUPPRESS`,
+    /// `email_verified = true`).
+    async fn admin_create_user(&self, account: NewAccount) -> Result<ProviderAccount, AuthError> {
+        self.create_account(account).await
+    }
+
+    /// `AdminGetUser` with the sub as `Username`.
+    async fn admin_get_user(&self, sub: &str) -> Result<ProviderAccount, AuthError> {
+        self.account_by_sub(sub).await
+    }
+
+    /// `ListUsers` `email = "…"`, then `AdminGetUser` (MFA settings).
+    async fn admin_find_by_email(&self, email: &str) -> Result<Option<ProviderAccount>, AuthError> {
+        self.account_by_email(email).await
+    }
+
+    /// `ListUsers` `phone_number = "…"`, then `AdminGetUser` of each.
+    async fn admin_find_by_phone(&self, phone: &str) -> Result<Vec<ProviderAccount>, AuthError> {
+        self.accounts_by_phone(phone).await
+    }
+
+    /// `ListUsers`, filtered by email prefix or status; oldest first among
+    /// the users read, `mfa_enabled` always false (see the crate docs).
+    async fn admin_list_users(
+        &self,
+        filter: &AccountFilter,
+    ) -> Result<Vec<ProviderAccount>, AuthError> {
+        self.list_accounts(filter).await
+    }
+
+    /// `AdminGetUser` (the Cognito username), then `AdminDeleteUser`.
+    async fn admin_delete_user(&self, sub: &str) -> Result<(), AuthError> {
+        self.delete_account(sub).await
+    }
+
+    /// Disable: `AdminUserGlobalSignOut`, then `AdminDisableUser`.
+    /// Enable: `AdminEnableUser`.
+    async fn admin_set_enabled(&self, sub: &str, enabled: bool) -> Result<(), AuthError> {
+        self.set_account_enabled(sub, enabled).await
+    }
+
+    /// `AdminResetUserPassword` (Cognito mails the code), then
+    /// `AdminUserGlobalSignOut`.
+    async fn admin_reset_password(&self, sub: &str) -> Result<(), AuthError> {
+        self.reset_account_password(sub).await
     }
 }

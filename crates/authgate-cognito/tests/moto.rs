@@ -22,8 +22,9 @@ use authgate_cognito::{
     bootstrap_with_credentials,
 };
 use authgate_core::{
-    AccessClaims, AuthError, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
-    ChallengeStep, IdentityProvider, Secret, SignUpRequest,
+    AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
+    ChallengeResponse, ChallengeStep, IdentityProvider, NewAccount, ProviderAccount, Secret,
+    SignUpRequest,
 };
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use base64::Engine;
@@ -1289,4 +1290,562 @@ async fn signed_out_token_is_token_revoked_but_moto_answers_change_password_like
     );
     // The password did not change.
     signed_in(&provider, &email, PASSWORD).await;
+}
+
+// ---------------------------------------------------------------------------
+// Administration: AdminCreateUser, AdminGetUser, ListUsers, AdminDeleteUser,
+// AdminDisableUser / AdminEnableUser, AdminUserGlobalSignOut,
+// AdminResetUserPassword.
+// ---------------------------------------------------------------------------
+
+fn new_account(email: &str, phone: Option<&str>) -> NewAccount {
+    NewAccount {
+        email: email.to_string(),
+        name: Some("Made By Admin".to_string()),
+        phone: phone.map(str::to_owned),
+        temporary_password: Secret::new(TEMPORARY_PASSWORD),
+    }
+}
+
+fn now_millis() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// The first sign-in of an admin-created user: temporary password →
+/// NEW_PASSWORD_REQUIRED → `NEW_PASSWORD` → tokens.
+async fn first_sign_in(provider: &CognitoProvider, email: &str) -> Authenticated {
+    let step = provider
+        .sign_in(email, &Secret::new(TEMPORARY_PASSWORD))
+        .await
+        .expect("sign-in with the temporary password");
+    let new_password = challenge(step, ChallengeKind::NewPasswordRequired);
+    authenticated(
+        provider
+            .respond_to_challenge(respond(
+                ChallengeKind::NewPasswordRequired,
+                email,
+                &new_password.session,
+                Secret::new(NEW_PASSWORD),
+            ))
+            .await
+            .expect("new password"),
+    )
+}
+
+/// An admin-created user who has set their own password (`CONFIRMED`,
+/// email verified), with the session of that first sign-in.
+async fn active_admin_created(
+    provider: &CognitoProvider,
+    email: &str,
+) -> (ProviderAccount, Authenticated) {
+    let account = provider
+        .admin_create_user(new_account(email, None))
+        .await
+        .expect("admin_create_user");
+    let session = first_sign_in(provider, email).await;
+    (account, session)
+}
+
+fn list_filter(prefix: Option<&str>, status: Option<AccountStatus>, limit: usize) -> AccountFilter {
+    AccountFilter {
+        email_prefix: prefix.map(str::to_owned),
+        status,
+        limit,
+    }
+}
+
+fn emails(accounts: &[ProviderAccount]) -> Vec<&str> {
+    accounts.iter().map(|a| a.email.as_str()).collect()
+}
+
+#[tokio::test]
+async fn admin_create_user_then_the_temporary_password_answers_new_password_required_then_tokens() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let before = now_millis();
+    let account = provider
+        .admin_create_user(new_account(&email, Some("+15551230001")))
+        .await
+        .expect("admin_create_user");
+    assert!(!account.sub.is_empty());
+    assert_ne!(account.sub, email);
+    assert_eq!(account.email, email);
+    assert_eq!(account.name.as_deref(), Some("Made By Admin"));
+    assert_eq!(account.phone.as_deref(), Some("+15551230001"));
+    assert_eq!(account.status, AccountStatus::TemporaryPassword);
+    assert!(account.enabled);
+    assert!(!account.mfa_enabled);
+    assert!(
+        (before - 5_000..=now_millis() + 5_000).contains(&account.created_at),
+        "{account:?}"
+    );
+    assert_eq!(
+        provider.admin_get_user(&account.sub).await,
+        Ok(account.clone())
+    );
+
+    // The temporary password is not a password to sign in with for good.
+    let done = first_sign_in(&provider, &email).await;
+    assert_eq!(done.user.sub, account.sub);
+    assert_eq!(done.user.email, email);
+    assert_eq!(
+        provider.admin_get_user(&account.sub).await.unwrap().status,
+        AccountStatus::Active
+    );
+    signed_in(&provider, &email, NEW_PASSWORD).await;
+    assert_eq!(
+        provider
+            .sign_in(&email, &Secret::new(TEMPORARY_PASSWORD))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn admin_create_user_with_an_existing_email_is_username_exists() {
+    let Pool { provider, .. } = pool().await;
+    let created = new_email();
+    provider
+        .admin_create_user(new_account(&created, None))
+        .await
+        .unwrap();
+    let signed_up = new_email();
+    confirmed_user(&provider, &signed_up).await;
+    for email in [&created, &signed_up] {
+        assert_eq!(
+            provider.admin_create_user(new_account(email, None)).await,
+            Err(AuthError::UsernameExists),
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn moto_accepts_a_weak_temporary_password_at_admin_create_user() {
+    // Real Cognito answers InvalidPasswordException → InvalidPassword.
+    let Pool { provider, .. } = pool().await;
+    let account = provider
+        .admin_create_user(NewAccount {
+            temporary_password: Secret::new("weak"),
+            ..new_account(&new_email(), None)
+        })
+        .await
+        .expect("moto checks no policy here");
+    assert_eq!(account.status, AccountStatus::TemporaryPassword);
+}
+
+#[tokio::test]
+async fn admin_get_user_by_sub_and_unknown_or_email_or_empty_subs_are_not_found() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let account = provider.admin_get_user(&sub).await.expect("by sub");
+    assert_eq!(account.sub, sub);
+    assert_eq!(account.email, email);
+    assert_eq!(account.name.as_deref(), Some("Test User"));
+    assert_eq!(account.phone, None);
+    assert_eq!(account.status, AccountStatus::Active);
+    assert!(account.enabled);
+    assert!(!account.mfa_enabled);
+
+    let not_found = Err(AuthError::NotFound("user".into()));
+    let unknown = uuid::Uuid::new_v4().to_string();
+    // Cognito takes an alias (the email) as Username too: not a sub.
+    for sub in [unknown.as_str(), email.as_str(), "", "two words"] {
+        assert_eq!(provider.admin_get_user(sub).await, not_found, "{sub:?}");
+        assert_eq!(
+            provider.admin_delete_user(sub).await,
+            Err(AuthError::NotFound("user".into()))
+        );
+        assert_eq!(
+            provider.admin_set_enabled(sub, false).await,
+            Err(AuthError::NotFound("user".into()))
+        );
+        assert_eq!(
+            provider.admin_reset_password(sub).await,
+            Err(AuthError::NotFound("user".into()))
+        );
+    }
+    // Nothing happened to the user behind the email.
+    assert_eq!(provider.admin_get_user(&sub).await, Ok(account));
+}
+
+#[tokio::test]
+async fn admin_find_by_email_finds_the_account_or_none() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let other = new_email();
+    confirmed_user(&provider, &other).await;
+
+    let found = provider
+        .admin_find_by_email(&email)
+        .await
+        .unwrap()
+        .expect("present");
+    assert_eq!(found, provider.admin_get_user(&sub).await.unwrap());
+    assert_eq!(provider.admin_find_by_email(&new_email()).await, Ok(None));
+    // A quote in the value is escaped, not an error; a prefix is no match.
+    assert_eq!(
+        provider.admin_find_by_email(r#"x"@example.com"#).await,
+        Ok(None)
+    );
+    assert_eq!(provider.admin_find_by_email(&email[..8]).await, Ok(None));
+}
+
+#[tokio::test]
+async fn admin_find_by_phone_answers_every_account_with_the_number_oldest_first() {
+    let Pool { provider, .. } = pool().await;
+    let phone = "+15551230002";
+    let first = provider
+        .admin_create_user(new_account(&new_email(), Some(phone)))
+        .await
+        .unwrap();
+    let second = provider
+        .admin_create_user(new_account(&new_email(), Some(phone)))
+        .await
+        .unwrap();
+    provider
+        .admin_create_user(new_account(&new_email(), Some("+15551230003")))
+        .await
+        .unwrap();
+
+    let found = provider.admin_find_by_phone(phone).await.unwrap();
+    let subs: Vec<&str> = found.iter().map(|a| a.sub.as_str()).collect();
+    assert_eq!(subs, [first.sub.as_str(), second.sub.as_str()]);
+    assert!(found.iter().all(|a| a.phone.as_deref() == Some(phone)));
+    assert_eq!(
+        provider.admin_find_by_phone("+15559999999").await,
+        Ok(vec![])
+    );
+}
+
+#[tokio::test]
+async fn admin_list_users_by_prefix_by_status_and_with_a_limit_oldest_first() {
+    let Pool { provider, .. } = pool().await;
+    let prefix = unique("list");
+    // Letters in creation order, so that the email breaks a tie of the
+    // creation time in the same order.
+    let email = |tag: &str| format!("{prefix}-{tag}@example.com");
+    for tag in ["a", "b", "c"] {
+        provider
+            .admin_create_user(new_account(&email(tag), None))
+            .await
+            .unwrap();
+    }
+    confirmed_user(&provider, &email("d")).await;
+    confirmed_user(&provider, &email("e")).await;
+    provider
+        .sign_up(sign_up_request(&email("f"), PASSWORD))
+        .await
+        .unwrap();
+    // Outside the prefix.
+    let outsider = new_email();
+    confirmed_user(&provider, &outsider).await;
+
+    let all = provider
+        .admin_list_users(&list_filter(Some(&prefix), None, 50))
+        .await
+        .unwrap();
+    let expected: Vec<String> = ["a", "b", "c", "d", "e", "f"].map(email).into();
+    assert_eq!(emails(&all), expected);
+    assert!(all.windows(2).all(|w| w[0].created_at <= w[1].created_at));
+    let statuses: Vec<AccountStatus> = all.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            AccountStatus::TemporaryPassword,
+            AccountStatus::TemporaryPassword,
+            AccountStatus::TemporaryPassword,
+            AccountStatus::Active,
+            AccountStatus::Active,
+            AccountStatus::PendingConfirmation,
+        ]
+    );
+
+    // Prefix and status: Cognito filters the prefix, the status is checked here.
+    let temporary = provider
+        .admin_list_users(&list_filter(
+            Some(&prefix),
+            Some(AccountStatus::TemporaryPassword),
+            50,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(emails(&temporary), [email("a"), email("b"), email("c")]);
+
+    // Status only: Cognito filters `cognito:user_status`.
+    let active = provider
+        .admin_list_users(&list_filter(None, Some(AccountStatus::Active), 50))
+        .await
+        .unwrap();
+    assert_eq!(emails(&active), [email("d"), email("e"), outsider.clone()]);
+    let pending = provider
+        .admin_list_users(&list_filter(
+            None,
+            Some(AccountStatus::PendingConfirmation),
+            50,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(emails(&pending), [email("f")]);
+
+    // A limit answers the oldest of the users read.
+    let two = provider
+        .admin_list_users(&list_filter(Some(&prefix), None, 2))
+        .await
+        .unwrap();
+    assert_eq!(emails(&two), [email("a"), email("b")]);
+    let one = provider
+        .admin_list_users(&list_filter(Some(&prefix), Some(AccountStatus::Active), 1))
+        .await
+        .unwrap();
+    assert_eq!(emails(&one), [email("d")]);
+    // No filter at all: everyone; a limit of 0 is raised to 1.
+    let everyone = provider
+        .admin_list_users(&list_filter(None, None, 50))
+        .await
+        .unwrap();
+    assert_eq!(everyone.len(), 7);
+    assert_eq!(
+        provider
+            .admin_list_users(&list_filter(None, None, 0))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        provider
+            .admin_list_users(&list_filter(Some("nobody-"), None, 50))
+            .await,
+        Ok(vec![])
+    );
+}
+
+#[tokio::test]
+async fn admin_get_and_find_tell_mfa_enabled_after_totp_enrolment_but_a_listing_does_not() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let done = signed_in(&provider, &email, PASSWORD).await;
+    let token = &done.tokens.access_token;
+    let claims = claims_of(token);
+    let enrolment = provider.begin_totp_enrolment(&claims, token).await.unwrap();
+    provider
+        .finish_totp_enrolment(&claims, token, &totp_code(enrolment.secret.expose()).await)
+        .await
+        .expect("finish TOTP enrolment");
+
+    assert!(provider.admin_get_user(&sub).await.unwrap().mfa_enabled);
+    assert!(
+        provider
+            .admin_find_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap()
+            .mfa_enabled
+    );
+    // ListUsers answers no MFA settings (Cognito's UserType has none).
+    let listed = provider
+        .admin_list_users(&list_filter(Some(&email), None, 10))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].mfa_enabled);
+}
+
+#[tokio::test]
+async fn disable_refuses_sign_in_like_a_wrong_password_and_enable_restores_it_but_moto_signs_out_only_sessions_begun_with_the_cognito_username()
+ {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let by_email = signed_in(&provider, &email, PASSWORD).await;
+    // A session begun with the Cognito username (the sub) as USERNAME.
+    let by_username = signed_in(&provider, &sub, PASSWORD).await;
+
+    provider
+        .admin_set_enabled(&sub, false)
+        .await
+        .expect("disable");
+    let account = provider.admin_get_user(&sub).await.unwrap();
+    assert!(!account.enabled);
+    assert_eq!(account.status, AccountStatus::Active);
+    assert_eq!(
+        provider.sign_in(&email, &Secret::new(PASSWORD)).await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert_eq!(
+        provider
+            .sign_in(&email, &Secret::new("Wrong-Password-99!"))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
+    // AdminUserGlobalSignOut ended the session moto files under the username…
+    assert_eq!(
+        provider
+            .refresh(by_username.tokens.refresh_token.as_ref().unwrap())
+            .await,
+        Err(AuthError::InvalidRefreshToken)
+    );
+    // …but moto files a sign-in with the email under the email, which the
+    // sign-out by username misses (and moto refreshes disabled users).
+    // Cognito ends every session of the user.
+    provider
+        .refresh(by_email.tokens.refresh_token.as_ref().unwrap())
+        .await
+        .expect("moto keeps the session begun with the email");
+
+    provider
+        .admin_set_enabled(&sub, true)
+        .await
+        .expect("enable");
+    assert!(provider.admin_get_user(&sub).await.unwrap().enabled);
+    signed_in(&provider, &email, PASSWORD).await;
+    // Enabling twice, disabling twice: no error.
+    provider.admin_set_enabled(&sub, true).await.unwrap();
+    provider.admin_set_enabled(&sub, false).await.unwrap();
+    provider.admin_set_enabled(&sub, false).await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_then_get_is_not_found_and_sign_in_is_invalid_credentials() {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let keep = new_email();
+    let kept = confirmed_user(&provider, &keep).await;
+
+    provider.admin_delete_user(&sub).await.expect("delete");
+    let not_found = Err(AuthError::NotFound("user".into()));
+    assert_eq!(provider.admin_get_user(&sub).await, not_found);
+    assert_eq!(provider.admin_find_by_email(&email).await, Ok(None));
+    assert_eq!(
+        provider.sign_in(&email, &Secret::new(PASSWORD)).await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert_eq!(
+        provider.admin_delete_user(&sub).await,
+        Err(AuthError::NotFound("user".into()))
+    );
+    // The others stay.
+    assert_eq!(provider.admin_get_user(&kept).await.unwrap().email, keep);
+    // The email is free again.
+    provider
+        .admin_create_user(new_account(&email, None))
+        .await
+        .expect("the email can be used again");
+}
+
+#[tokio::test]
+async fn admin_reset_password_sets_password_reset_required_but_moto_still_signs_in_with_the_old_password()
+ {
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let (account, _) = active_admin_created(&provider, &email).await;
+    let by_username = signed_in(&provider, &account.sub, NEW_PASSWORD).await;
+
+    provider
+        .admin_reset_password(&account.sub)
+        .await
+        .expect("reset");
+    assert_eq!(
+        provider.admin_get_user(&account.sub).await.unwrap().status,
+        AccountStatus::PasswordResetRequired
+    );
+    let listed = provider
+        .admin_list_users(&list_filter(
+            None,
+            Some(AccountStatus::PasswordResetRequired),
+            10,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(emails(&listed), [email.as_str()]);
+    // The sessions were signed out (seen on moto for the one it files
+    // under the username).
+    assert_eq!(
+        provider
+            .refresh(by_username.tokens.refresh_token.as_ref().unwrap())
+            .await,
+        Err(AuthError::InvalidRefreshToken)
+    );
+    // Cognito answers PasswordResetRequiredException →
+    // AuthError::PasswordResetRequired; moto checks no status at
+    // USER_PASSWORD_AUTH and answers tokens.
+    signed_in(&provider, &email, NEW_PASSWORD).await;
+    // Resetting again is fine.
+    provider.admin_reset_password(&account.sub).await.unwrap();
+}
+
+#[tokio::test]
+async fn moto_refuses_to_reset_a_temporary_password_so_it_is_forbidden() {
+    // Cognito documents AdminResetUserPassword as working on any user.
+    let Pool { provider, .. } = pool().await;
+    let account = provider
+        .admin_create_user(new_account(&new_email(), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        provider.admin_reset_password(&account.sub).await,
+        Err(AuthError::Forbidden(
+            "the password of this account cannot be reset in its current state".into()
+        ))
+    );
+    assert_eq!(
+        provider.admin_get_user(&account.sub).await.unwrap().status,
+        AccountStatus::TemporaryPassword
+    );
+}
+
+#[tokio::test]
+async fn moto_cannot_reset_a_signed_up_user_whose_email_it_never_marked_verified() {
+    // moto's ConfirmSignUp sets no email_verified (Cognito does), and its
+    // AdminResetUserPassword wants a verified email or phone number.
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    let sub = confirmed_user(&provider, &email).await;
+    let err = provider.admin_reset_password(&sub).await.unwrap_err();
+    assert_eq!(
+        err,
+        AuthError::Forbidden(
+            "the account has no verified email or phone number to send a reset code to".into()
+        )
+    );
+    assert_eq!(err.status(), 403);
+}
+
+#[tokio::test]
+async fn admin_calls_of_a_missing_pool_are_provider_unavailable() {
+    let Pool { created, .. } = pool().await;
+    let provider = provider_for(
+        &BootstrapResult {
+            user_pool_id: "us-east-1_doesnotexist".into(),
+            ..created
+        },
+        Some(moto_url()),
+    )
+    .await;
+    let sub = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        provider.admin_get_user(&sub).await,
+        Err(AuthError::ProviderUnavailable)
+    );
+    assert_eq!(
+        provider.admin_find_by_email(&new_email()).await,
+        Err(AuthError::ProviderUnavailable)
+    );
+    assert_eq!(
+        provider
+            .admin_create_user(new_account(&new_email(), None))
+            .await,
+        Err(AuthError::ProviderUnavailable)
+    );
 }
