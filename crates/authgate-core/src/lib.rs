@@ -24,7 +24,7 @@ pub use notify::{Notification, Notifier};
 pub use provider::{
     AccountFilter, AccountStatus, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
     ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount, ProviderUser,
-    SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
+    SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment, TotpReplacement,
 };
 pub use secret::Secret;
 pub use token::AccessClaims;

@@ -25,6 +25,18 @@ pub enum Notification {
         name: Option<String>,
         password: Secret,
     },
+    /// The identifier to sign in with (account identification assistance).
+    SignInIdentifier {
+        to: String,
+        name: Option<String>,
+        identifier: String,
+    },
+    /// The code that starts replacing a lost authenticator.
+    MfaResetCode {
+        to: String,
+        name: Option<String>,
+        code: Secret,
+    },
 }
 
 impl Notification {
@@ -32,7 +44,9 @@ impl Notification {
         match self {
             Notification::SignUpCode { to, .. }
             | Notification::PasswordResetCode { to, .. }
-            | Notification::TemporaryPassword { to, .. } => to,
+            | Notification::TemporaryPassword { to, .. }
+            | Notification::SignInIdentifier { to, .. }
+            | Notification::MfaResetCode { to, .. } => to,
         }
     }
 
@@ -42,6 +56,8 @@ impl Notification {
             Notification::SignUpCode { .. } => "sign_up_code",
             Notification::PasswordResetCode { .. } => "password_reset_code",
             Notification::TemporaryPassword { .. } => "temporary_password",
+            Notification::SignInIdentifier { .. } => "sign_in_identifier",
+            Notification::MfaResetCode { .. } => "mfa_reset_code",
         }
     }
 }

@@ -114,6 +114,15 @@ pub struct TotpEnrolment {
     pub otpauth_uri: Secret,
 }
 
+/// A new authenticator being set up to replace a lost one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpReplacement {
+    pub enrolment: TotpEnrolment,
+    /// What the provider needs to finish (a Cognito session); kept by
+    /// authgate for the few minutes the recovery lives.
+    pub state: Option<Secret>,
+}
+
 /// Where an account stands, in service terms (never a provider's status string).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountStatus {
@@ -312,6 +321,25 @@ pub trait IdentityProvider: Send + Sync {
     /// mailed, and sign-in answers [`AuthError::PasswordResetRequired`]
     /// until the user resets with the code.
     async fn admin_reset_password(&self, sub: &str) -> Result<(), AuthError>;
+
+    /// Lost-authenticator recovery, after authgate checked the mailed code:
+    /// prove `password` ([`AuthError::InvalidCredentials`] if wrong) and set
+    /// up a new TOTP secret. MFA stays mandatory; nothing signs in.
+    async fn begin_totp_replacement(
+        &self,
+        email: &str,
+        password: &Secret,
+    ) -> Result<TotpReplacement, AuthError>;
+
+    /// Finish the recovery with a code from the new authenticator: it
+    /// replaces the old one (which stops working) and every session of the
+    /// account ends. A wrong code is [`AuthError::CodeMismatch`].
+    async fn finish_totp_replacement(
+        &self,
+        email: &str,
+        state: Option<&Secret>,
+        code: &Secret,
+    ) -> Result<(), AuthError>;
 
     /// Does `password` belong to the signed-in user? `Ok` or
     /// [`AuthError::InvalidCredentials`]; nothing else changes.

@@ -19,7 +19,7 @@ use authgate_core::{
     AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
     ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, Notification, Notifier,
     ProviderAccount, ProviderUser, Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
-    now_millis,
+    TotpReplacement, now_millis,
 };
 use authgate_store::embedded::{EmbeddedUser, NewEmbeddedUser, UserStatus};
 use authgate_store::refresh::{NewFamily, RotateOutcome};
@@ -742,6 +742,61 @@ impl IdentityProvider for EmbeddedProvider {
         } else {
             Err(AuthError::InvalidCredentials)
         }
+    }
+
+    async fn begin_totp_replacement(
+        &self,
+        email: &str,
+        password: &Secret,
+    ) -> Result<TotpReplacement, AuthError> {
+        let user = self.store.embedded_user_by_email(email).await?;
+        let matched = self
+            .hasher
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        let user = match user {
+            Some(user) if matched && user.disabled_at.is_none() => user,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        let enrolment = totp::new_enrolment(&user.email)?;
+        // Pending until proven: the old authenticator works until then.
+        self.store
+            .set_pending_totp(&user.sub, enrolment.secret.expose(), now_millis())
+            .await?;
+        Ok(TotpReplacement {
+            enrolment,
+            state: None,
+        })
+    }
+
+    async fn finish_totp_replacement(
+        &self,
+        email: &str,
+        _state: Option<&Secret>,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let user = self
+            .store
+            .embedded_user_by_email(email)
+            .await?
+            .ok_or(AuthError::InvalidSession)?;
+        let secret = self
+            .store
+            .totp_state(&user.sub)
+            .await?
+            .pending_secret
+            .ok_or(AuthError::InvalidSession)?;
+        let Some(step) = totp::matching_step(&secret, code, now_secs())? else {
+            return Err(AuthError::CodeMismatch);
+        };
+        let now = now_millis();
+        self.store
+            .activate_totp(&user.sub, &secret, step, now)
+            .await?;
+        self.store
+            .revoke_families_of(&user.sub, "mfa_reset", now)
+            .await?;
+        Ok(())
     }
 
     async fn admin_create_user(&self, account: NewAccount) -> Result<ProviderAccount, AuthError> {

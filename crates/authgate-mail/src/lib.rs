@@ -32,6 +32,8 @@ pub struct Templates {
     pub sign_up_code: Template,
     pub password_reset_code: Template,
     pub temporary_password: Template,
+    pub sign_in_identifier: Template,
+    pub mfa_reset_code: Template,
 }
 
 impl Default for Templates {
@@ -56,6 +58,20 @@ impl Default for Templates {
                        Temporary password: {password}\n"
                     .into(),
             },
+            sign_in_identifier: Template {
+                subject: "Your sign-in identifier".into(),
+                body: "Hello {name},\n\nSomeone asked which identifier signs in to your account. \
+                       It is:\n\nSign-in identifier: {identifier}\n\n\
+                       If this was not you, you can ignore this message.\n"
+                    .into(),
+            },
+            mfa_reset_code: Template {
+                subject: "Replace your authenticator".into(),
+                body: "Hello {name},\n\nUse this code to replace a lost authenticator app:\n\n\
+                       Code: {code}\n\n\
+                       If you did not ask for this, sign in and change your password.\n"
+                    .into(),
+            },
         }
     }
 }
@@ -63,15 +79,21 @@ impl Default for Templates {
 impl Templates {
     /// Subject and body of a notification, placeholders filled.
     pub fn render(&self, notification: &Notification) -> (String, String) {
-        let (template, name, code, password) = match notification {
+        let (template, name, code, password, identifier) = match notification {
             Notification::SignUpCode { name, code, .. } => {
-                (&self.sign_up_code, name, Some(code), None)
+                (&self.sign_up_code, name, Some(code), None, None)
             }
             Notification::PasswordResetCode { name, code, .. } => {
-                (&self.password_reset_code, name, Some(code), None)
+                (&self.password_reset_code, name, Some(code), None, None)
             }
             Notification::TemporaryPassword { name, password, .. } => {
-                (&self.temporary_password, name, None, Some(password))
+                (&self.temporary_password, name, None, Some(password), None)
+            }
+            Notification::SignInIdentifier {
+                name, identifier, ..
+            } => (&self.sign_in_identifier, name, None, None, Some(identifier)),
+            Notification::MfaResetCode { name, code, .. } => {
+                (&self.mfa_reset_code, name, Some(code), None, None)
             }
         };
         let fill = |text: &str| {
@@ -80,6 +102,10 @@ impl Templates {
                 .replace(
                     "{password}",
                     password.map(|p| p.expose()).unwrap_or_default(),
+                )
+                .replace(
+                    "{identifier}",
+                    identifier.map(String::as_str).unwrap_or_default(),
                 )
         };
         (fill(&template.subject), fill(&template.body))
@@ -229,8 +255,12 @@ mod tests {
     fn temporary_passwords_stand_literally_in_the_message() {
         // Every character authgate puts in a temporary password (see the
         // admin service) must reach the reader as is, not quoted-printable.
-        let mailer =
-            Mailer::outbox(std::env::temp_dir(), "no-reply@localhost", Templates::default()).unwrap();
+        let mailer = Mailer::outbox(
+            std::env::temp_dir(),
+            "no-reply@localhost",
+            Templates::default(),
+        )
+        .unwrap();
         let password = "Ab3!#$%&*+-?@^_zZ9";
         let message = mailer
             .build(&Notification::TemporaryPassword {
@@ -241,7 +271,8 @@ mod tests {
             .unwrap();
         let raw = String::from_utf8(message.formatted()).unwrap();
         assert!(
-            raw.lines().any(|l| l == format!("Temporary password: {password}")),
+            raw.lines()
+                .any(|l| l == format!("Temporary password: {password}")),
             "{raw}"
         );
     }

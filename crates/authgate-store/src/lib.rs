@@ -14,6 +14,7 @@ pub mod audit;
 pub mod embedded;
 pub mod keys;
 pub mod mfa;
+pub mod mfa_resets;
 pub mod refresh;
 pub mod sessions;
 

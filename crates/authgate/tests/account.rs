@@ -19,7 +19,192 @@ on_both_engines!(
     password_reset_by_mailed_code,
     password_change_keeps_this_session_and_ends_the_others,
     password_reverification,
+    identifier_recovery_by_phone_reveals_nothing,
+    lost_authenticator_is_replaced_with_code_and_password,
 );
+
+async fn lost_authenticator_is_replaced_with_code_and_password(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let email = "lou@example.com";
+    app.confirmed_user(email).await;
+    let session = app.sign_in(email).await;
+    let old_secret = enrol(&app, session["accessToken"].as_str().unwrap()).await;
+
+    let start = |who: &str| app.post("/v1/auth/mfa-reset/start", json!({"email": who}));
+    let known: Value = start(email).await.json().await.unwrap();
+    let unknown_response = start("ghost@example.com").await;
+    assert_eq!(unknown_response.status(), StatusCode::OK);
+    let unknown: Value = unknown_response.json().await.unwrap();
+    assert!(known["session"].is_string() && unknown["session"].is_string());
+    assert_eq!(app.smtp.count_settled("ghost@example.com").await, 0);
+    let code = app.smtp.code(email, 1).await;
+
+    let verify = |session: &Value, code: &str, password: &str| {
+        app.post(
+            "/v1/auth/mfa-reset/verify",
+            json!({"email": email, "session": session, "code": code, "password": password}),
+        )
+    };
+    let response = app
+        .post(
+            "/v1/auth/mfa-reset/verify",
+            json!({"email": "ghost@example.com", "session": unknown["session"], "code": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_problem(response, 401, "invalid_session").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_problem(
+        verify(&known["session"], wrong, PASSWORD).await,
+        400,
+        "code_mismatch",
+    )
+    .await;
+    assert_problem(
+        verify(&known["session"], &code, "Wrong-Password-123").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    let response = verify(&known["session"], &code, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let recovery: Value = response.json().await.unwrap();
+    let new_secret = recovery["secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, old_secret);
+    let recovery_token = recovery["accessToken"].as_str().unwrap().to_string();
+    // Recovery-only: not a bearer token, and the session cannot be verified twice.
+    assert_problem(
+        app.get_bearer("/v1/auth/subject", &recovery_token).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert_problem(
+        verify(&known["session"], &code, PASSWORD).await,
+        401,
+        "invalid_session",
+    )
+    .await;
+
+    let confirm = |token: &str, code: String| {
+        app.post(
+            "/v1/auth/mfa-reset/confirm",
+            json!({"accessToken": token, "code": code}),
+        )
+    };
+    assert_problem(
+        confirm(&recovery_token, totp_at(&old_secret, now())).await,
+        400,
+        "code_mismatch",
+    )
+    .await;
+    let response = confirm(&recovery_token, totp_at(&new_secret, now())).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["mfaReset"], true);
+    assert_problem(
+        confirm(&recovery_token, totp_at(&new_secret, now())).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    // Every earlier session ended; only the new authenticator signs in.
+    let response = app
+        .get_bearer("/v1/auth/subject", session["accessToken"].as_str().unwrap())
+        .await;
+    assert_problem(response, 401, "token_revoked").await;
+    let challenge = sign_in_step(&app, email, PASSWORD).await;
+    assert_eq!(challenge["challenge"], "TOTP_REQUIRED");
+    let response = totp_challenge(
+        &app,
+        email,
+        &challenge["session"],
+        &totp_at(&old_secret, now() + 30),
+    )
+    .await;
+    assert_problem(response, 400, "code_mismatch").await;
+    let response = totp_challenge(
+        &app,
+        email,
+        &challenge["session"],
+        &totp_at(&new_secret, now() + 30),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Each step is in the audit trail.
+    let pool = app.db.pool().await;
+    let mut kinds: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        kinds = sqlx::query_scalar("SELECT kind FROM audit_events WHERE kind LIKE 'mfa_reset_%'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        if kinds.iter().any(|k| k == "mfa_reset_confirm") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    pool.close().await;
+    for kind in ["mfa_reset_start", "mfa_reset_verify", "mfa_reset_confirm"] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} not audited: {kinds:?}"
+        );
+    }
+    app.finish().await;
+}
+
+async fn identifier_recovery_by_phone_reveals_nothing(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let email = "pia@example.com";
+    let response = app
+        .post(
+            "/v1/auth/sign-up",
+            json!({"email": email, "password": PASSWORD, "phone": "+1 (555) 010-0100"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let recover = |phone: &str| {
+        app.post(
+            "/v1/auth/account-recovery/identifier",
+            json!({"phone": phone}),
+        )
+    };
+    let known = recover("+15550100100").await;
+    let unknown = recover("+15550100999").await;
+    assert_eq!(known.status(), StatusCode::ACCEPTED);
+    assert_eq!(unknown.status(), StatusCode::ACCEPTED);
+    assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
+    // Message 0 was the sign-up code; message 1 names the identifier.
+    let mut mailed = None;
+    for _ in 0..100 {
+        if let Some(message) = app.smtp.messages_to(email).get(1) {
+            mailed = Some(message.data.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mailed = mailed.expect("the identifier is mailed to the address on file");
+    assert!(
+        mailed.contains(&format!("Sign-in identifier: {email}")),
+        "{mailed}"
+    );
+    assert_eq!(app.smtp.count_settled(email).await, 2);
+    let problem = assert_problem(recover("call me").await, 422, "invalid_request").await;
+    assert_eq!(problem["field"], "phone");
+    let problem = assert_problem(
+        app.post(
+            "/v1/auth/sign-up",
+            json!({"email": "q@example.com", "password": PASSWORD, "phone": "12"}),
+        )
+        .await,
+        422,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(problem["field"], "phone");
+    app.finish().await;
+}
 
 /// The TOTP code of `secret` at `unix_seconds`.
 fn totp_at(secret: &str, unix_seconds: i64) -> String {

@@ -72,6 +72,30 @@ pub async fn request_password_reset(
     ))
 }
 
+/// Mail the sign-in identifier of the account with this phone number to the
+/// address on file. The same answer whether or not anything matched.
+#[utoipa::path(post, path = "/v1/auth/account-recovery/identifier", tag = "password",
+    request_body = IdentifierRecoveryBody,
+    responses(
+        (status = 202, body = AcceptedResponse),
+        (status = 422, description = "invalid_request (phone)", body = Problem),
+    ))]
+pub async fn recover_identifier(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<IdentifierRecoveryBody>,
+) -> ApiResult<(StatusCode, Json<AcceptedResponse>)> {
+    state.auth.recover_identifier(&meta, &body.phone).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(AcceptedResponse {
+            message:
+                "If an account has this phone number, its sign-in identifier has been mailed to it."
+                    .into(),
+        }),
+    ))
+}
+
 /// Set a new password with the mailed code; every session of the user ends.
 #[utoipa::path(post, path = "/v1/auth/password-resets/confirm", tag = "password",
     request_body = PasswordResetConfirmBody,

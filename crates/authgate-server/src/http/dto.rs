@@ -377,3 +377,57 @@ pub struct AdminUserQuery {
     /// At most this many (default 100, at most 500).
     pub limit: Option<usize>,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentifierRecoveryBody {
+    /// The verified phone number on the account, international form.
+    pub phone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetStartResponse {
+    /// Opaque; the same kind of answer whether or not the account exists.
+    pub session: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetVerifyBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// The mailed code.
+    #[schema(value_type = String)]
+    pub code: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetVerifyResponse {
+    /// The new authenticator's secret (base32).
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// Recovery-only: it finishes this reset and nothing else.
+    pub access_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetConfirmBody {
+    /// The recovery-only token of the verify step.
+    #[schema(value_type = String)]
+    pub access_token: Secret,
+    /// A code from the new authenticator.
+    #[schema(value_type = String)]
+    pub code: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetConfirmResponse {
+    pub mfa_reset: bool,
+}

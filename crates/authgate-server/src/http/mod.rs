@@ -6,6 +6,7 @@ pub mod admin_routes;
 pub mod auth_routes;
 pub mod dto;
 pub mod extract;
+pub mod mfa_reset_routes;
 pub mod middleware;
 pub mod ops_routes;
 pub mod problem;
@@ -66,6 +67,10 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(auth_routes::mfa_setup_challenge))
         .routes(routes!(account_routes::request_password_reset))
         .routes(routes!(account_routes::confirm_password_reset))
+        .routes(routes!(account_routes::recover_identifier))
+        .routes(routes!(mfa_reset_routes::start))
+        .routes(routes!(mfa_reset_routes::verify))
+        .routes(routes!(mfa_reset_routes::confirm))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::ratelimit::limit_public,

@@ -94,6 +94,10 @@ impl AuthService {
         phone: Option<String>,
     ) -> Result<ManagedUser, AuthError> {
         let email = normalize_email("email", email)?;
+        let phone = phone
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| crate::services::recovery::normalize_phone(&p))
+            .transpose()?;
         let password = temporary_password();
         let result = async {
             let account = self

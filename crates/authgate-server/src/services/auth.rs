@@ -89,6 +89,9 @@ impl AuthService {
         phone: Option<String>,
     ) -> Result<SignUpOutcome, AuthError> {
         let email = normalize_email("email", email)?;
+        let phone = clean(phone)
+            .map(|p| crate::services::recovery::normalize_phone(&p))
+            .transpose()?;
         let result = async {
             self.policy.check(password.expose())?;
             self.provider
@@ -96,7 +99,7 @@ impl AuthService {
                     email: email.clone(),
                     password,
                     name: clean(name),
-                    phone: clean(phone),
+                    phone,
                 })
                 .await
         }

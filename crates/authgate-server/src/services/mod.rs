@@ -6,6 +6,8 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod events;
+pub mod mfa_reset;
+pub mod recovery;
 
 pub use auth::{AuthService, Caller, SessionView, SignInResult};
 pub use events::{EventRecorder, RequestMeta};
