@@ -39,6 +39,16 @@ pub(crate) enum Operation {
     ChangePassword,
     /// `InitiateAuth` `USER_PASSWORD_AUTH` as a proof of the password.
     VerifyPassword,
+    /// `InitiateAuth` `USER_PASSWORD_AUTH` of a TOTP replacement (the proof
+    /// of the password, and the sign-in again once the old token is gone).
+    TotpReplacementSignIn,
+    /// `AdminDeleteSoftwareToken`, or `AdminSetUserMFAPreference` where the
+    /// endpoint lacks it (signed): the old authenticator of a TOTP replacement.
+    TotpReplacementReset,
+    /// `AssociateSoftwareToken`, `VerifySoftwareToken`, `RespondToAuthChallenge`
+    /// `MFA_SETUP`, `SetUserMFAPreference` with the session or access token
+    /// of a TOTP replacement (its state).
+    TotpReplacement,
     /// `AdminCreateUser` (signed, like every `Admin…` operation and `ListUsers`).
     AdminCreateUser,
     /// `AdminGetUser`: by sub, or by the username `ListUsers` answered.
@@ -72,6 +82,9 @@ impl Operation {
             Operation::ConfirmForgotPassword => "confirm_forgot_password",
             Operation::ChangePassword => "change_password",
             Operation::VerifyPassword => "verify_password",
+            Operation::TotpReplacementSignIn => "totp_replacement_sign_in",
+            Operation::TotpReplacementReset => "totp_replacement_reset",
+            Operation::TotpReplacement => "totp_replacement",
             Operation::AdminCreateUser => "admin_create_user",
             Operation::AdminGetUser => "admin_get_user",
             Operation::AdminListUsers => "admin_list_users",
@@ -83,7 +96,8 @@ impl Operation {
         }
     }
 
-    /// The signed operations on the users of the pool, for an administrator.
+    /// The signed operations on the users of the pool (for an
+    /// administrator, and the token deletion of a TOTP replacement).
     fn manages_users(self) -> bool {
         matches!(
             self,
@@ -94,6 +108,7 @@ impl Operation {
                 | Operation::AdminSetEnabled
                 | Operation::AdminSignOut
                 | Operation::AdminResetPassword
+                | Operation::TotpReplacementReset
         )
     }
 }
@@ -144,7 +159,7 @@ impl Failure {
 
     /// An operation the endpoint does not implement: moto answers HTTP 500
     /// with an HTML page and no exception name; real Cognito always names one.
-    fn is_not_implemented(&self) -> bool {
+    pub(crate) fn is_not_implemented(&self) -> bool {
         matches!(
             self,
             Failure::Service {
@@ -273,8 +288,10 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
                 AuthError::AlreadyConfirmed
             }
             ConfirmSignUp | ConfirmForgotPassword => AuthError::CodeMismatch,
-            Challenge => AuthError::InvalidSession,
-            SignIn | VerifyPassword | ChangePassword
+            // The recovery's session expired ("Invalid session for the user,
+            // session is expired.") or its access token was revoked.
+            Challenge | TotpReplacement => AuthError::InvalidSession,
+            SignIn | VerifyPassword | ChangePassword | TotpReplacementSignIn
                 if failure.message_contains("attempts exceeded") =>
             {
                 AuthError::RateLimited {
@@ -296,7 +313,10 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         },
         "UserNotFoundException" => match op {
             ConfirmSignUp | ConfirmForgotPassword => AuthError::CodeMismatch,
-            Challenge => AuthError::InvalidSession,
+            Challenge | TotpReplacement => AuthError::InvalidSession,
+            // Deleted between the proof of the password and the deletion of
+            // the token: answered like an unknown user at sign-in.
+            TotpReplacementReset => AuthError::InvalidCredentials,
             Refresh => AuthError::InvalidRefreshToken,
             SignOut | CurrentUser | TotpEnrolment | ChangePassword => AuthError::TokenRevoked,
             _ if op.manages_users() => AuthError::NotFound("user".to_string()),
@@ -335,6 +355,9 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         {
             AuthError::Forbidden(RESET_UNDELIVERABLE.to_string())
         }
+        // A session or access token Cognito cannot read (the recovery's
+        // state is opaque to authgate, so only a garbled one lands here).
+        "InvalidParameterException" if op == TotpReplacement => AuthError::InvalidSession,
         // Cognito: "Invalid phone number format." / "Invalid email address format."
         "InvalidParameterException"
             if op == AdminCreateUser && failure.message_contains("phone number") =>
@@ -369,7 +392,9 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         }
         // moto answers an unknown challenge session with ResourceNotFoundException;
         // the pool and client were found a step earlier.
-        "ResourceNotFoundException" if op == Challenge => AuthError::InvalidSession,
+        "ResourceNotFoundException" if matches!(op, Challenge | TotpReplacement) => {
+            AuthError::InvalidSession
+        }
         // moto answers ConfirmForgotPassword for an unknown user with
         // ResourceNotFoundException; answer like a wrong code. A missing app
         // client would land here too, and fails every other call loudly.
@@ -457,7 +482,7 @@ mod tests {
         map_failure(op, &service(code, message))
     }
 
-    const ALL: [Operation; 21] = [
+    const ALL: [Operation; 24] = [
         SignUp,
         ConfirmSignUp,
         ResendConfirmation,
@@ -471,6 +496,9 @@ mod tests {
         ConfirmForgotPassword,
         ChangePassword,
         VerifyPassword,
+        TotpReplacementSignIn,
+        TotpReplacementReset,
+        TotpReplacement,
         AdminCreateUser,
         AdminGetUser,
         AdminListUsers,
@@ -644,16 +672,24 @@ mod tests {
                 map(op, "PasswordResetRequiredException", ""),
                 AuthError::PasswordResetRequired
             );
+            // The recovery's state is all a TOTP replacement sends that
+            // Cognito could call invalid (the code is checked first).
+            let invalid_parameter = if op == TotpReplacement {
+                AuthError::InvalidSession
+            } else {
+                AuthError::InvalidRequest {
+                    field: None,
+                    message: "the provider rejected the request".into(),
+                }
+            };
             assert_eq!(
                 map(
                     op,
                     "InvalidParameterException",
                     "1 validation error detected: secret stuff"
                 ),
-                AuthError::InvalidRequest {
-                    field: None,
-                    message: "the provider rejected the request".into()
-                }
+                invalid_parameter,
+                "{op:?}"
             );
             assert_eq!(
                 map(op, "InternalErrorException", ""),
@@ -1096,5 +1132,94 @@ mod tests {
             AuthError::NotImplemented("TOTP enrolment with this user pool".into())
         );
         assert_eq!(err.status(), 501);
+    }
+
+    #[test]
+    fn totp_replacement_proves_the_password_like_sign_in() {
+        for message in ["Incorrect username or password.", "User is disabled."] {
+            assert_eq!(
+                map(TotpReplacementSignIn, "NotAuthorizedException", message),
+                AuthError::InvalidCredentials,
+                "{message}"
+            );
+        }
+        assert_eq!(
+            map(TotpReplacementSignIn, "UserNotFoundException", "x"),
+            AuthError::InvalidCredentials
+        );
+        assert_eq!(
+            map(
+                TotpReplacementSignIn,
+                "NotAuthorizedException",
+                "Password attempts exceeded"
+            ),
+            AuthError::RateLimited {
+                retry_after_secs: 30
+            }
+        );
+        assert_eq!(
+            map(TotpReplacementSignIn, "UserNotConfirmedException", "x"),
+            AuthError::UserNotConfirmed
+        );
+        assert_eq!(
+            map(
+                TotpReplacementSignIn,
+                "NotAuthorizedException",
+                "Unable to verify secret hash for client x"
+            ),
+            AuthError::ProviderUnavailable
+        );
+    }
+
+    #[test]
+    fn the_token_deletion_of_a_totp_replacement_is_a_signed_call() {
+        // The user vanished in between: still never revealed.
+        assert_eq!(
+            map(TotpReplacementReset, "UserNotFoundException", "x"),
+            AuthError::InvalidCredentials
+        );
+        for code in [
+            "NotAuthorizedException",
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "ResourceNotFoundException",
+        ] {
+            assert_eq!(
+                map(TotpReplacementReset, code, "x"),
+                AuthError::ProviderUnavailable,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_totp_replacement_state_is_an_invalid_session() {
+        for (code, message) in [
+            (
+                "NotAuthorizedException",
+                "Invalid session for the user, session is expired.",
+            ),
+            ("NotAuthorizedException", "Access Token has been revoked"),
+            ("UserNotFoundException", "x"),
+            ("ResourceNotFoundException", "moto's unknown session"),
+            ("InvalidParameterException", "1 validation error detected"),
+        ] {
+            assert_eq!(
+                map(TotpReplacement, code, message),
+                AuthError::InvalidSession,
+                "{code} {message}"
+            );
+        }
+        for code in ["CodeMismatchException", "EnableSoftwareTokenMFAException"] {
+            assert_eq!(
+                map(TotpReplacement, code, "x"),
+                AuthError::CodeMismatch,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            map(TotpReplacement, "SoftwareTokenMFANotFoundException", "x").status(),
+            501
+        );
     }
 }

@@ -23,6 +23,8 @@
 //! | `forgot_password` | `ForgotPassword` (`Ok` whether or not the account exists) |
 //! | `confirm_forgot_password` | `ConfirmForgotPassword` |
 //! | `change_password` | `ChangePassword` with the access token; other sessions are **not** signed out (below) |
+//! | `begin_totp_replacement` | `InitiateAuth` `USER_PASSWORD_AUTH` (`USERNAME` = email, `SECRET_HASH`): the proof of the password. `SOFTWARE_TOKEN_MFA` (the user has TOTP) → `AdminDeleteSoftwareToken` (signed; `Username` = email; an endpoint without it, like moto, gets `AdminSetUserMFAPreference` software token disabled instead), then `InitiateAuth` again. `MFA_SETUP` → `AssociateSoftwareToken` with the session, state `session:<session>`; tokens (no MFA) → `AssociateSoftwareToken` with the access token, state `access:<access token>`; `NEW_PASSWORD_REQUIRED` → `Forbidden` (no authenticator yet); other challenges → `NotImplemented`. The secret comes back with its `otpauth://` URI |
+//! | `finish_totp_replacement` | state missing or garbled, or a code that is not six digits → `InvalidSession` / `CodeMismatch` without a call. Session: `VerifySoftwareToken` with the session (not `SUCCESS` → `CodeMismatch`), `RespondToAuthChallenge` `MFA_SETUP` (`USERNAME`, `SECRET_HASH`; the tokens never leave the adapter). Access token: `VerifySoftwareToken` with it. Then `SetUserMFAPreference` (software token enabled and preferred) and `GlobalSignOut` with the access token (a failure is logged, not answered: the authenticator is already replaced) |
 //! | `verify_password` | `GetUser` for Cognito's username, then `InitiateAuth` `USER_PASSWORD_AUTH` with it; tokens or any challenge → `Ok`; the tokens are dropped and their refresh token revoked (`RevokeToken`, best effort) |
 //! | `admin_create_user` | `AdminCreateUser`: `Username` = email, `TemporaryPassword`, `MessageAction = SUPPRESS` (authgate mails the password), attributes `email`, `email_verified = true`, `name`, `phone_number`; the sub from the `sub` attribute |
 //! | `admin_get_user` | `AdminGetUser` with the sub as `Username` (Cognito takes a local user's sub there; with email as the username it is the username); a user whose `sub` differs (the value was an alias) → `NotFound`; an empty sub, or one with whitespace or over 128 characters, → `NotFound` without a call |
@@ -80,11 +82,55 @@
 //!   users; warn log when it stops early): with a prefix *and* a status
 //!   filter, matches beyond that are not found, and neither are phone
 //!   matches beyond it.
+//! - **TOTP replacement: MFA stays mandatory only on pools with MFA
+//!   required.** See "Lost-authenticator recovery" below: on a pool with
+//!   optional MFA, the password alone signs in between `begin` and `finish`.
 //! - `verify_password` is a real sign-in for Cognito: it counts towards the
 //!   lockout after repeated wrong passwords (answered `RateLimited`), and
 //!   creates a session whose refresh token is revoked at once (best effort:
 //!   a client without token revocation, or moto, leaves it to expire unused;
 //!   it is never handed out). A challenge session is left to expire.
+//!
+//! ## Lost-authenticator recovery differs from the embedded provider
+//!
+//! authgate's server checks the mailed code, then calls
+//! `begin_totp_replacement`, keeps the state it answers for ~10 minutes and
+//! hands it to `finish_totp_replacement`. The embedded provider keeps the
+//! new secret pending and the old authenticator working until `finish`.
+//! Cognito cannot: it gives a new secret only to a signed-in user or to an
+//! `MFA_SETUP` session, and a user with TOTP gets neither without a code.
+//! So, on Cognito:
+//!
+//! - **The old authenticator stops working at `begin`**
+//!   (`AdminDeleteSoftwareToken`), not at `finish`. Between the two:
+//!   - on a pool with **MFA required**, sign-in answers `MfaSetupRequired`:
+//!     the password alone lets whoever signs in enrol an authenticator (as
+//!     for any user without one) and get tokens. MFA stays mandatory, but
+//!     the factor is a new one;
+//!   - on a pool with **MFA optional**, sign-in answers tokens with the
+//!     password alone: MFA is not mandatory until `finish`.
+//! - `finish` never called (abandoned, expired, or `begin` failed after the
+//!   deletion): the account stays without an authenticator, with the
+//!   consequences above, until a recovery is finished or the user enrols one
+//!   at sign-in (required pools) or from the account (optional pools).
+//! - **The session path lives as long as Cognito's challenge session**: the
+//!   app client's `AuthSessionValidity`, 3 minutes by default (at most 15;
+//!   [`bootstrap()`] leaves the default), shorter than authgate's ~10
+//!   minutes. A later `finish` answers `InvalidSession` (Cognito:
+//!   `NotAuthorizedException` "Invalid session…"); the user starts again.
+//!   Whether Cognito takes another code on the same session after a wrong
+//!   one is Cognito's call; the state is not consumed by a wrong code.
+//! - On the access-token path the state holds a live Cognito access token
+//!   (1 h with [`bootstrap()`]) for authgate to store; it is never handed
+//!   out. The refresh token of that sign-in is not revoked at `begin`
+//!   (`RevokeToken` would revoke the access token with it); `GlobalSignOut`
+//!   at `finish` ends it, or it expires unused.
+//! - `begin` is a real sign-in: a wrong password counts towards Cognito's
+//!   lockout (`RateLimited`), like `sign_in`.
+//! - `AdminSetUserMFAPreference` with the software token disabled is not
+//!   used on Cognito: on a pool with MFA required it is reported to change
+//!   nothing (sign-in keeps asking for the token), which is why
+//!   `AdminDeleteSoftwareToken` exists.
 //!
 //! ## Errors: Cognito exception → [`AuthError`]
 //!
@@ -96,8 +142,8 @@
 //! | Cognito answer | operation | [`AuthError`] |
 //! |---|---|---|
 //! | `NotAuthorizedException` whose message is about the secret hash | all but refresh | `ProviderUnavailable` (error log: client secret misconfigured) |
-//! | `NotAuthorizedException` | sign-in | `InvalidCredentials` (`RateLimited` for "Password attempts exceeded") |
-//! | `NotAuthorizedException` | challenge | `InvalidSession` |
+//! | `NotAuthorizedException` | sign-in, TOTP replacement's `InitiateAuth` | `InvalidCredentials` (`RateLimited` for "Password attempts exceeded") |
+//! | `NotAuthorizedException` | challenge, TOTP replacement with its session or access token | `InvalidSession` |
 //! | `NotAuthorizedException` | refresh | `InvalidRefreshToken` |
 //! | `NotAuthorizedException` | sign-out, `GetUser`, TOTP enrolment | `TokenRevoked` |
 //! | `NotAuthorizedException` "…Access Token…" / "…disabled…" | change password | `TokenRevoked` |
@@ -105,7 +151,8 @@
 //! | `NotAuthorizedException` | confirm forgot password | `CodeMismatch` |
 //! | `NotAuthorizedException` "…Current status is CONFIRMED" | confirm | `AlreadyConfirmed` (other messages: `CodeMismatch`) |
 //! | `NotAuthorizedException` | resend, forgot password | `Ok(())` |
-//! | `UserNotFoundException` | sign-in, sign-up, verify password | `InvalidCredentials` |
+//! | `UserNotFoundException` | sign-in, sign-up, verify password, TOTP replacement's `InitiateAuth` and token deletion | `InvalidCredentials` |
+//! | `UserNotFoundException`, `ResourceNotFoundException` (moto's unknown session), `InvalidParameterException` | TOTP replacement with its session or access token (`AssociateSoftwareToken`, `VerifySoftwareToken`, `RespondToAuthChallenge` `MFA_SETUP`, `SetUserMFAPreference`) | `InvalidSession` |
 //! | `UserNotFoundException` | confirm, confirm forgot password / challenge / refresh / sign-out, `GetUser`, TOTP enrolment, change password | `CodeMismatch` / `InvalidSession` / `InvalidRefreshToken` / `TokenRevoked` |
 //! | `UserNotFoundException`, `InvalidParameterException` "already confirmed" | resend | `Ok(())` |
 //! | `UserNotFoundException`, `UserNotConfirmedException`, `InvalidParameterException` "…registered/verified…", `CodeDeliveryFailureException` (error log) | forgot password | `Ok(())` |
@@ -131,9 +178,10 @@
 //! | `InvalidParameterException` "…registered/verified…" | admin reset | `Forbidden("the account has no verified email or phone number to send a reset code to")` |
 //! | `InvalidParameterException` "…phone number…" / "…email…" | admin create | `InvalidRequest { field: "phone" / "email" }` |
 //! | `InvalidParameterException` | other admin operations | `InvalidRequest { field: None }` (warn log) |
-//! | `NotAuthorizedException` (other messages) | admin operations, bootstrap | `ProviderUnavailable` (error log: the AWS credentials are not allowed) |
+//! | `NotAuthorizedException` (other messages) | admin operations, bootstrap, TOTP replacement's token deletion | `ProviderUnavailable` (error log: the AWS credentials are not allowed) |
+//! | HTTP 500/501 without exception name and with a non-JSON body | `AdminDeleteSoftwareToken` of a TOTP replacement | none: `AdminSetUserMFAPreference` (software token disabled) instead (warn log) |
 //! | `AccessDeniedException`, `UnrecognizedClientException`, `InvalidSignatureException`, `ExpiredTokenException` | any | `ProviderUnavailable` (error log: AWS credentials missing, invalid or not allowed) |
-//! | `ResourceNotFoundException` | admin operations | `ProviderUnavailable` (a missing *user* is `UserNotFoundException`; this is a missing pool) |
+//! | `ResourceNotFoundException` | admin operations, TOTP replacement's token deletion | `ProviderUnavailable` (a missing *user* is `UserNotFoundException`; this is a missing pool) |
 //!
 //! ## Credentials
 //!
@@ -143,6 +191,8 @@
 //! `AdminDeleteUser`, `AdminDisableUser`, `AdminEnableUser`,
 //! `AdminUserGlobalSignOut` and `AdminResetUserPassword` on the pool
 //! (without them those methods answer `ProviderUnavailable`).
+//! `begin_totp_replacement` is signed too, for `AdminDeleteSoftwareToken`
+//! (and `AdminSetUserMFAPreference` on an endpoint without it).
 //! [`CognitoProvider::new`] and [`bootstrap()`] take credentials from the
 //! standard AWS chain;
 //! [`CognitoProvider::with_credentials`] and [`bootstrap_with_credentials`]
@@ -215,6 +265,22 @@
 //!   sets (Cognito does).
 //! - `ListUsers` answers `UserMFASettingList` too (the SDK drops it, as it
 //!   is not in Cognito's `UserType`).
+//! - TOTP replacement: `AdminDeleteSoftwareToken` is not implemented (HTTP
+//!   500, HTML), so `begin` disables the token by `AdminSetUserMFAPreference`
+//!   instead. moto keeps such a user "token verified": on an MFA=ON pool the
+//!   second `InitiateAuth` still answers `SOFTWARE_TOKEN_MFA` (Cognito:
+//!   `MFA_SETUP`), and moto lets `AssociateSoftwareToken` take that
+//!   challenge's session; the adapter accepts it only after the fallback
+//!   (after a real deletion it is an error). `RespondToAuthChallenge`
+//!   `MFA_SETUP` there just signs in. Until `finish`, sign-in on an MFA=ON
+//!   pool still asks for the (same) token. The new secret is the old one
+//!   (`asdfasdfasdf`), so that the old authenticator stops working cannot be
+//!   observed. On an OPTIONAL pool the second sign-in answers tokens (the
+//!   access-token path), as on Cognito. An unenrolled user of an MFA=ON
+//!   pool gets tokens at the first sign-in, so takes the access-token path
+//!   (Cognito: `MFA_SETUP`, the session path). A user enrolled through
+//!   `MFA_SETUP` has an empty `UserMFASettingList` (so `mfa_enabled: false`)
+//!   until `SetUserMFAPreference`, which `finish` calls.
 
 mod admin;
 mod bootstrap;
@@ -225,6 +291,7 @@ mod otpauth;
 mod provider;
 mod refresh_token;
 mod secret_hash;
+mod totp_replacement;
 
 pub use bootstrap::{BootstrapOptions, BootstrapResult, bootstrap, bootstrap_with_credentials};
 pub use config::{AwsCredentials, CognitoConfig};

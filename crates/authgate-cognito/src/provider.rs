@@ -7,7 +7,9 @@
 //! `AssociateSoftwareToken`, `VerifySoftwareToken`, `SetUserMFAPreference`,
 //! `GetUser`, `ForgotPassword`, `ConfirmForgotPassword`, `ChangePassword`,
 //! `RevokeToken`, `GlobalSignOut`) and need no AWS credentials; the
-//! `admin_*` methods ([`crate::admin`]) are signed with the configured ones.
+//! `admin_*` methods ([`crate::admin`]) and the software-token deletion of
+//! [`IdentityProvider::begin_totp_replacement`] ([`crate::totp_replacement`])
+//! are signed with the configured ones.
 //! Every SDK failure goes through [`crate::error_map`].
 
 use crate::config::{AwsCredentials, CONNECT_TIMEOUT, CognitoConfig, JWKS_TIMEOUT, sdk_client};
@@ -19,7 +21,7 @@ use authgate_core::policy::mask_email;
 use authgate_core::{
     AccessClaims, AccountFilter, AuthError, AuthStep, Authenticated, ChallengeKind,
     ChallengeResponse, ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount,
-    Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
+    Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment, TotpReplacement,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
@@ -103,7 +105,7 @@ impl CognitoProvider {
     }
 
     /// `SECRET_HASH` for `username`, when the app client has a secret.
-    fn secret_hash(&self, username: &str) -> Option<String> {
+    pub(crate) fn secret_hash(&self, username: &str) -> Option<String> {
         self.config
             .client_secret
             .as_deref()
@@ -768,6 +770,31 @@ impl IdentityProvider for CognitoProvider {
             return Ok(());
         }
         Err(provider_broken("tokens or a challenge"))
+    }
+
+    /// `InitiateAuth` `USER_PASSWORD_AUTH` (the proof of the password);
+    /// on `SOFTWARE_TOKEN_MFA`, `AdminDeleteSoftwareToken` and `InitiateAuth`
+    /// again; then `AssociateSoftwareToken` with the `MFA_SETUP` session or
+    /// with the access token of a sign-in without MFA. The old authenticator
+    /// stops working here, not at finish (see the crate docs).
+    async fn begin_totp_replacement(
+        &self,
+        email: &str,
+        password: &Secret,
+    ) -> Result<TotpReplacement, AuthError> {
+        self.begin_replacement(email, password).await
+    }
+
+    /// `VerifySoftwareToken` (then `RespondToAuthChallenge` `MFA_SETUP` on
+    /// the session path), `SetUserMFAPreference` (software token enabled and
+    /// preferred), `GlobalSignOut`.
+    async fn finish_totp_replacement(
+        &self,
+        email: &str,
+        state: Option<&Secret>,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        self.finish_replacement(email, state, code).await
     }
 
     /// `AdminCreateUser` (username = email, `MessageAction = SUPPRESS`,

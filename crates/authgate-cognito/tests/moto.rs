@@ -1849,3 +1849,280 @@ async fn admin_calls_of_a_missing_pool_are_provider_unavailable() {
         Err(AuthError::ProviderUnavailable)
     );
 }
+
+// Lost-authenticator recovery (`begin/finish_totp_replacement`). On moto
+// every secret is `asdfasdfasdf`, so the new authenticator is the old one:
+// that the old one stops working cannot be shown here. moto does not
+// implement `AdminDeleteSoftwareToken`: the adapter falls back to disabling
+// the token by preference, after which moto still asks an MFA=ON user for
+// it, and takes that challenge's session for the new secret (session path).
+
+async fn begin_replacement(
+    provider: &CognitoProvider,
+    email: &str,
+    password: &str,
+) -> Result<authgate_core::TotpReplacement, AuthError> {
+    provider
+        .begin_totp_replacement(email, &Secret::new(password))
+        .await
+}
+
+/// Sign in and answer the TOTP challenge with a code of moto's secret.
+async fn signed_in_with_totp(provider: &CognitoProvider, email: &str, password: &str) {
+    let step = provider
+        .sign_in(email, &Secret::new(password))
+        .await
+        .expect("sign-in");
+    let totp = challenge(step, ChallengeKind::TotpRequired);
+    let step = provider
+        .respond_to_challenge(respond(
+            ChallengeKind::TotpRequired,
+            email,
+            &totp.session,
+            totp_code("asdfasdfasdf").await,
+        ))
+        .await
+        .expect("TOTP");
+    assert_eq!(authenticated(step).user.email, email);
+}
+
+#[tokio::test]
+async fn totp_replacement_with_a_wrong_password_an_unknown_or_a_disabled_user_is_invalid_credentials()
+ {
+    let Pool { provider, created } = pool_with(false, true).await;
+    let email = new_email();
+    enrolled_totp_user(&provider, &created.user_pool_id, &email).await;
+    let disabled = new_email();
+    let done = enrolled_totp_user(&provider, &created.user_pool_id, &disabled).await;
+    provider
+        .admin_set_enabled(&done.user.sub, false)
+        .await
+        .expect("disable");
+
+    for (who, password) in [
+        (email.as_str(), "Wrong-Password-99!"),
+        (email.as_str(), ""),
+        (new_email().as_str(), NEW_PASSWORD),
+        (disabled.as_str(), NEW_PASSWORD),
+    ] {
+        assert_eq!(
+            begin_replacement(&provider, who, password).await,
+            Err(AuthError::InvalidCredentials),
+            "{who} {password:?}"
+        );
+    }
+    // Nothing changed: the authenticator is still asked for.
+    signed_in_with_totp(&provider, &email, NEW_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn totp_replacement_of_an_enrolled_user_wrong_code_is_code_mismatch_then_the_new_code_ends_every_session_and_sign_in_asks_for_totp_but_moto_hands_out_the_same_secret()
+ {
+    let Pool { provider, created } = pool_with(false, true).await;
+    let email = new_email();
+    let before = enrolled_totp_user(&provider, &created.user_pool_id, &email).await;
+
+    let replacement = begin_replacement(&provider, &email, NEW_PASSWORD)
+        .await
+        .expect("begin TOTP replacement");
+    let secret = replacement.enrolment.secret.expose().to_string();
+    // Cognito: a new secret. moto: the one every user gets, the old one.
+    assert_eq!(secret, "asdfasdfasdf");
+    assert_eq!(
+        replacement.enrolment.otpauth_uri.expose(),
+        format!(
+            "otpauth://totp/authgate:{}?secret={secret}&issuer=authgate",
+            email.replace('@', "%40")
+        )
+    );
+    let state = replacement.state.expect("a state");
+    assert!(state.expose().starts_with("session:"), "session path");
+    // Nothing signed in: the sessions of before live on until finish.
+    provider
+        .refresh(before.tokens.refresh_token.as_ref().unwrap())
+        .await
+        .expect("the earlier session still refreshes");
+    // Until finish, moto still asks for the disabled token; Cognito, the
+    // token deleted, answers MFA_SETUP (MfaSetupRequired).
+    challenge(
+        provider
+            .sign_in(&email, &Secret::new(NEW_PASSWORD))
+            .await
+            .unwrap(),
+        ChallengeKind::TotpRequired,
+    );
+
+    let right = totp_code(&secret).await;
+    for wrong in [wrong_totp(&right), Secret::new("12ab56"), Secret::new("")] {
+        assert_eq!(
+            provider
+                .finish_totp_replacement(&email, Some(&state), &wrong)
+                .await,
+            Err(AuthError::CodeMismatch),
+            "{}",
+            wrong.expose()
+        );
+    }
+    // The state survives a wrong code.
+    provider
+        .finish_totp_replacement(&email, Some(&state), &totp_code(&secret).await)
+        .await
+        .expect("finish TOTP replacement");
+
+    // Every session ended (moto: those it filed under the email, which is
+    // every sign-in here)...
+    assert_eq!(
+        provider
+            .refresh(before.tokens.refresh_token.as_ref().unwrap())
+            .await
+            .map(|_| ()),
+        Err(AuthError::InvalidRefreshToken)
+    );
+    assert_eq!(
+        provider
+            .sign_out(
+                &claims_of(&before.tokens.access_token),
+                &before.tokens.access_token
+            )
+            .await,
+        Err(AuthError::TokenRevoked)
+    );
+    // ...MFA is the new authenticator, and it signs in.
+    assert!(
+        provider
+            .admin_find_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap()
+            .mfa_enabled
+    );
+    signed_in_with_totp(&provider, &email, NEW_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn finish_totp_replacement_with_a_missing_or_garbled_state_is_invalid_session() {
+    let Pool { provider, created } = pool_with(false, true).await;
+    let email = new_email();
+    enrolled_totp_user(&provider, &created.user_pool_id, &email).await;
+    let code = totp_code("asdfasdfasdf").await;
+    assert_eq!(
+        provider.finish_totp_replacement(&email, None, &code).await,
+        Err(AuthError::InvalidSession)
+    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for garbled in [
+        String::new(),
+        "garbage".to_string(),
+        "session:".to_string(),
+        "access:".to_string(),
+        unknown.clone(),
+        format!("session:{unknown}"),
+        format!("access:{unknown}"),
+        "access:eyJhbGciOiJSUzI1NiJ9.e30.c2ln".to_string(),
+    ] {
+        assert_eq!(
+            provider
+                .finish_totp_replacement(&email, Some(&Secret::new(garbled.clone())), &code)
+                .await,
+            Err(AuthError::InvalidSession),
+            "{garbled:?}"
+        );
+    }
+    // Still MFA with the authenticator the user has.
+    signed_in_with_totp(&provider, &email, NEW_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn totp_replacement_on_an_optional_mfa_pool_takes_the_access_token_path_and_the_password_alone_signs_in_until_finish()
+ {
+    // The provider limit: MFA stays mandatory only on pools with MFA required.
+    let Pool { provider, .. } = pool().await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let before = signed_in(&provider, &email, PASSWORD).await;
+    let token = &before.tokens.access_token;
+    let claims = claims_of(token);
+    let enrolment = provider.begin_totp_enrolment(&claims, token).await.unwrap();
+    provider
+        .finish_totp_enrolment(&claims, token, &totp_code(enrolment.secret.expose()).await)
+        .await
+        .expect("finish TOTP enrolment");
+    signed_in_with_totp(&provider, &email, PASSWORD).await;
+
+    let replacement = begin_replacement(&provider, &email, PASSWORD)
+        .await
+        .expect("begin TOTP replacement");
+    let state = replacement.state.expect("a state");
+    assert!(state.expose().starts_with("access:"), "access-token path");
+    // The old token is off: the password alone signs in until finish.
+    let during = signed_in(&provider, &email, PASSWORD).await;
+
+    let secret = replacement.enrolment.secret.expose();
+    let right = totp_code(secret).await;
+    assert_eq!(
+        provider
+            .finish_totp_replacement(&email, Some(&state), &wrong_totp(&right))
+            .await,
+        Err(AuthError::CodeMismatch)
+    );
+    provider
+        .finish_totp_replacement(&email, Some(&state), &totp_code(secret).await)
+        .await
+        .expect("finish TOTP replacement");
+
+    for session in [&before, &during] {
+        assert_eq!(
+            provider
+                .refresh(session.tokens.refresh_token.as_ref().unwrap())
+                .await
+                .map(|_| ()),
+            Err(AuthError::InvalidRefreshToken)
+        );
+    }
+    signed_in_with_totp(&provider, &email, PASSWORD).await;
+}
+
+#[tokio::test]
+async fn moto_totp_replacement_of_a_user_without_totp_on_an_mfa_pool_enrols_one_through_the_access_token_path()
+ {
+    // moto signs such a user in without MFA_SETUP; Cognito answers MFA_SETUP
+    // and the adapter takes the session path.
+    let Pool { provider, .. } = pool_with(false, true).await;
+    let email = new_email();
+    confirmed_user(&provider, &email).await;
+    let replacement = begin_replacement(&provider, &email, PASSWORD)
+        .await
+        .expect("begin TOTP replacement");
+    let state = replacement.state.expect("a state");
+    assert!(state.expose().starts_with("access:"));
+    provider
+        .finish_totp_replacement(
+            &email,
+            Some(&state),
+            &totp_code(replacement.enrolment.secret.expose()).await,
+        )
+        .await
+        .expect("finish TOTP replacement");
+    signed_in_with_totp(&provider, &email, PASSWORD).await;
+}
+
+#[tokio::test]
+async fn totp_replacement_of_an_account_with_a_temporary_password_is_forbidden() {
+    let Pool { provider, created } = pool_with(false, true).await;
+    let email = new_email();
+    admin_create_user(&created.user_pool_id, &email).await;
+    let err = begin_replacement(&provider, &email, TEMPORARY_PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        AuthError::Forbidden(
+            "the account has no authenticator to replace yet: sign in to set a password and an authenticator".into()
+        )
+    );
+    assert_eq!(err.status(), 403);
+    assert_eq!(
+        begin_replacement(&provider, &email, "Wrong-Password-99!").await,
+        Err(AuthError::InvalidCredentials)
+    );
+}

@@ -56,7 +56,274 @@ on_both_providers!(
     password_change_then_only_the_new_password_works,
     password_reverification_proves_the_password,
     password_reset_with_the_code_ends_old_sessions,
+    administration_from_creation_to_deletion,
+    identifier_recovery_mails_the_identifier,
+    lost_authenticator_replacement_with_moto_giving_every_user_one_secret,
 );
+
+async fn lost_authenticator_replacement_with_moto_giving_every_user_one_secret(provider: Provider) {
+    let app = start(provider).await;
+    let email = "max@example.com";
+    confirmed_user(&app, provider, email).await;
+    let session = app.sign_in(email).await;
+    let access = session["accessToken"].as_str().unwrap();
+    let enrolment: Value = app
+        .post_bearer("/v1/auth/mfa/totp", access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old_secret = enrolment["secret"].as_str().unwrap().to_string();
+    let response = app
+        .client
+        .post(app.url("/v1/auth/mfa/totp/verify"))
+        .bearer_auth(access)
+        .json(&json!({"code": current_totp(&old_secret).await}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let mailed_before = app.smtp.messages_to(email).len();
+    let start: Value = app
+        .post("/v1/auth/mfa-reset/start", json!({"email": email}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = app.smtp.code(email, mailed_before).await;
+    let verify = |password: &str| {
+        app.post(
+            "/v1/auth/mfa-reset/verify",
+            json!({"email": email, "session": start["session"], "code": code, "password": password}),
+        )
+    };
+    assert_problem(
+        verify("Wrong-Password-123").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    let response = verify(PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let recovery: Value = response.json().await.unwrap();
+    let new_secret = recovery["secret"].as_str().unwrap().to_string();
+    let token = recovery["accessToken"].as_str().unwrap().to_string();
+    assert_problem(
+        app.get_bearer("/v1/auth/subject", &token).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    // The embedded provider refuses a step already used: wait for a fresh one.
+    tokio::time::sleep(std::time::Duration::from_secs(
+        30 - common::now() as u64 % 30 + 1,
+    ))
+    .await;
+    let response = app
+        .post(
+            "/v1/auth/mfa-reset/confirm",
+            json!({"accessToken": token, "code": current_totp(&new_secret).await}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["mfaReset"], true);
+    let response = app.get_bearer("/v1/auth/subject", access).await;
+    assert_problem(response, 401, "token_revoked").await;
+    let challenge: Value = app
+        .post(
+            "/v1/auth/sign-in",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(challenge["challenge"], "TOTP_REQUIRED");
+    app.finish().await;
+}
+
+/// A platform admin's access token (its app user gets the role in the database).
+async fn admin_token(app: &TestApp, provider: Provider, email: &str) -> String {
+    confirmed_user(app, provider, email).await;
+    let session = app.sign_in(email).await;
+    let pool = app.db.pool().await;
+    sqlx::query("UPDATE app_users SET platform_role = 'admin' WHERE email = $1")
+        .bind(email)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    session["accessToken"].as_str().unwrap().to_string()
+}
+
+async fn administration_from_creation_to_deletion(provider: Provider) {
+    let app = start(provider).await;
+    let admin = admin_token(&app, provider, "root@example.com").await;
+    confirmed_user(&app, provider, "plain@example.com").await;
+    let plain = app.sign_in("plain@example.com").await;
+    let response = app
+        .get_bearer("/v1/admin/users", plain["accessToken"].as_str().unwrap())
+        .await;
+    assert_problem(response, 403, "forbidden").await;
+
+    let email = "new@example.com";
+    let create = || {
+        app.client
+            .post(app.url("/v1/admin/users"))
+            .bearer_auth(&admin)
+            .json(&json!({"email": email, "name": "New"}))
+            .send()
+    };
+    let response = create().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["status"], "temporary_password");
+    assert_problem(create().await.unwrap(), 409, "username_exists").await;
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // authgate mails the temporary password, whatever the provider.
+    let temporary = app.smtp.temporary_password(email, 0).await;
+    let challenge: Value = app
+        .post(
+            "/v1/auth/sign-in",
+            json!({"email": email, "password": temporary}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(challenge["challenge"], "NEW_PASSWORD_REQUIRED");
+    let response = app
+        .post(
+            "/v1/auth/challenges/new-password",
+            json!({"email": email, "session": challenge["session"], "newPassword": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let session: Value = response.json().await.unwrap();
+    assert!(session["accessToken"].is_string(), "{session}");
+
+    let got: Value = app
+        .get_bearer(&format!("/v1/admin/users/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "active");
+    assert_eq!(got["email"], email);
+    let list: Value = app
+        .get_bearer("/v1/admin/users?emailPrefix=new", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let emails: Vec<&str> = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec![email]);
+
+    let action = |what: &str| {
+        app.client
+            .post(app.url(&format!("/v1/admin/users/{id}/{what}")))
+            .bearer_auth(&admin)
+            .send()
+    };
+    assert_eq!(
+        action("disable").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let response = app
+        .get_bearer("/v1/auth/subject", session["accessToken"].as_str().unwrap())
+        .await;
+    assert_problem(response, 401, "token_revoked").await;
+    // moto still refreshes a disabled user's token; authgate refuses it.
+    let response = app
+        .post(
+            "/v1/auth/token/refresh",
+            json!({"refreshToken": session["refreshToken"]}),
+        )
+        .await;
+    assert_problem(response, 401, "invalid_refresh_token").await;
+    let response = app
+        .post(
+            "/v1/auth/sign-in",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_problem(response, 401, "invalid_credentials").await;
+    assert_eq!(
+        action("enable").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.sign_in(email).await["user"]["id"], id.as_str());
+
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/admin/users/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get_bearer(&format!("/v1/admin/users/{id}"), &admin)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let response = app
+        .post(
+            "/v1/auth/sign-in",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_problem(response, 401, "invalid_credentials").await;
+    app.finish().await;
+}
+
+async fn identifier_recovery_mails_the_identifier(provider: Provider) {
+    let app = start(provider).await;
+    let email = "phil@example.com";
+    let response = app
+        .post(
+            "/v1/auth/sign-up",
+            json!({"email": email, "password": PASSWORD, "phone": "+1 555 010 0177"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let before = app.smtp.messages_to(email).len();
+    for phone in ["+15550100177", "+15550100999"] {
+        let response = app
+            .post(
+                "/v1/auth/account-recovery/identifier",
+                json!({"phone": phone}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let mut found = false;
+    for _ in 0..100 {
+        if app
+            .smtp
+            .messages_to(email)
+            .iter()
+            .skip(before)
+            .any(|m| m.data.contains(&format!("Sign-in identifier: {email}")))
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(found, "the identifier was not mailed");
+    app.finish().await;
+}
 
 /// The TOTP code of a base32 secret now; moto's 56-bit secret needs the
 /// non-compliant builder. Near a step's end, wait for the next step (moto
