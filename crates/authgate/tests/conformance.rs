@@ -59,7 +59,56 @@ on_both_providers!(
     administration_from_creation_to_deletion,
     identifier_recovery_mails_the_identifier,
     lost_authenticator_replacement_with_moto_giving_every_user_one_secret,
+    answered_challenge_sessions_cannot_be_reused,
 );
+
+async fn answered_challenge_sessions_cannot_be_reused(provider: Provider) {
+    let app = start(provider).await;
+    let email = "ria@example.com";
+    confirmed_user(&app, provider, email).await;
+    let session = app.sign_in(email).await;
+    let access = session["accessToken"].as_str().unwrap();
+    let enrolment: Value = app
+        .post_bearer("/v1/auth/mfa/totp", access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = enrolment["secret"].as_str().unwrap().to_string();
+    let response = app
+        .client
+        .post(app.url("/v1/auth/mfa/totp/verify"))
+        .bearer_auth(access)
+        .json(&json!({"code": current_totp(&secret).await}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_secs(
+        30 - common::now() as u64 % 30 + 1,
+    ))
+    .await;
+
+    let challenge: Value = app
+        .post(
+            "/v1/auth/sign-in",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = current_totp(&secret).await;
+    let answer = || {
+        app.post(
+            "/v1/auth/challenges/totp",
+            json!({"email": email, "session": challenge["session"], "code": code}),
+        )
+    };
+    assert_eq!(answer().await.status(), StatusCode::OK);
+    assert_problem(answer().await, 401, "invalid_session").await;
+    app.finish().await;
+}
 
 async fn lost_authenticator_replacement_with_moto_giving_every_user_one_secret(provider: Provider) {
     let app = start(provider).await;
