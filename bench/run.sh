@@ -86,7 +86,7 @@ cores ÷ (2 × signature time) = ${refresh_ceiling} req/s, before any I/O.
 |---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
-Raw wrk output is in bench/out/ after a run.
+Raw wrk output is in bench/out/ after a run. How to read these figures: bench/README.md.
 TXT
 )
 echo "$report"

@@ -111,23 +111,36 @@ impl EmbeddedProvider {
         }
     }
 
-    async fn send_sign_up_code(&self, user: &EmbeddedUser) -> Result<(), AuthError> {
+    /// A new one-time code for `(user, purpose)`, replacing any earlier one;
+    /// only its digest is stored.
+    async fn issue_code(
+        &self,
+        user: &EmbeddedUser,
+        purpose: &str,
+        ttl: Duration,
+    ) -> Result<Secret, AuthError> {
         let code = generate_code();
         let now = now_millis();
-        let ttl = self.config.sign_up_code_ttl.as_millis() as i64;
         self.store
             .put_code(
                 &user.sub,
-                SIGN_UP_CODE,
-                &hash_code(&user.sub, SIGN_UP_CODE, &code),
-                now + ttl,
+                purpose,
+                &hash_code(&user.sub, purpose, &code),
+                now + ttl.as_millis() as i64,
                 now,
             )
+            .await?;
+        Ok(Secret::new(code))
+    }
+
+    async fn send_sign_up_code(&self, user: &EmbeddedUser) -> Result<(), AuthError> {
+        let code = self
+            .issue_code(user, SIGN_UP_CODE, self.config.sign_up_code_ttl)
             .await?;
         self.notify(Notification::SignUpCode {
             to: user.email.clone(),
             name: user.name.clone(),
-            code: Secret::new(code),
+            code,
         })
         .await;
         Ok(())
@@ -652,22 +665,17 @@ impl IdentityProvider for EmbeddedProvider {
         if let Some(user) = self.store.embedded_user_by_email(email).await?
             && user.disabled_at.is_none()
         {
-            let code = generate_code();
-            let now = now_millis();
-            let ttl = self.config.password_reset_code_ttl.as_millis() as i64;
-            self.store
-                .put_code(
-                    &user.sub,
+            let code = self
+                .issue_code(
+                    &user,
                     PASSWORD_RESET_CODE,
-                    &hash_code(&user.sub, PASSWORD_RESET_CODE, &code),
-                    now + ttl,
-                    now,
+                    self.config.password_reset_code_ttl,
                 )
                 .await?;
             self.notify(Notification::PasswordResetCode {
                 to: user.email.clone(),
                 name: user.name.clone(),
-                code: Secret::new(code),
+                code,
             })
             .await;
         }
