@@ -193,6 +193,79 @@ async fn serve_on_embedded_defaults_logs_no_secrets_and_drains_on_sigterm() {
         .unwrap();
     assert_eq!(signed_out.status(), 204);
 
+    // More secrets through the logs: a temporary password, a TOTP secret, a
+    // recovery token, reset codes.
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "grant-platform-role",
+            "--email",
+            email,
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let admin: Value = post(
+        "/v1/auth/sign-in",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let admin = admin["accessToken"].as_str().unwrap().to_string();
+    let created = client
+        .post(format!("{}/v1/admin/users", server.base))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "temp@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let enrolment: Value = client
+        .post(format!("{}/v1/auth/mfa/totp", server.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = enrolment["secret"].as_str().unwrap().to_string();
+    let reset = post("/v1/auth/password-resets", json!({"email": email}))
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 202);
+    let mfa_reset: Value = post("/v1/auth/mfa-reset/start", json!({"email": email}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mfa_session = mfa_reset["session"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    let mailed: Vec<String> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let mailed_secrets: Vec<String> = Regex::new(r"(?m)^(?:Code|Temporary password): (\S+)\r?$")
+        .unwrap()
+        .captures_iter(&mailed.join("\n"))
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(
+        mailed_secrets.len() >= 4,
+        "codes and a temporary password: {mailed_secrets:?}"
+    );
+
     // An in-flight request: headers and half a body sent, then SIGTERM, then
     // the rest. It must still be answered, and the process must exit 0.
     let body = json!({"email": email, "password": "Wrong-Password-99"}).to_string();
@@ -235,14 +308,22 @@ async fn serve_on_embedded_defaults_logs_no_secrets_and_drains_on_sigterm() {
     for secret in [
         PASSWORD,
         "Wrong-Password-99",
-        code.as_str(),
         access.as_str(),
         session["idToken"].as_str().unwrap(),
         session["refreshToken"].as_str().unwrap(),
         refreshed["accessToken"].as_str().unwrap(),
         refreshed["refreshToken"].as_str().unwrap(),
+        admin.as_str(),
+        totp_secret.as_str(),
+        mfa_session.as_str(),
     ] {
         assert!(!all.contains(secret), "a secret appeared in the logs");
+    }
+    for secret in &mailed_secrets {
+        assert!(
+            !all.contains(secret.as_str()),
+            "a mailed secret appeared in the logs"
+        );
     }
     let _ = std::fs::remove_dir_all(cwd);
 }
