@@ -156,8 +156,20 @@ impl App {
         let guard = Arc::new(Guard::new(GuardConfig::new(
             provider.issuer(),
             provider.client_id(),
-            jwks,
+            jwks.clone(),
         )));
+        let id_token_guard = settings.compat_cognito_api.then(|| {
+            if settings.mfa != MfaMode::Required {
+                tracing::error!(
+                    "AUTHGATE_COMPAT_COGNITO_API is on but AUTHGATE_MFA is not `required`: \
+                     the CognitoApi profile requires mandatory MFA (set AUTHGATE_MFA=required); \
+                     its login answers an error for accounts without an authenticator"
+                );
+            }
+            let mut config = GuardConfig::new(provider.issuer(), provider.client_id(), jwks);
+            config.accept_id_tokens = true;
+            Arc::new(Guard::new(config))
+        });
         let rate_limits = RateLimits::new(settings.rate_limit_per_minute);
         {
             let limits = rate_limits.clone();
@@ -179,6 +191,7 @@ impl App {
         let mut state = AppState {
             auth,
             guard,
+            id_token_guard,
             settings: settings.clone(),
             metrics: metrics_handle(),
             rate_limits,

@@ -52,12 +52,29 @@ impl RateLimits {
 
 /// Middleware for the public routes.
 pub async fn limit_public(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    limit(&state, request, next, |err| ApiError(err).into_response()).await
+}
+
+/// The same limit for the CognitoApi profile, answered as `{message}`.
+pub async fn limit_compat(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    limit(&state, request, next, |err| {
+        crate::http::compat::CompatError::from(err).into_response()
+    })
+    .await
+}
+
+async fn limit(
+    state: &AppState,
+    request: Request,
+    next: Next,
+    refuse: impl FnOnce(AuthError) -> Response,
+) -> Response {
     let (parts, body) = request.into_parts();
     if let Some(ip) = client_ip(&parts)
         && let Err(err) = state.rate_limits.check(ip)
     {
         metrics::counter!("authgate_rate_limited_total").increment(1);
-        return ApiError(err).into_response();
+        return refuse(err);
     }
     next.run(Request::from_parts(parts, body)).await
 }

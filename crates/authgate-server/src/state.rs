@@ -11,6 +11,9 @@ use std::sync::Arc;
 pub struct AppState {
     pub auth: AuthService,
     pub guard: Arc<Guard>,
+    /// CognitoApi profile only: a guard that also accepts id tokens, used by
+    /// `GET /v1/userinfo` and nothing else (`None` when the profile is off).
+    pub id_token_guard: Option<Arc<Guard>>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
     pub rate_limits: RateLimits,

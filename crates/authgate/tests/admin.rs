@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Engine, PASSWORD, TestApp, assert_problem, now};
+use common::{Engine, PASSWORD, TestApp, assert_problem, now, totp_at};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -366,17 +366,4 @@ async fn temporary_password_then_mfa_setup_in_one_sign_in(engine: Engine) {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.json::<Value>().await.unwrap()["accessToken"].is_string());
     app.finish().await;
-}
-
-fn totp_at(secret: &str, unix_seconds: i64) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32 secret");
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build()
-        .expect("a 160-bit secret")
-        .generate(unix_seconds as u64)
-        .to_string()
 }

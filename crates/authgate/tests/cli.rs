@@ -330,6 +330,61 @@ async fn serve_on_embedded_defaults_logs_no_secrets_and_drains_on_sigterm() {
     let _ = std::fs::remove_dir_all(cwd);
 }
 
+/// The CognitoApi profile needs mandatory MFA: without it, a clear error
+/// line at start-up (and none when MFA is required).
+#[test]
+fn compat_profile_logs_an_error_without_required_mfa_and_never_its_bodies() {
+    let temporary_password = Regex::new(r"(?m)^Temporary password: (\S+)\r?$").unwrap();
+    for (mfa, expect_error) in [("optional", true), ("required", false)] {
+        let cwd = temp_dir("cli-compat");
+        let mut server = start_server(
+            &cwd,
+            &[
+                ("AUTHGATE_COMPAT_COGNITO_API", "true"),
+                ("AUTHGATE_MFA", mfa),
+                ("AUTHGATE_LOG", "debug"),
+            ],
+        );
+        // Request bodies of the profile are never logged.
+        let client = reqwest::blocking::Client::new();
+        let email = "compat@example.com";
+        let password = "Compat-Body-Secret-77!";
+        for (path, body) in [
+            ("/v1/users", json!({"full_name": "C", "email": email})),
+            ("/v1/login", json!({"email": email, "password": password})),
+        ] {
+            let response = client
+                .post(format!("{}{path}", server.base))
+                .json(&body)
+                .send()
+                .unwrap();
+            assert!(response.status().as_u16() < 500, "{path}");
+        }
+        sigterm(&server.child);
+        assert!(wait_exit(&mut server.child).success());
+        let lines = server.stdout.lock().unwrap().clone();
+        let error = lines
+            .iter()
+            .any(|l| l.contains("ERROR") && l.contains("AUTHGATE_MFA=required"));
+        assert_eq!(error, expect_error, "AUTHGATE_MFA={mfa}: {lines:?}");
+        let mail = std::fs::read_dir(cwd.join("authgate-data/outbox"))
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect::<String>();
+        let temporary = temporary_password
+            .captures(&mail)
+            .expect("the temporary password was mailed")[1]
+            .to_string();
+        for secret in [password, temporary.as_str()] {
+            assert!(
+                !lines.iter().any(|l| l.contains(secret)),
+                "a secret reached the log"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&cwd);
+    }
+}
+
 #[test]
 fn migrate_and_keys_rotate() {
     let cwd = temp_dir("cli-keys");

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Engine, PASSWORD, TestApp, assert_problem, claims_of};
+use common::{Engine, PASSWORD, TestApp, assert_problem, claims_of, current_totp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -372,23 +372,6 @@ async fn identifier_recovery_mails_the_identifier(provider: Provider) {
     }
     assert!(found, "the identifier was not mailed");
     app.finish().await;
-}
-
-/// The TOTP code of a base32 secret now; moto's 56-bit secret needs the
-/// non-compliant builder. Near a step's end, wait for the next step (moto
-/// accepts only the current one).
-async fn current_totp(secret: &str) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret.to_uppercase()).expect("base32");
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build_noncompliant();
-    if totp.ttl() < 4 {
-        tokio::time::sleep(std::time::Duration::from_secs(totp.ttl() + 1)).await;
-    }
-    totp.generate_current().to_string()
 }
 
 /// The password-reset code: mailed by the embedded provider (after the
@@ -857,41 +840,10 @@ mod moto {
     //! The Cognito side: a fresh pool per test in the moto emulator.
 
     use super::*;
-    use authgate_cognito::{BootstrapOptions, bootstrap};
-    use authgate_server::settings::ProviderKind;
-
-    pub fn moto_url() -> String {
-        std::env::var("AUTHGATE_TEST_MOTO_URL").unwrap_or_else(|_| {
-            panic!("AUTHGATE_TEST_MOTO_URL is not set: run ./scripts/test, which starts moto")
-        })
-    }
+    pub use crate::common::moto_url;
 
     pub async fn start(mfa_required: bool) -> TestApp {
-        let endpoint = moto_url();
-        let pool = bootstrap(
-            "us-east-1",
-            Some(&endpoint),
-            &BootstrapOptions {
-                pool_name: format!("authgate-test-{}", uuid::Uuid::new_v4().simple()),
-                client_name: "authgate-test".into(),
-                // moto checks a refresh SECRET_HASH against the sign-in email,
-                // real Cognito against the username: the secret-client path
-                // is covered by the adapter's own tests.
-                generate_secret: false,
-                mfa_required,
-            },
-        )
-        .await
-        .expect("bootstrap a pool in moto");
-        TestApp::start_with(Engine::Sqlite, |s| {
-            s.provider = ProviderKind::Cognito;
-            s.cognito_region = Some(pool.region.clone());
-            s.cognito_user_pool_id = Some(pool.user_pool_id.clone());
-            s.cognito_client_id = Some(pool.client_id.clone());
-            s.cognito_client_secret = pool.client_secret.clone();
-            s.cognito_endpoint_url = Some(endpoint.clone());
-        })
-        .await
+        crate::common::moto_app(mfa_required, |_| {}).await
     }
 
     #[tokio::test]
@@ -964,22 +916,7 @@ mod moto {
             .expect("AdminCreateUser");
     }
 
-    /// The current code of a TOTP secret. moto's secret is 56 bits (below
-    /// RFC 4226's minimum, hence the non-compliant builder) and moto accepts
-    /// only the current 30 s step: near a step's end, wait for the next.
-    async fn totp_code(secret: &str) -> String {
-        let bytes = totp_rs::Secret::try_from_base32(secret.to_uppercase()).expect("base32");
-        let totp = totp_rs::Builder::new()
-            .with_algorithm(totp_rs::Algorithm::SHA1)
-            .with_digits(6)
-            .with_step_duration(30)
-            .with_secret(bytes)
-            .build_noncompliant();
-        if totp.ttl() < 4 {
-            tokio::time::sleep(std::time::Duration::from_secs(totp.ttl() + 1)).await;
-        }
-        totp.generate_current().to_string()
-    }
+    use crate::common::current_totp as totp_code;
 
     /// The challenge chain through authgate's HTTP contract on Cognito:
     /// temporary password -> NEW_PASSWORD_REQUIRED -> MFA_SETUP_REQUIRED

@@ -7,6 +7,7 @@ use crate::http::problem::ApiError;
 use crate::services::{Caller, RequestMeta};
 use crate::state::AppState;
 use authgate_core::{AuthError, Secret};
+use authgate_guard::Guard;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -30,7 +31,12 @@ where
 
 /// The bearer token of `Authorization: Bearer …`, if any.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_from_headers(&parts.headers)
+}
+
+/// The bearer token of the `Authorization` header of `headers`, if any.
+pub fn bearer_from_headers(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -49,15 +55,30 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(caller.clone());
         }
         let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
-        let claims = state.guard.validate(token).await.map_err(AuthError::from)?;
-        state.auth.check_session(&claims).await?;
-        let caller = Caller {
-            claims,
-            token: Secret::new(token),
-        };
+        let caller = caller_from_token(state, &state.guard, token).await?;
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// The caller behind a token: the guard's validation plus the provider's
+/// session check. The one path from a token to a [`Caller`], whether the
+/// token came as a bearer header or in a body (CognitoApi profile).
+pub async fn caller_from_token(
+    state: &AppState,
+    guard: &Guard,
+    token: &str,
+) -> Result<Caller, AuthError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::MissingToken);
+    }
+    let claims = guard.validate(token).await.map_err(AuthError::from)?;
+    state.auth.check_session(&claims).await?;
+    Ok(Caller {
+        claims,
+        token: Secret::new(token),
+    })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {

@@ -3,8 +3,10 @@
 use crate::http::dto::*;
 use crate::http::extract::ApiJson;
 use crate::http::problem::{ApiError, Problem};
-use crate::services::RequestMeta;
+use crate::services::mfa_reset::MfaRecovery;
+use crate::services::{AuthService, RequestMeta};
 use crate::state::AppState;
+use authgate_core::AuthError;
 use axum::Json;
 use axum::extract::State;
 
@@ -38,16 +40,7 @@ pub async fn verify(
     meta: RequestMeta,
     ApiJson(body): ApiJson<MfaResetVerifyBody>,
 ) -> ApiResult<Json<MfaResetVerifyResponse>> {
-    let recovery = state
-        .auth
-        .mfa_reset_verify(
-            &meta,
-            &body.email,
-            &body.session,
-            &body.code,
-            &body.password,
-        )
-        .await?;
+    let recovery = body.verify(&state.auth, &meta).await?;
     Ok(Json(MfaResetVerifyResponse {
         secret: recovery.enrolment.secret.into_inner(),
         otpauth_uri: recovery.enrolment.otpauth_uri.into_inner(),
@@ -73,4 +66,17 @@ pub async fn confirm(
         .mfa_reset_confirm(&meta, &body.access_token, &body.code)
         .await?;
     Ok(Json(MfaResetConfirmResponse { mfa_reset: true }))
+}
+
+impl MfaResetVerifyBody {
+    /// Prove this body's code and password: the one call behind both
+    /// contracts' verify step (the CognitoApi profile sends the same body).
+    pub(crate) async fn verify(
+        &self,
+        auth: &AuthService,
+        meta: &RequestMeta,
+    ) -> Result<MfaRecovery, AuthError> {
+        auth.mfa_reset_verify(meta, &self.email, &self.session, &self.code, &self.password)
+            .await
+    }
 }

@@ -32,36 +32,42 @@ pub async fn request_scope(request: Request, next: Next) -> Response {
     REQUEST_ID
         .scope(id, async move {
             let response = next.run(request).await;
-            let bare = !response.headers().contains_key(header::CONTENT_TYPE)
-                || response
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
-            let status = response.status();
-            if !(bare && (status.is_client_error() || status.is_server_error())) {
+            let Some(error) = bare_error(&response) else {
                 return response;
-            }
-            let error = match status {
-                StatusCode::NOT_FOUND => AuthError::NotFound("route".into()),
-                StatusCode::METHOD_NOT_ALLOWED => AuthError::MethodNotAllowed,
-                StatusCode::PAYLOAD_TOO_LARGE => AuthError::PayloadTooLarge,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::BAD_REQUEST => {
-                    AuthError::InvalidRequest {
-                        field: None,
-                        message: "the request could not be read".into(),
-                    }
-                }
-                _ if status.is_server_error() => {
-                    AuthError::Internal(format!("bare {status} answer"))
-                }
-                _ => return response,
             };
+            let status = response.status();
             let mut problem = ApiError(error).into_response();
             // Keep the original status (e.g. 408) when it is more precise.
             *problem.status_mut() = status;
             problem
         })
         .await
+}
+
+/// The error of a bare error answer (no body type, or text: axum's own
+/// 404/405/413 and rejections), to render in the contract's error shape;
+/// `None` for every other answer.
+pub fn bare_error(response: &Response) -> Option<AuthError> {
+    let bare = !response.headers().contains_key(header::CONTENT_TYPE)
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    let status = response.status();
+    if !(bare && (status.is_client_error() || status.is_server_error())) {
+        return None;
+    }
+    Some(match status {
+        StatusCode::NOT_FOUND => AuthError::NotFound("route".into()),
+        StatusCode::METHOD_NOT_ALLOWED => AuthError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => AuthError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::BAD_REQUEST => AuthError::InvalidRequest {
+            field: None,
+            message: "the request could not be read".into(),
+        },
+        _ if status.is_server_error() => AuthError::Internal(format!("bare {status} answer")),
+        _ => return None,
+    })
 }
 
 /// Counts `authgate_http_requests_total{route,method,status}` and observes

@@ -4,6 +4,7 @@
 pub mod account_routes;
 pub mod admin_routes;
 pub mod auth_routes;
+pub mod compat;
 pub mod dto;
 pub mod extract;
 pub mod mfa_reset_routes;
@@ -32,6 +33,7 @@ use utoipa_axum::routes;
         (name = "admin", description = "User administration (platform admins)"),
         (name = "operations", description = "Health, metrics, this document"),
         (name = "discovery", description = "OIDC discovery and keys"),
+        (name = "cognitoapi", description = "The CognitoApi-compatible profile (AUTHGATE_COMPAT_COGNITO_API=true): snake_case, errors as {message}"),
     )
 )]
 struct ApiDoc;
@@ -75,8 +77,11 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
             state.clone(),
             crate::ratelimit::limit_public,
         ));
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(public)
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(public);
+    if state.settings.compat_cognito_api {
+        router = router.merge(compat::router(state));
+    }
+    let (router, openapi) = router
         .routes(routes!(auth_routes::sign_out))
         .routes(routes!(auth_routes::subject))
         .routes(routes!(account_routes::begin_totp))

@@ -60,6 +60,22 @@ impl AuthService {
         }
     }
 
+    /// The account behind a provider subject, with its app user (created on
+    /// first sight). Unknown subjects are `NotFound`.
+    pub async fn user_by_sub(&self, sub: &str) -> Result<ManagedUser, AuthError> {
+        let sub = sub.trim();
+        if sub.is_empty() {
+            return Err(AuthError::NotFound("user".into()));
+        }
+        let account = self.provider.admin_get_user(sub).await?;
+        self.managed(account).await
+    }
+
+    /// The account of an authenticated caller (name, email, phone).
+    pub async fn caller_account(&self, caller: &Caller) -> Result<ProviderAccount, AuthError> {
+        self.provider.admin_get_user(&caller.claims.sub).await
+    }
+
     async fn managed(&self, account: ProviderAccount) -> Result<ManagedUser, AuthError> {
         let app_user = self
             .store

@@ -1,5 +1,5 @@
 //! Services: the business rules behind the HTTP handlers. Every contract (the
-//! native one now, the CognitoApi profile later) calls these; handlers only
+//! native one and the CognitoApi profile) calls these; handlers only
 //! parse, call and render.
 
 pub mod account;

@@ -1,0 +1,187 @@
+//! The JSON shapes of the CognitoApi profile: snake_case, field names and
+//! status strings exactly as the original's README shows them. Secrets arrive
+//! as [`Secret`] so that they cannot be logged by accident. Bodies whose
+//! fields are one word each are the native ones (`EmailBody`,
+//! `MfaResetVerifyBody`): camelCase and snake_case agree there.
+
+use authgate_core::Secret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUserBody {
+    pub full_name: Option<String>,
+    pub email: String,
+    pub mobile_phone_number: Option<String>,
+}
+
+/// `{email, user_id, status}`: `CREATED`, `PENDING_MFA`,
+/// `NEW_PASSWORD_SET_SUCCESSFULLY`, `PASSWORD_CHANGED`, `PASSWORD_RESET_REQUIRED`,
+/// `DELETED`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserStatusResponse {
+    pub email: String,
+    pub user_id: String,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmUserBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub temporary_password: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmUserResponse {
+    pub email: String,
+    pub user_id: String,
+    pub qr_code_secret: String,
+    pub otpauth_uri: String,
+    pub mfa_session: String,
+    /// `PENDING_MFA`
+    pub status: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmMfaBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub otp: Secret,
+    #[schema(value_type = String)]
+    pub mfa_session: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmMfaResponse {
+    pub email: String,
+    pub user_id: String,
+    /// `CONFIRMED`
+    pub mfa_status: &'static str,
+}
+
+/// `{email, status}`: `PASSWORD_FORGOT_CONFIRMATION_SENT`, `CONFIRMATION_CODE_SENT`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailStatusResponse {
+    pub email: String,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmPasswordBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+    #[schema(value_type = String)]
+    pub verification_code: Secret,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub old_password: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+    #[schema(value_type = String)]
+    pub access_token: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaResetStartResponse {
+    /// `MFA_RESET_CODE_SENT`
+    pub status: &'static str,
+    pub session: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaResetVerifyResponse {
+    pub qr_code_secret: String,
+    pub otpauth_uri: String,
+    /// A recovery-only token for `/v1/mfa-reset/confirm` (not a bearer token).
+    pub access_token: String,
+    /// `NEW_TOTP_ISSUED`
+    pub status: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MfaResetConfirmBody {
+    #[schema(value_type = String)]
+    pub access_token: Secret,
+    #[schema(value_type = String)]
+    pub otp: Secret,
+}
+
+/// `{status}`: `MFA_RESET_COMPLETE`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusResponse {
+    pub status: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub email: String,
+    pub verification_session: String,
+    /// `SOFTWARE_TOKEN_MFA`
+    pub verification_type: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MfaVerifyBody {
+    pub email: String,
+    /// `SOFTWARE_TOKEN_MFA`
+    pub verification_type: String,
+    #[schema(value_type = String)]
+    pub verification_session: Secret,
+    #[schema(value_type = String)]
+    pub otp_code: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokensResponse {
+    /// Only in the answer of `/v1/refresh-token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub id_token: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshTokenBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub refresh_token: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserInfoResponse {
+    pub name: Option<String>,
+    pub user_id: String,
+    pub email: String,
+    pub phone_number: Option<String>,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LogoutBody {
+    pub email: Option<String>,
+    #[schema(value_type = String)]
+    pub access_token: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogoutResponse {
+    /// `logout`
+    pub user_status: &'static str,
+}
