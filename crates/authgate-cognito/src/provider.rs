@@ -62,6 +62,14 @@ struct CurrentUser {
     email: Option<String>,
 }
 
+/// What `AssociateSoftwareToken` is called with.
+pub(crate) enum Association<'a> {
+    /// A challenge session (MFA_SETUP).
+    Session(&'a str),
+    /// A signed-in user's access token.
+    AccessToken(&'a str),
+}
+
 pub(crate) fn provider_broken(what: &str) -> AuthError {
     tracing::error!("Cognito answered without {what}");
     AuthError::ProviderUnavailable
@@ -199,6 +207,28 @@ impl CognitoProvider {
         Ok(AuthStep::Challenge(step))
     }
 
+    /// `AssociateSoftwareToken`: the new TOTP secret, and the session to go
+    /// on with when it was called with one.
+    pub(crate) async fn associate(
+        &self,
+        with: Association<'_>,
+        operation: Operation,
+    ) -> Result<(String, Option<String>), AuthError> {
+        let call = self.client.associate_software_token();
+        let call = match with {
+            Association::Session(session) => call.session(session),
+            Association::AccessToken(token) => call.access_token(token),
+        };
+        let out = call.send().await.map_err(|err| fail(operation, err))?;
+        let secret = out
+            .secret_code()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| provider_broken("a TOTP secret"))?
+            .to_string();
+        let session = out.session().filter(|s| !s.is_empty()).map(str::to_string);
+        Ok((secret, session))
+    }
+
     /// MFA_SETUP: associate a software token right away and hand its secret
     /// (and an `otpauth://` URI) to the client with the new session.
     async fn start_totp_enrolment(
@@ -206,21 +236,13 @@ impl CognitoProvider {
         email: &str,
         session: &str,
     ) -> Result<ChallengeStep, AuthError> {
-        let out = self
-            .client
-            .associate_software_token()
-            .session(session)
-            .send()
-            .await
-            .map_err(|err| fail(Operation::Challenge, err))?;
-        let secret = out
-            .secret_code()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| provider_broken("a TOTP secret"))?;
-        let session = out.session().filter(|s| !s.is_empty()).unwrap_or(session);
+        let (secret, next) = self
+            .associate(Association::Session(session), Operation::Challenge)
+            .await?;
+        let session = next.as_deref().unwrap_or(session);
         let parameters = BTreeMap::from([
-            ("secret".to_string(), secret.to_string()),
-            ("otpauthUri".to_string(), otpauth_uri(secret, email)),
+            ("otpauthUri".to_string(), otpauth_uri(&secret, email)),
+            ("secret".to_string(), secret),
         ]);
         Ok(ChallengeStep {
             kind: ChallengeKind::MfaSetupRequired,
@@ -591,17 +613,12 @@ impl IdentityProvider for CognitoProvider {
         access_token: &Secret,
     ) -> Result<TotpEnrolment, AuthError> {
         let user = self.current_user(access_token).await?;
-        let out = self
-            .client
-            .associate_software_token()
-            .access_token(access_token.expose())
-            .send()
-            .await
-            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
-        let secret = out
-            .secret_code()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| provider_broken("a TOTP secret"))?;
+        let (secret, _) = self
+            .associate(
+                Association::AccessToken(access_token.expose()),
+                Operation::TotpEnrolment,
+            )
+            .await?;
         let account = user
             .email
             .as_deref()
@@ -609,8 +626,8 @@ impl IdentityProvider for CognitoProvider {
             .or(claims.username.as_deref())
             .unwrap_or(&user.username);
         Ok(TotpEnrolment {
+            otpauth_uri: Secret::new(otpauth_uri(&secret, account)),
             secret: Secret::new(secret),
-            otpauth_uri: Secret::new(otpauth_uri(secret, account)),
         })
     }
 

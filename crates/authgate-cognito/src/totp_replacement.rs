@@ -19,7 +19,7 @@
 
 use crate::error_map::{Operation, classify, map_failure};
 use crate::otpauth::otpauth_uri;
-use crate::provider::{CognitoProvider, fail, provider_broken};
+use crate::provider::{Association, CognitoProvider, fail, provider_broken};
 use authgate_core::{AuthError, Secret, TotpEnrolment, TotpReplacement};
 use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, ChallengeNameType, SoftwareTokenMfaSettingsType, VerifySoftwareTokenResponseType,
@@ -197,20 +197,12 @@ impl CognitoProvider {
         email: &str,
         session: &str,
     ) -> Result<TotpReplacement, AuthError> {
-        let out = self
-            .client
-            .associate_software_token()
-            .session(session)
-            .send()
-            .await
-            .map_err(|err| fail(Operation::TotpReplacement, err))?;
-        let secret = out
-            .secret_code()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| provider_broken("a TOTP secret"))?;
-        let session = out.session().filter(|s| !s.is_empty()).unwrap_or(session);
+        let (secret, next) = self
+            .associate(Association::Session(session), Operation::TotpReplacement)
+            .await?;
+        let session = next.as_deref().unwrap_or(session);
         Ok(replacement(
-            secret,
+            &secret,
             email,
             ReplacementState::Session(session),
         ))
@@ -222,19 +214,14 @@ impl CognitoProvider {
         email: &str,
         access_token: &str,
     ) -> Result<TotpReplacement, AuthError> {
-        let out = self
-            .client
-            .associate_software_token()
-            .access_token(access_token)
-            .send()
-            .await
-            .map_err(|err| fail(Operation::TotpReplacement, err))?;
-        let secret = out
-            .secret_code()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| provider_broken("a TOTP secret"))?;
+        let (secret, _) = self
+            .associate(
+                Association::AccessToken(access_token),
+                Operation::TotpReplacement,
+            )
+            .await?;
         Ok(replacement(
-            secret,
+            &secret,
             email,
             ReplacementState::AccessToken(access_token),
         ))
