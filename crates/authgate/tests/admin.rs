@@ -14,7 +14,63 @@ on_both_engines!(
     only_platform_admins_administer,
     account_lifecycle_from_creation_to_deletion,
     temporary_password_then_mfa_setup_in_one_sign_in,
+    the_audit_trail_answers_why_a_sign_in_failed,
 );
+
+async fn the_audit_trail_answers_why_a_sign_in_failed(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let admin = app.admin_token("root@example.com").await;
+    app.confirmed_user("sue@example.com").await;
+    let user = app.sign_in("sue@example.com").await;
+    let response = app
+        .get_bearer(
+            "/v1/admin/audit-events",
+            user["accessToken"].as_str().unwrap(),
+        )
+        .await;
+    assert_problem(response, 403, "forbidden").await;
+
+    sign_in_raw(&app, "Sue@Example.com", "Wrong-Password-123").await;
+    let events = |query: &str| {
+        let url = format!("/v1/admin/audit-events{query}");
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let response = app.get_bearer(&url, &admin).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()["events"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let failed = events("?email=sue@example.com&kind=sign_in&reason=invalid_credentials").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let event = &failed[0];
+    assert_eq!(event["outcome"], "failure");
+    assert_eq!(event["provider"], "embedded");
+    assert_eq!(event["ip"], "127.0.0.1");
+    assert!(event["requestId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(event["at"].as_str().unwrap().ends_with('Z'));
+    let sub = user["user"]["sub"].as_str().unwrap();
+    let mine = events(&format!("?subject={sub}&kind=sign_in")).await;
+    assert!(
+        mine.iter()
+            .all(|e| e["outcome"] == "success" && e["subject"] == sub),
+        "{mine:?}"
+    );
+    assert!(!mine.is_empty());
+    assert!(events("?since=2999-01-01T00:00:00Z").await.is_empty());
+    assert_eq!(events("?limit=1").await.len(), 1);
+    let response = app
+        .get_bearer("/v1/admin/audit-events?since=yesterday", &admin)
+        .await;
+    assert_eq!(
+        assert_problem(response, 422, "invalid_request").await["field"],
+        "since"
+    );
+    app.finish().await;
+}
 
 async fn admin_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.client

@@ -747,6 +747,7 @@ async fn operations_endpoints(engine: Engine) {
         "/v1/auth/mfa-reset/start",
         "/v1/auth/mfa-reset/verify",
         "/v1/auth/mfa-reset/confirm",
+        "/v1/admin/audit-events",
         "/v1/admin/users",
         "/v1/admin/users/{id}",
         "/v1/admin/users/{id}/disable",

@@ -185,3 +185,53 @@ pub async fn reset_user_password(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The audit trail, newest first: why did a sign-in (or anything else) fail?
+#[utoipa::path(get, path = "/v1/admin/audit-events", tag = "admin", security(("bearer" = [])),
+    params(AuditQueryParams),
+    responses(
+        (status = 200, body = AuditEventList),
+        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 422, description = "invalid_request (since)", body = Problem),
+    ))]
+pub async fn audit_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<AuditQueryParams>, QueryRejection>,
+) -> ApiResult<Json<AuditEventList>> {
+    state.auth.require_admin(&caller).await?;
+    let Query(query) = query.map_err(|e| AuthError::InvalidRequest {
+        field: None,
+        message: e.body_text(),
+    })?;
+    let since = match query.since.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| AuthError::invalid_field("since", "since must be an RFC 3339 time"))?
+                .unix_timestamp_nanos()
+                / 1_000_000,
+        ),
+    };
+    let filter = authgate_store::audit::AuditQuery {
+        subject: query.subject.filter(|s| !s.is_empty()),
+        email: query
+            .email
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty()),
+        kind: query.kind.filter(|s| !s.is_empty()),
+        reason: query.reason.filter(|s| !s.is_empty()),
+        since: since.map(|s| s as i64),
+        limit: query.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    state.auth.events().flush().await;
+    let rows = state
+        .auth
+        .store()
+        .audit_events(&filter)
+        .await
+        .map_err(AuthError::from)?;
+    Ok(Json(AuditEventList {
+        events: rows.into_iter().map(Into::into).collect(),
+    }))
+}

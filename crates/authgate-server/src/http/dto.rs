@@ -431,3 +431,69 @@ pub struct MfaResetConfirmBody {
 pub struct MfaResetConfirmResponse {
     pub mfa_reset: bool,
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditQueryParams {
+    /// The provider subject the events are about.
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    /// e.g. `sign_in`, `refresh`, `admin_disable_user`.
+    pub kind: Option<String>,
+    /// An error code, e.g. `invalid_credentials`.
+    pub reason: Option<String>,
+    /// RFC 3339: only events at or after this time.
+    pub since: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// One authentication event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    pub id: i64,
+    /// RFC 3339 (millisecond precision).
+    pub at: String,
+    pub kind: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// The error code of a failure.
+    pub reason: Option<String>,
+    pub provider: String,
+    pub subject: Option<String>,
+    /// The administrator who acted, for administrative events.
+    pub actor: Option<String>,
+    pub email: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl From<authgate_store::audit::AuditRow> for AuditEventView {
+    fn from(row: authgate_store::audit::AuditRow) -> Self {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(row.at as i128 * 1_000_000)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default();
+        Self {
+            id: row.id,
+            at,
+            kind: row.kind,
+            outcome: row.outcome,
+            reason: row.reason,
+            provider: row.provider,
+            subject: row.subject,
+            actor: row.actor,
+            email: row.email,
+            ip: row.ip,
+            request_id: row.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventList {
+    pub events: Vec<AuditEventView>,
+}

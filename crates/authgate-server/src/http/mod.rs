@@ -93,6 +93,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(admin_routes::disable_user))
         .routes(routes!(admin_routes::enable_user))
         .routes(routes!(admin_routes::reset_user_password))
+        .routes(routes!(admin_routes::audit_events))
         .routes(routes!(ops_routes::live))
         .routes(routes!(ops_routes::ready))
         .routes(routes!(ops_routes::metrics))
