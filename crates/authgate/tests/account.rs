@@ -132,23 +132,12 @@ async fn lost_authenticator_is_replaced_with_code_and_password(engine: Engine) {
     assert_eq!(response.status(), StatusCode::OK);
 
     // Each step is in the audit trail.
-    let pool = app.db.pool().await;
-    let mut kinds: Vec<String> = Vec::new();
-    for _ in 0..100 {
-        kinds = sqlx::query_scalar("SELECT kind FROM audit_events WHERE kind LIKE 'mfa_reset_%'")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        if kinds.iter().any(|k| k == "mfa_reset_confirm") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    pool.close().await;
+    let rows = app.audit_rows_once(|r| r.kind == "mfa_reset_confirm").await;
     for kind in ["mfa_reset_start", "mfa_reset_verify", "mfa_reset_confirm"] {
         assert!(
-            kinds.iter().any(|k| k == kind),
-            "{kind} not audited: {kinds:?}"
+            rows.iter()
+                .any(|r| r.kind == kind && r.outcome == "success"),
+            "{kind} not audited: {rows:?}"
         );
     }
     app.finish().await;

@@ -330,19 +330,7 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
         .as_str()
         .unwrap()
         .to_string();
-    let pool = app.db.pool().await;
-    let mut kinds: Vec<(String, Option<String>)> = Vec::new();
-    for _ in 0..100 {
-        kinds = sqlx::query_as("SELECT kind, actor FROM audit_events WHERE kind LIKE 'admin_%' AND outcome = 'success'")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        if kinds.iter().any(|k| k.0 == "admin_delete_user") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    pool.close().await;
+    let rows = app.audit_rows_once(|r| r.kind == "admin_delete_user").await;
     for kind in [
         "admin_create_user",
         "admin_disable_user",
@@ -351,10 +339,10 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
         "admin_delete_user",
     ] {
         assert!(
-            kinds
-                .iter()
-                .any(|(k, actor)| k == kind && actor.as_deref() == Some(admin_sub.as_str())),
-            "{kind} not audited with its actor: {kinds:?}"
+            rows.iter().any(|r| r.kind == kind
+                && r.outcome == "success"
+                && r.actor.as_deref() == Some(admin_sub.as_str())),
+            "{kind} not audited with its actor: {rows:?}"
         );
     }
     app.finish().await;

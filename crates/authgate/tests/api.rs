@@ -790,16 +790,6 @@ async fn operations_endpoints(engine: Engine) {
     app.finish().await;
 }
 
-/// kind, outcome, reason, subject, email, request id
-type AuditRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
 async fn audit_trail_explains_failures_without_secrets(engine: Engine) {
     let app = TestApp::start(engine).await;
     let email = "leo@example.com";
@@ -823,34 +813,14 @@ async fn audit_trail_explains_failures_without_secrets(engine: Engine) {
         .await;
 
     // Audit rows are written in the background: wait for the last event.
-    let pool = app.db.pool().await;
-    let mut rows: Vec<AuditRow> = Vec::new();
-    for _ in 0..100 {
-        rows = sqlx::query_as(
-            "SELECT kind, outcome, reason, subject, email, request_id FROM audit_events ORDER BY id",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        if rows
-            .iter()
-            .any(|r| r.2.as_deref() == Some("refresh_token_reused"))
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    pool.close().await;
-    let summary: Vec<(String, String, Option<String>)> = rows
-        .iter()
-        .map(|r| (r.0.clone(), r.1.clone(), r.2.clone()))
-        .collect();
+    let rows = app
+        .audit_rows_once(|r| r.reason.as_deref() == Some("refresh_token_reused"))
+        .await;
     let expect = |kind: &str, outcome: &str, reason: Option<&str>| {
         assert!(
-            summary
-                .iter()
-                .any(|r| r.0 == kind && r.1 == outcome && r.2.as_deref() == reason),
-            "no {kind}/{outcome}/{reason:?} in {summary:?}"
+            rows.iter()
+                .any(|r| r.kind == kind && r.outcome == outcome && r.reason.as_deref() == reason),
+            "no {kind}/{outcome}/{reason:?} in {rows:?}"
         );
     };
     expect("sign_up", "success", None);
@@ -861,14 +831,14 @@ async fn audit_trail_explains_failures_without_secrets(engine: Engine) {
     expect("refresh", "failure", Some("refresh_token_reused"));
     assert!(
         rows.iter()
-            .all(|r| r.5.as_deref().is_some_and(|id| !id.is_empty())),
+            .all(|r| r.request_id.as_deref().is_some_and(|id| !id.is_empty())),
         "request ids missing"
     );
     let failed_sign_in = rows
         .iter()
-        .find(|r| r.0 == "sign_in" && r.1 == "failure")
+        .find(|r| r.kind == "sign_in" && r.outcome == "failure")
         .unwrap();
-    assert_eq!(failed_sign_in.4.as_deref(), Some(email));
+    assert_eq!(failed_sign_in.email.as_deref(), Some(email));
 
     let everything = format!("{rows:?}");
     for secret in [

@@ -275,6 +275,27 @@ impl TestApp {
         session["accessToken"].as_str().unwrap().to_string()
     }
 
+    /// Every audit row, oldest first, once one matches `written` (rows are
+    /// written in the background); panics after 5 s without one.
+    pub async fn audit_rows_once(&self, written: impl Fn(&AuditSeen) -> bool) -> Vec<AuditSeen> {
+        let pool = self.db.pool().await;
+        for _ in 0..100 {
+            let rows: Vec<AuditSeen> = sqlx::query_as(
+                "SELECT kind, outcome, reason, subject, actor, email, ip, request_id \
+                 FROM audit_events ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            if rows.iter().any(&written) {
+                pool.close().await;
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the awaited audit event was not written within 5 s");
+    }
+
     /// Sign a token with the server's current signing key (for forged-claims tests).
     pub async fn sign_with_server_key(&self, claims: &Value) -> String {
         let pool = self.db.pool().await;
@@ -289,6 +310,19 @@ impl TestApp {
         let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
         sign_rs256(&pair, &row.0, claims)
     }
+}
+
+/// An audit row as the tests look at it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditSeen {
+    pub kind: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub subject: Option<String>,
+    pub actor: Option<String>,
+    pub email: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// A compact RS256 JWS.
