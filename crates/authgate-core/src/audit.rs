@@ -31,6 +31,9 @@ pub struct AuditEvent {
     pub subject: Option<String>,
     /// Who did it, when it is not the subject (an administrator's subject).
     pub actor: Option<String>,
+    /// The object acted on, when it is not a user: `tenant:<id>`,
+    /// `role:<scope>/<key>`, `policy:<id>`, `client:<id>`.
+    pub target: Option<String>,
     /// The email the request named, when it named one.
     pub email: Option<String>,
     pub ip: Option<String>,

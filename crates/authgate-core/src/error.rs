@@ -68,6 +68,13 @@ pub enum AuthError {
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The change conflicts with the current state (a role still assigned,
+    /// the last owner of a tenant, an existing member or key).
+    #[error("{0}")]
+    Conflict(String),
+    /// A machine client's id or secret is wrong (OAuth's `invalid_client`).
+    #[error("the client id or secret is incorrect")]
+    InvalidClient,
     /// The resource does not exist (or is not visible to the caller).
     #[error("{0} not found")]
     NotFound(String),
@@ -122,6 +129,8 @@ impl AuthError {
             InvalidRefreshToken => (401, "invalid_refresh_token", "Invalid refresh token"),
             RefreshTokenReused => (401, "refresh_token_reused", "Refresh token reused"),
             Forbidden(_) => (403, "forbidden", "Forbidden"),
+            Conflict(_) => (409, "conflict", "Conflict"),
+            InvalidClient => (401, "invalid_client", "Invalid client"),
             NotFound(_) => (404, "not_found", "Not found"),
             MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
             RateLimited { .. } => (429, "rate_limited", "Too many requests"),

@@ -11,6 +11,7 @@
 //! cannot leak it.
 
 pub mod audit;
+pub mod authz;
 pub mod error;
 pub mod notify;
 pub mod policy;
