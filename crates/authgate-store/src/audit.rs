@@ -19,6 +19,7 @@ pub struct AuditRow {
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub actor: Option<String>,
+    pub target: Option<String>,
 }
 
 /// Filters for reading the trail; `None` matches everything.
@@ -28,6 +29,7 @@ pub struct AuditQuery {
     pub email: Option<String>,
     pub kind: Option<String>,
     pub reason: Option<String>,
+    pub target: Option<String>,
     pub since: Option<i64>,
     pub limit: i64,
 }
@@ -40,7 +42,7 @@ impl Store {
         for event in events {
             sqlx::query(
                 "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
-                 request_id, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 request_id, actor, target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(event.at_millis)
             .bind(event.kind)
@@ -52,6 +54,7 @@ impl Store {
             .bind(event.ip.as_deref())
             .bind(event.request_id.as_deref())
             .bind(event.actor.as_deref())
+            .bind(event.target.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -62,10 +65,11 @@ impl Store {
     /// Newest first.
     pub async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         let rows = sqlx::query(
-            "SELECT id, at, kind, outcome, reason, provider, subject, email, ip, request_id, actor \
-             FROM audit_events WHERE ($1 IS NULL OR subject = $1) AND ($2 IS NULL OR email = $2) \
-             AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR reason = $4) \
-             AND ($5 IS NULL OR at >= $5) ORDER BY id DESC LIMIT $6",
+            "SELECT id, at, kind, outcome, reason, provider, subject, email, ip, request_id, actor, \
+             target FROM audit_events WHERE ($1 IS NULL OR subject = $1) \
+             AND ($2 IS NULL OR email = $2) AND ($3 IS NULL OR kind = $3) \
+             AND ($4 IS NULL OR reason = $4) AND ($5 IS NULL OR at >= $5) \
+             AND ($7 IS NULL OR target = $7) ORDER BY id DESC LIMIT $6",
         )
         .bind(query.subject.as_deref())
         .bind(query.email.as_deref())
@@ -73,6 +77,7 @@ impl Store {
         .bind(query.reason.as_deref())
         .bind(query.since)
         .bind(if query.limit > 0 { query.limit } else { 100 })
+        .bind(query.target.as_deref())
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -89,6 +94,7 @@ impl Store {
                     ip: row.try_get("ip")?,
                     request_id: row.try_get("request_id")?,
                     actor: row.try_get("actor")?,
+                    target: row.try_get("target")?,
                 })
             })
             .collect()

@@ -7,16 +7,21 @@
 //!
 //! Modules own one table group each: [`app_users`] (users keyed by
 //! `(provider, sub)`), [`embedded`] (the embedded provider's users and codes),
-//! [`refresh`] (refresh-token families), [`keys`] (signing keys) and [`audit`].
+//! [`refresh`] (refresh-token families), [`keys`] (signing keys), [`audit`],
+//! [`tenants`] (tenants, memberships, invitations), [`catalog`] (roles and
+//! policies) and [`clients`] (machine clients).
 
 pub mod app_users;
 pub mod audit;
+pub mod catalog;
+pub mod clients;
 pub mod embedded;
 pub mod keys;
 pub mod mfa;
 pub mod mfa_resets;
 pub mod refresh;
 pub mod sessions;
+pub mod tenants;
 
 use authgate_core::AuthError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -29,7 +29,267 @@ store_tests!(
     concurrent_key_additions_leave_one_signing_key,
     audit_events_filter_newest_first,
     provider_sessions_record_sign_outs,
+    roles_in_use_are_not_deleted,
+    a_tenant_keeps_its_last_owner,
+    invitations_bind_once_and_keep_existing_memberships,
+    machine_clients_are_stored_hashed_and_revoked,
 );
+
+async fn user(store: &Store, sub: &str, email: &str) -> authgate_store::AppUser {
+    store
+        .find_or_create_app_user("embedded", sub, Some(email), None, 1)
+        .await
+        .unwrap()
+}
+
+async fn roles_in_use_are_not_deleted(store: Store) {
+    use authgate_store::catalog::{Role, RoleDeletion, RoleScope};
+    let seeded: Vec<String> = store
+        .roles()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{}/{}", r.scope.as_str(), r.key))
+        .collect();
+    assert_eq!(
+        seeded,
+        [
+            "platform/admin",
+            "tenant/admin",
+            "tenant/member",
+            "tenant/owner",
+            "tenant/viewer"
+        ]
+    );
+    let role = Role {
+        scope: RoleScope::Tenant,
+        key: "auditor".into(),
+        description: "reads".into(),
+        grants: vec!["data:read".into(), "audit:*".into()],
+        created_at: 5,
+        updated_at: 5,
+    };
+    store.insert_role(&role).await.unwrap();
+    assert!(matches!(
+        store.insert_role(&role).await,
+        Err(authgate_store::StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.role(RoleScope::Tenant, "auditor").await.unwrap(),
+        Some(role.clone())
+    );
+    let alice = user(&store, "a", "a@example.com").await;
+    let tenant = store
+        .create_tenant("T", alice.id, "owner", 10)
+        .await
+        .unwrap();
+    let bob = user(&store, "b", "b@example.com").await;
+    store
+        .add_member(tenant.id, bob.id, "auditor", 11)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_role(RoleScope::Tenant, "auditor")
+            .await
+            .unwrap(),
+        RoleDeletion::InUse(1)
+    );
+    store
+        .change_membership(tenant.id, bob.id, None, "owner", 12)
+        .await
+        .unwrap();
+    // Invitations hold a role too.
+    store
+        .invite(&authgate_store::tenants::Invitation {
+            tenant_id: tenant.id,
+            email: "c@example.com".into(),
+            role: "auditor".into(),
+            invited_by: None,
+            created_at: 13,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_role(RoleScope::Tenant, "auditor")
+            .await
+            .unwrap(),
+        RoleDeletion::InUse(1)
+    );
+    store
+        .delete_invitation(tenant.id, "c@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_role(RoleScope::Tenant, "auditor")
+            .await
+            .unwrap(),
+        RoleDeletion::Deleted
+    );
+    assert_eq!(
+        store
+            .delete_role(RoleScope::Tenant, "auditor")
+            .await
+            .unwrap(),
+        RoleDeletion::NotFound
+    );
+    // A platform role held by a user.
+    store
+        .set_platform_role(alice.id, Some("admin"), 14)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_role(RoleScope::Platform, "admin")
+            .await
+            .unwrap(),
+        RoleDeletion::InUse(1)
+    );
+    // A membership cannot name a role that does not exist.
+    assert!(
+        store
+            .add_member(tenant.id, bob.id, "no-such-role", 15)
+            .await
+            .is_err()
+    );
+}
+
+async fn a_tenant_keeps_its_last_owner(store: Store) {
+    use authgate_store::tenants::MembershipChange;
+    let alice = user(&store, "a", "a@example.com").await;
+    let bob = user(&store, "b", "b@example.com").await;
+    let tenant = store
+        .create_tenant("T", alice.id, "owner", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .change_membership(tenant.id, alice.id, None, "owner", 11)
+            .await
+            .unwrap(),
+        MembershipChange::LastOwner
+    );
+    store
+        .add_member(tenant.id, bob.id, "owner", 12)
+        .await
+        .unwrap();
+    // Concurrent demotions of both owners: one wins, one owner stays.
+    let (a, b) = tokio::join!(
+        store.change_membership(tenant.id, alice.id, Some("member"), "owner", 13),
+        store.change_membership(tenant.id, bob.id, Some("member"), "owner", 13),
+    );
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert!(outcomes.contains(&MembershipChange::Done), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&MembershipChange::LastOwner),
+        "{outcomes:?}"
+    );
+    let owners = store
+        .members(tenant.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.role == "owner")
+        .count();
+    assert_eq!(owners, 1);
+    assert!(store.delete_tenant(tenant.id).await.unwrap());
+    assert!(store.members(tenant.id).await.unwrap().is_empty());
+    assert!(store.user_tenants(alice.id).await.unwrap().is_empty());
+}
+
+async fn invitations_bind_once_and_keep_existing_memberships(store: Store) {
+    use authgate_store::tenants::Invitation;
+    let alice = user(&store, "a", "a@example.com").await;
+    let one = store
+        .create_tenant("One", alice.id, "owner", 10)
+        .await
+        .unwrap();
+    let two = store
+        .create_tenant("Two", alice.id, "owner", 10)
+        .await
+        .unwrap();
+    for (tenant, role) in [(one.id, "viewer"), (two.id, "member")] {
+        store
+            .invite(&Invitation {
+                tenant_id: tenant,
+                email: "new@example.com".into(),
+                role: role.into(),
+                invited_by: Some("a".into()),
+                created_at: 11,
+            })
+            .await
+            .unwrap();
+    }
+    let newcomer = user(&store, "n", "new@example.com").await;
+    store
+        .add_member(two.id, newcomer.id, "admin", 12)
+        .await
+        .unwrap();
+    let bound = store
+        .bind_invitations(newcomer.id, "new@example.com", 13)
+        .await
+        .unwrap();
+    assert_eq!(
+        bound.len(),
+        1,
+        "the membership in Two is kept, not overwritten"
+    );
+    assert_eq!(bound[0].tenant_id, one.id);
+    let mine: Vec<(String, String)> = store
+        .user_tenants(newcomer.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.tenant.name, t.role))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            ("One".to_string(), "viewer".to_string()),
+            ("Two".to_string(), "admin".to_string())
+        ]
+    );
+    assert!(
+        store
+            .bind_invitations(newcomer.id, "new@example.com", 14)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.invitations(one.id).await.unwrap().is_empty());
+}
+
+async fn machine_clients_are_stored_hashed_and_revoked(store: Store) {
+    use authgate_store::clients::MachineClient;
+    let client = MachineClient {
+        id: "agc_1".into(),
+        name: "robot".into(),
+        secret_hash: "ab".repeat(32),
+        scopes: vec!["admin".into(), "reports:read".into()],
+        created_at: 1,
+        revoked_at: None,
+    };
+    store.insert_machine_client(&client).await.unwrap();
+    assert_eq!(
+        store.machine_client("agc_1").await.unwrap(),
+        Some(client.clone())
+    );
+    assert_eq!(store.machine_clients().await.unwrap().len(), 1);
+    assert!(store.revoke_machine_client("agc_1", 5).await.unwrap());
+    assert!(!store.revoke_machine_client("agc_1", 6).await.unwrap());
+    assert_eq!(
+        store
+            .machine_client("agc_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(5)
+    );
+    assert_eq!(store.machine_client("nobody").await.unwrap(), None);
+}
 
 async fn provider_sessions_record_sign_outs(store: Store) {
     use authgate_store::sessions::SessionState;
@@ -712,6 +972,7 @@ fn event(
         provider: "embedded",
         subject: subject.map(str::to_string),
         actor: subject.map(|s| format!("admin-of-{s}")),
+        target: None,
         email: Some(format!("{}@example.com", subject.unwrap_or("anon"))),
         ip: Some("127.0.0.1".into()),
         request_id: Some(format!("req-{at_millis}")),
