@@ -29,6 +29,10 @@ pub struct GuardConfig {
     /// Migration switch: also accept id tokens (`token_use = "id"`, `aud` must
     /// contain `client_id`), logging a warning on each acceptance. Default false.
     pub accept_id_tokens: bool,
+    /// Accept access tokens issued to any client: the caller checks
+    /// `client_id` itself (authgate does so for machine clients, against its
+    /// registry). Default false.
+    pub any_client: bool,
 }
 
 impl GuardConfig {
@@ -42,6 +46,7 @@ impl GuardConfig {
             leeway: DEFAULT_LEEWAY,
             min_refetch_interval: DEFAULT_MIN_REFETCH_INTERVAL,
             accept_id_tokens: false,
+            any_client: false,
         }
     }
 }

@@ -122,27 +122,46 @@ impl IntoResponse for GuardRejection {
         };
         let error = AuthError::from(self.0);
         let kind = error.kind();
-        let body = serde_json::json!({
-            "type": format!("https://authgate.dev/errors/{}", kind.code.replace('_', "-")),
-            "title": kind.title,
-            "status": kind.status,
-            "code": kind.code,
-            "detail": error.public_detail(),
-        });
         let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::UNAUTHORIZED);
-        (
+        problem_response(
             status,
-            [
-                (
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                ),
-                (WWW_AUTHENTICATE, challenge),
-            ],
-            body.to_string(),
+            kind.code,
+            kind.title,
+            &error.public_detail(),
+            Some(challenge),
         )
-            .into_response()
     }
+}
+
+/// An `application/problem+json` answer in the style every rejection of this
+/// crate uses: `type` is `https://authgate.dev/errors/<code with dashes>`.
+pub(crate) fn problem_response(
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    detail: &str,
+    challenge: Option<HeaderValue>,
+) -> Response {
+    let body = serde_json::json!({
+        "type": format!("https://authgate.dev/errors/{}", code.replace('_', "-")),
+        "title": title,
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+    });
+    let mut response = (
+        status,
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(challenge) = challenge {
+        response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ pub struct Guard {
     client_id: String,
     leeway_secs: i64,
     accept_id_tokens: bool,
+    any_client: bool,
     keys: KeyCache,
 }
 
@@ -70,6 +71,7 @@ impl Guard {
             client_id: config.client_id,
             leeway_secs: i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX),
             accept_id_tokens: config.accept_id_tokens,
+            any_client: config.any_client,
             keys: KeyCache::new(
                 config.jwks.into_key_source(),
                 config.min_refetch_interval,
@@ -118,7 +120,7 @@ impl Guard {
         }
         match claims.token_use.as_str() {
             "access" => {
-                if !claims.client_matches(&self.client_id) {
+                if !self.any_client && !claims.client_matches(&self.client_id) {
                     return Err(GuardError::WrongClient);
                 }
             }

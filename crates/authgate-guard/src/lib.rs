@@ -19,9 +19,18 @@
 //!   tower layer, and the [`GuardRejection`] response: `401` (`503` if the keys
 //!   cannot be fetched) as `application/problem+json` with a
 //!   `WWW-Authenticate: Bearer` challenge.
+//! * The user context — [`ContextClient`] fetches the caller's
+//!   [`UserContext`] (app user, platform role, tenants with their roles and
+//!   grants) from authgate's `GET /v1/auth/subject` and caches it per token;
+//!   the [`CallerContext`] extractor validates the token with the guard first,
+//!   then fetches the context; [`CallerContext::require`] /
+//!   [`CallerContext::require_in`] make the role-based decision and answer
+//!   [`Forbidden`] (`403`) when it is no.
 //!
-//! It does not issue tokens or check revocation: that is the provider's job.
-//! Errors and logs never contain the token.
+//! The guard alone does not issue tokens or check revocation: that is the
+//! provider's job. Asking authgate for the context does see a revoked session
+//! (`401 token_revoked`), within the context cache's TTL. Errors and logs never
+//! contain the token.
 //!
 //! # Example
 //!
@@ -67,8 +76,62 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # Example: the user context and role-based decisions
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use authgate_guard::{CallerContext, ContextClient, Forbidden, Guard, GuardConfig, JwksSource};
+//! use axum::extract::{FromRef, Path};
+//! use axum::response::Response;
+//! use axum::{Json, Router, routing::get};
+//!
+//! // The extractors find the guard and the context client in the state.
+//! #[derive(Clone, FromRef)]
+//! struct AppState {
+//!     guard: Arc<Guard>,
+//!     contexts: Arc<ContextClient>,
+//! }
+//!
+//! // By the time the handler runs, the token was validated and the context
+//! // fetched: a missing, invalid or revoked token was answered 401 (503 if
+//! // authgate is down). A refused decision is a 403 problem response.
+//! async fn devices(ctx: CallerContext, Path(tenant): Path<String>) -> Result<String, Forbidden> {
+//!     ctx.require_in(&tenant, "devices:read")?;
+//!     let role = ctx.tenant(&tenant).map(|t| t.role.as_str()).unwrap_or("platform");
+//!     Ok(format!("devices of {tenant} for {} ({role})", ctx.context.user.id))
+//! }
+//!
+//! // `Forbidden` converts into a `Response`, so `?` works with other errors too.
+//! async fn tenants(ctx: CallerContext) -> Result<Json<Vec<String>>, Response> {
+//!     ctx.require("tenants:list")?; // a platform grant: no tenant named
+//!     Ok(Json(ctx.context.tenants.iter().map(|t| t.id.clone()).collect()))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let authgate = "https://auth.example.com";
+//!     let guard = Arc::new(Guard::new(GuardConfig::new(
+//!         authgate,
+//!         "my-app-client-id",
+//!         JwksSource::Url(format!("{authgate}/.well-known/jwks.json")),
+//!     )));
+//!     // Contexts are cached per token for 30 s by default (never beyond `exp`).
+//!     let contexts = Arc::new(ContextClient::new(authgate));
+//!
+//!     let app = Router::new()
+//!         .route("/tenants", get(tenants))
+//!         .route("/tenants/{tenant}/devices", get(devices))
+//!         .with_state(AppState { guard, contexts });
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
 
 mod config;
+mod context;
 mod error;
 mod extract;
 mod guard;
@@ -76,7 +139,13 @@ mod keys;
 mod layer;
 mod source;
 
+// The authorization types of `authgate_core::authz` that a `CallerContext` hands out.
+pub use authgate_core::authz::{Decision, TenantMembership, UserContext};
 pub use config::{DEFAULT_LEEWAY, DEFAULT_MIN_REFETCH_INTERVAL, GuardConfig};
+pub use context::{
+    CallerContext, ContextClient, ContextError, ContextRejection, DEFAULT_CACHE_TTL,
+    DEFAULT_MAX_CACHE_ENTRIES, Forbidden, SUBJECT_PATH,
+};
 pub use error::GuardError;
 pub use extract::{Authenticated, GuardRejection};
 pub use guard::Guard;

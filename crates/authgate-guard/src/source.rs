@@ -87,7 +87,7 @@ impl HttpKeySource {
             .header(http::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| describe("the JWKS request", &e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("the JWKS endpoint answered {status}"));
@@ -101,7 +101,11 @@ impl HttpKeySource {
             ));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| describe("the JWKS request", &e))?
+        {
             if body.len() + chunk.len() > MAX_JWKS_BYTES {
                 return Err(format!(
                     "the JWKS document is larger than {MAX_JWKS_BYTES} bytes"
@@ -114,8 +118,9 @@ impl HttpKeySource {
     }
 }
 
-/// A reqwest error without its URL (which could carry credentials or tokens).
-fn describe(error: &reqwest::Error) -> String {
+/// A reqwest error without its URL (which could carry credentials or tokens);
+/// `what` names the request ("the JWKS request").
+pub(crate) fn describe(what: &str, error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -123,7 +128,7 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         "failed"
     };
-    let mut text = format!("the JWKS request {kind}");
+    let mut text = format!("{what} {kind}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         text.push_str(": ");
