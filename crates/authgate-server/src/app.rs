@@ -5,11 +5,15 @@
 use crate::http;
 use crate::ratelimit::RateLimits;
 use crate::services::AuthService;
-use crate::settings::{MfaMode, ProviderKind, Settings};
+use crate::services::auth::AuthzParts;
+use crate::services::clients::MachineTokens;
+use crate::services::forward::RouteRules;
+use crate::settings::{ForwardDefault, MfaMode, ProviderKind, Settings};
 use crate::state::AppState;
 use anyhow::Context;
 use async_trait::async_trait;
 use authgate_core::{IdentityProvider, Notifier};
+use authgate_embedded::keys::KeyRing;
 use authgate_embedded::{EmbeddedConfig, EmbeddedProvider, MfaPolicy};
 use authgate_guard::{Guard, GuardConfig, GuardError, JwksSource, KeySource};
 use authgate_mail::{BackgroundNotifier, Mailer, Templates};
@@ -73,6 +77,17 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// authgate's own keys (machine-client tokens), read in process.
+struct RingKeys(Arc<KeyRing>);
+
+#[async_trait]
+impl KeySource for RingKeys {
+    async fn jwks(&self) -> Result<jsonwebtoken::jwk::JwkSet, GuardError> {
+        serde_json::from_value(self.0.jwks())
+            .map_err(|e| GuardError::JwksUnavailable(e.to_string()))
+    }
+}
+
 /// The guard's keys, read from the provider in process.
 struct ProviderKeys(Arc<dyn IdentityProvider>);
 
@@ -103,6 +118,7 @@ impl App {
         tracing::info!(mail = mailer.description(), "mail configured");
         let notifier = Arc::new(BackgroundNotifier::new(Arc::new(mailer)));
         let mut background = Vec::new();
+        let mut key_ring: Option<Arc<KeyRing>> = None;
 
         let provider: Arc<dyn IdentityProvider> = match settings.provider {
             ProviderKind::Embedded => {
@@ -132,21 +148,50 @@ impl App {
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the embedded provider: {e}"))?;
-                let keys = embedded.key_ring();
-                let every = Duration::from_secs(settings.key_reload_interval.max(1));
-                background.push(tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(every);
-                    tick.tick().await;
-                    loop {
-                        tick.tick().await;
-                        if let Err(err) = keys.reload().await {
-                            tracing::warn!(error = %err, "signing keys not reloaded");
-                        }
-                    }
-                }));
+                key_ring = Some(embedded.key_ring());
                 Arc::new(embedded)
             }
             ProviderKind::Cognito => cognito_provider(&settings).await?,
+        };
+        // authgate's own keys sign machine-client tokens whatever the provider.
+        let key_ring = match key_ring {
+            Some(keys) => keys,
+            None => {
+                let publish_retired = settings.access_token_ttl as i64 * 1000 + 5 * 60 * 1000;
+                Arc::new(
+                    KeyRing::load(store.clone(), publish_retired)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot load the signing keys: {e}"))?,
+                )
+            }
+        };
+        {
+            let keys = key_ring.clone();
+            let every = Duration::from_secs(settings.key_reload_interval.max(1));
+            background.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(err) = keys.reload().await {
+                        tracing::warn!(error = %err, "signing keys not reloaded");
+                    }
+                }
+            }));
+        }
+        let forward_rules = RouteRules::parse(
+            &settings.forward_rules,
+            settings.forward_default == ForwardDefault::Deny,
+        )
+        .map_err(|e| anyhow::anyhow!("AUTHGATE_FORWARD_RULES: {e}"))?;
+        let machine_guard = {
+            let mut config = GuardConfig::new(
+                settings.issuer(),
+                settings.client_id.clone(),
+                JwksSource::Source(Arc::new(RingKeys(key_ring.clone()))),
+            );
+            config.any_client = true;
+            Arc::new(Guard::new(config))
         };
 
         let jwks = match provider.jwks_url() {
@@ -187,11 +232,20 @@ impl App {
             settings.password_policy(),
             Duration::from_secs(settings.password_verification_ttl),
             notifier.clone(),
+            AuthzParts {
+                machine: MachineTokens {
+                    keys: key_ring,
+                    issuer: settings.issuer(),
+                    ttl: Duration::from_secs(settings.access_token_ttl),
+                },
+                forward_rules,
+            },
         );
         let mut state = AppState {
             auth,
             guard,
             id_token_guard,
+            machine_guard,
             settings: settings.clone(),
             metrics: metrics_handle(),
             rate_limits,

@@ -117,6 +117,21 @@ pub struct Settings {
     pub shutdown_grace: u64,
     /// Seconds between re-reads of the signing keys (picks up `keys rotate`).
     pub key_reload_interval: u64,
+    /// Gateway route rules for `/v1/authz/forward`: `METHODS PATH GRANT`,
+    /// separated by `;` or new lines (see the README).
+    pub forward_rules: String,
+    /// `authenticated` (default): a request no rule matches needs a valid
+    /// token only; `deny`: it is refused.
+    pub forward_default: ForwardDefault,
+}
+
+/// What `/v1/authz/forward` does with a request no route rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ForwardDefault {
+    #[default]
+    Authenticated,
+    Deny,
 }
 
 impl std::fmt::Debug for Settings {
@@ -171,6 +186,8 @@ impl Default for Settings {
             hash_concurrency: 0,
             shutdown_grace: 20,
             key_reload_interval: 30,
+            forward_rules: String::new(),
+            forward_default: ForwardDefault::Authenticated,
         }
     }
 }

@@ -14,6 +14,9 @@ pub struct AppState {
     /// CognitoApi profile only: a guard that also accepts id tokens, used by
     /// `GET /v1/userinfo` and nothing else (`None` when the profile is off).
     pub id_token_guard: Option<Arc<Guard>>,
+    /// Validates machine-client tokens (authgate's issuer and keys, any
+    /// client id; the client is then looked up).
+    pub machine_guard: Arc<Guard>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
     pub rate_limits: RateLimits,

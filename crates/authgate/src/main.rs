@@ -1,4 +1,5 @@
-//! The `authgate` command: `serve`, `migrate`, `keys rotate`.
+//! The `authgate` command: `serve`, `migrate`, `keys rotate`, `admin …`,
+//! `cognito bootstrap`.
 //!
 //! Configuration comes from an optional TOML file (`--config FILE`) and the
 //! `AUTHGATE_*` environment variables, which override the file. With nothing
@@ -19,7 +20,8 @@ AUTHGATE_DATA_DIR, AUTHGATE_DATABASE_URL, AUTHGATE_PROVIDER, AUTHGATE_MFA, AUTHG
 AUTHGATE_MAIL_FROM, AUTHGATE_CORS_ORIGINS, AUTHGATE_ACCESS_TOKEN_TTL, AUTHGATE_REFRESH_TOKEN_TTL, \
 AUTHGATE_SIGN_UP_CODE_TTL, AUTHGATE_CLIENT_ID, AUTHGATE_RATE_LIMIT_PER_MINUTE, AUTHGATE_MAX_BODY_BYTES, \
 AUTHGATE_PASSWORD_MIN_LENGTH, AUTHGATE_HASH_CONCURRENCY, AUTHGATE_SHUTDOWN_GRACE, AUTHGATE_LOG, \
-AUTHGATE_LOG_FORMAT (text|json). See README.md for every setting.")]
+AUTHGATE_LOG_FORMAT (text|json), AUTHGATE_FORWARD_RULES (gateway route rules: \
+`METHODS PATH GRANT; …`), AUTHGATE_FORWARD_DEFAULT (authenticated|deny). See README.md for every setting.")]
 struct Cli {
     /// A TOML file with settings (keys as in the environment, lower-case, without the prefix).
     #[arg(long, global = true, env = "AUTHGATE_CONFIG")]
@@ -39,7 +41,7 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// User administration.
+    /// Users, platform roles and machine clients.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -91,6 +93,16 @@ enum AdminCommand {
         email: String,
         #[arg(long)]
         role: String,
+    },
+    /// Register a machine client for `POST /oauth2/token` (client_credentials);
+    /// prints its id and secret (the secret is shown once and stored hashed).
+    /// The scope `admin` opens the admin API.
+    CreateClient {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes, e.g. `orders:read,admin`.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
     },
 }
 
@@ -213,6 +225,17 @@ async fn main() -> anyhow::Result<()> {
                         format!(
                             "created {} (id {}, sub {}); the temporary password was mailed",
                             user.account.email, user.app_user.id, user.account.sub
+                        )
+                    }),
+                AdminCommand::CreateClient { name, scopes } => auth
+                    .create_machine_client(&name, &scopes)
+                    .await
+                    .map(|(client, secret)| {
+                        format!(
+                            "client_id={}\nclient_secret={}\nscopes={}\n# the secret is shown only now; authgate keeps a hash",
+                            client.id,
+                            secret.expose(),
+                            client.scopes.join(" ")
                         )
                     }),
                 AdminCommand::GrantPlatformRole { email, role } => {

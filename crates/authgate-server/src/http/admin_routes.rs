@@ -3,7 +3,7 @@
 use crate::http::dto::*;
 use crate::http::extract::ApiJson;
 use crate::http::problem::{ApiError, Problem};
-use crate::services::{Caller, RequestMeta};
+use crate::services::{Principal, RequestMeta};
 use crate::state::AppState;
 use authgate_core::{AccountStatus, AuthError};
 use axum::Json;
@@ -23,25 +23,19 @@ fn user_id(id: &str) -> Result<Uuid, ApiError> {
     request_body = AdminCreateUserBody,
     responses(
         (status = 201, body = AdminUserView),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
         (status = 409, description = "username_exists", body = Problem),
     ))]
 pub async fn create_user(
     State(state): State<AppState>,
     meta: RequestMeta,
-    caller: Caller,
+    principal: Principal,
     ApiJson(body): ApiJson<AdminCreateUserBody>,
 ) -> ApiResult<(StatusCode, Json<AdminUserView>)> {
-    state.auth.require_admin(&caller).await?;
+    let admin = state.auth.require_admin(&principal).await?;
     let user = state
         .auth
-        .admin_create_user(
-            &meta,
-            Some(&caller.claims.sub),
-            &body.email,
-            body.name,
-            body.phone,
-        )
+        .admin_create_user(&meta, Some(&admin.id), &body.email, body.name, body.phone)
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -51,14 +45,14 @@ pub async fn create_user(
     params(AdminUserQuery),
     responses(
         (status = 200, body = AdminUserList),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
-    caller: Caller,
+    principal: Principal,
     query: Result<Query<AdminUserQuery>, QueryRejection>,
 ) -> ApiResult<Json<AdminUserList>> {
-    state.auth.require_admin(&caller).await?;
+    state.auth.require_admin(&principal).await?;
     let Query(query) = query.map_err(|e| AuthError::InvalidRequest {
         field: None,
         message: e.body_text(),
@@ -86,15 +80,15 @@ pub async fn list_users(
     params(("id" = String, Path, description = "app user id")),
     responses(
         (status = 200, body = AdminUserView),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
         (status = 404, body = Problem),
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
-    caller: Caller,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AdminUserView>> {
-    state.auth.require_admin(&caller).await?;
+    state.auth.require_admin(&principal).await?;
     Ok(Json(state.auth.admin_get_user(user_id(&id)?).await?.into()))
 }
 
@@ -103,19 +97,19 @@ pub async fn get_user(
     params(("id" = String, Path, description = "app user id")),
     responses(
         (status = 204, description = "deleted"),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
         (status = 404, body = Problem),
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
     meta: RequestMeta,
-    caller: Caller,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&caller).await?;
+    let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_delete_user(&meta, &admin.provider_sub, user_id(&id)?)
+        .admin_delete_user(&meta, &admin.id, user_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -125,19 +119,19 @@ pub async fn delete_user(
     params(("id" = String, Path, description = "app user id")),
     responses(
         (status = 204, description = "disabled"),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
         (status = 404, body = Problem),
     ))]
 pub async fn disable_user(
     State(state): State<AppState>,
     meta: RequestMeta,
-    caller: Caller,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&caller).await?;
+    let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_set_enabled(&meta, &admin.provider_sub, user_id(&id)?, false)
+        .admin_set_enabled(&meta, &admin.id, user_id(&id)?, false)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -147,19 +141,19 @@ pub async fn disable_user(
     params(("id" = String, Path, description = "app user id")),
     responses(
         (status = 204, description = "enabled"),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
         (status = 404, body = Problem),
     ))]
 pub async fn enable_user(
     State(state): State<AppState>,
     meta: RequestMeta,
-    caller: Caller,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&caller).await?;
+    let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_set_enabled(&meta, &admin.provider_sub, user_id(&id)?, true)
+        .admin_set_enabled(&meta, &admin.id, user_id(&id)?, true)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -169,19 +163,19 @@ pub async fn enable_user(
     params(("id" = String, Path, description = "app user id")),
     responses(
         (status = 204, description = "reset required"),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
         (status = 404, body = Problem),
     ))]
 pub async fn reset_user_password(
     State(state): State<AppState>,
     meta: RequestMeta,
-    caller: Caller,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&caller).await?;
+    let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_reset_password(&meta, &admin.provider_sub, user_id(&id)?)
+        .admin_reset_password(&meta, &admin.id, user_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -191,15 +185,15 @@ pub async fn reset_user_password(
     params(AuditQueryParams),
     responses(
         (status = 200, body = AuditEventList),
-        (status = 403, description = "not a platform admin", body = Problem),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
         (status = 422, description = "invalid_request (since)", body = Problem),
     ))]
 pub async fn audit_events(
     State(state): State<AppState>,
-    caller: Caller,
+    principal: Principal,
     query: Result<Query<AuditQueryParams>, QueryRejection>,
 ) -> ApiResult<Json<AuditEventList>> {
-    state.auth.require_admin(&caller).await?;
+    state.auth.require_admin(&principal).await?;
     let Query(query) = query.map_err(|e| AuthError::InvalidRequest {
         field: None,
         message: e.body_text(),
@@ -221,6 +215,7 @@ pub async fn audit_events(
             .filter(|e| !e.is_empty()),
         kind: query.kind.filter(|s| !s.is_empty()),
         reason: query.reason.filter(|s| !s.is_empty()),
+        target: query.target.filter(|s| !s.is_empty()),
         since: since.map(|s| s as i64),
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };

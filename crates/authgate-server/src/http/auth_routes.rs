@@ -210,16 +210,3 @@ pub async fn sign_out(
     state.auth.sign_out(&meta, &caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }
-
-/// Who is calling: the app user behind the access token.
-#[utoipa::path(get, path = "/v1/auth/subject", tag = "auth", security(("bearer" = [])),
-    responses(
-        (status = 200, body = SubjectResponse),
-        (status = 401, body = Problem),
-    ))]
-pub async fn subject(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<SubjectResponse>> {
-    Ok(Json(state.auth.subject(&caller).await?.into()))
-}

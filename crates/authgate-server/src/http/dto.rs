@@ -443,6 +443,9 @@ pub struct AuditQueryParams {
     pub kind: Option<String>,
     /// An error code, e.g. `invalid_credentials`.
     pub reason: Option<String>,
+    /// The object acted on: `tenant:<id>`, `role:<scope>/<key>`,
+    /// `policy:<id>`, `client:<id>`.
+    pub target: Option<String>,
     /// RFC 3339: only events at or after this time.
     pub since: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
@@ -465,6 +468,8 @@ pub struct AuditEventView {
     pub subject: Option<String>,
     /// The administrator who acted, for administrative events.
     pub actor: Option<String>,
+    /// The object acted on (`tenant:<id>`, `role:<scope>/<key>`, ...).
+    pub target: Option<String>,
     pub email: Option<String>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
@@ -485,6 +490,7 @@ impl From<authgate_store::audit::AuditRow> for AuditEventView {
             provider: row.provider,
             subject: row.subject,
             actor: row.actor,
+            target: row.target,
             email: row.email,
             ip: row.ip,
             request_id: row.request_id,

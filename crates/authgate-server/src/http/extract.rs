@@ -4,10 +4,10 @@
 //! ([`RequestMeta`]) that audit events carry.
 
 use crate::http::problem::ApiError;
-use crate::services::{Caller, RequestMeta};
+use crate::services::{Caller, Principal, RequestMeta};
 use crate::state::AppState;
 use authgate_core::{AuthError, Secret};
-use authgate_guard::Guard;
+use authgate_guard::{Guard, GuardError};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -79,6 +79,48 @@ pub async fn caller_from_token(
         claims,
         token: Secret::new(token),
     })
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
+        let principal = principal_from_token(state, token).await?;
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
+    }
+}
+
+/// A user's access token, or a machine client's: the user guard first; a
+/// token it refuses for its client or issuer may be a machine token, which
+/// authgate's own keys must have signed for a client that still exists.
+pub async fn principal_from_token(state: &AppState, token: &str) -> Result<Principal, AuthError> {
+    let token = token.trim();
+    match state.guard.validate(token).await {
+        Ok(claims) => {
+            state.auth.check_session(&claims).await?;
+            Ok(Principal::User(Box::new(Caller {
+                claims,
+                token: Secret::new(token),
+            })))
+        }
+        Err(refused @ (GuardError::WrongClient | GuardError::WrongIssuer)) => {
+            match state.machine_guard.validate(token).await {
+                Ok(claims) if claims.client_id.as_deref() == Some(claims.sub.as_str()) => {
+                    Ok(Principal::Client(state.auth.machine_caller(&claims).await?))
+                }
+                _ => Err(refused.into()),
+            }
+        }
+        Err(refused) => Err(refused.into()),
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {

@@ -4,13 +4,17 @@
 pub mod account_routes;
 pub mod admin_routes;
 pub mod auth_routes;
+pub mod authz_dto;
+pub mod authz_routes;
 pub mod compat;
 pub mod dto;
 pub mod extract;
 pub mod mfa_reset_routes;
 pub mod middleware;
+pub mod oauth_routes;
 pub mod ops_routes;
 pub mod problem;
+pub mod tenant_routes;
 
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -30,7 +34,10 @@ use utoipa_axum::routes;
         (name = "auth", description = "The native authentication contract"),
         (name = "mfa", description = "TOTP authenticators"),
         (name = "password", description = "Password reset, change and re-verification"),
-        (name = "admin", description = "User administration (platform admins)"),
+        (name = "admin", description = "User and catalog administration (platform admins, or machine clients with the admin scope)"),
+        (name = "tenants", description = "Tenants (workspaces) and their members"),
+        (name = "authorization", description = "The user context, the authorization catalog, decisions and the gateway authorizer"),
+        (name = "oauth2", description = "OAuth 2.0 token endpoint (client_credentials, refresh_token)"),
         (name = "operations", description = "Health, metrics, this document"),
         (name = "discovery", description = "OIDC discovery and keys"),
         (name = "cognitoapi", description = "The CognitoApi-compatible profile (AUTHGATE_COMPAT_COGNITO_API=true): snake_case, errors as {message}"),
@@ -73,6 +80,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(mfa_reset_routes::start))
         .routes(routes!(mfa_reset_routes::verify))
         .routes(routes!(mfa_reset_routes::confirm))
+        .routes(routes!(oauth_routes::token))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::ratelimit::limit_public,
@@ -83,7 +91,42 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
     }
     let (router, openapi) = router
         .routes(routes!(auth_routes::sign_out))
-        .routes(routes!(auth_routes::subject))
+        .routes(routes!(authz_routes::subject))
+        .routes(routes!(authz_routes::catalog))
+        .routes(routes!(authz_routes::check))
+        .routes(routes!(authz_routes::forward))
+        .routes(routes!(authz_routes::list_roles, authz_routes::create_role))
+        .routes(routes!(
+            authz_routes::get_role,
+            authz_routes::update_role,
+            authz_routes::delete_role
+        ))
+        .routes(routes!(
+            authz_routes::list_policies,
+            authz_routes::create_policy
+        ))
+        .routes(routes!(
+            authz_routes::get_policy,
+            authz_routes::put_policy,
+            authz_routes::delete_policy
+        ))
+        .routes(routes!(
+            tenant_routes::create_tenant,
+            tenant_routes::list_tenants
+        ))
+        .routes(routes!(
+            tenant_routes::get_tenant,
+            tenant_routes::rename_tenant,
+            tenant_routes::delete_tenant
+        ))
+        .routes(routes!(
+            tenant_routes::list_members,
+            tenant_routes::add_member
+        ))
+        .routes(routes!(
+            tenant_routes::change_member_role,
+            tenant_routes::remove_member
+        ))
         .routes(routes!(account_routes::begin_totp))
         .routes(routes!(account_routes::verify_totp))
         .routes(routes!(account_routes::change_password))

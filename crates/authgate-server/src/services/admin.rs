@@ -15,9 +15,6 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use uuid::Uuid;
 
-/// The platform role that may administer users.
-pub const ADMIN_ROLE: &str = "admin";
-
 /// An account with the app user behind it.
 #[derive(Debug, Clone)]
 pub struct ManagedUser {
@@ -48,18 +45,6 @@ pub fn temporary_password() -> Secret {
 }
 
 impl AuthService {
-    /// The caller's app user, if it holds the admin platform role.
-    pub async fn require_admin(&self, caller: &Caller) -> Result<AppUser, AuthError> {
-        let me = self.subject(caller).await?;
-        if me.platform_role.as_deref() == Some(ADMIN_ROLE) {
-            Ok(me)
-        } else {
-            Err(AuthError::Forbidden(
-                "this needs the platform role admin".into(),
-            ))
-        }
-    }
-
     /// The account behind a provider subject, with its app user (created on
     /// first sight). Unknown subjects are `NotFound`.
     pub async fn user_by_sub(&self, sub: &str) -> Result<ManagedUser, AuthError> {
@@ -285,6 +270,17 @@ impl AuthService {
         let role = role.trim();
         if role.is_empty() {
             return Err(AuthError::invalid_field("role", "role must not be empty"));
+        }
+        if self
+            .store
+            .role(authgate_store::catalog::RoleScope::Platform, role)
+            .await?
+            .is_none()
+        {
+            return Err(AuthError::invalid_field(
+                "role",
+                format!("{role} is not a platform role of the catalog"),
+            ));
         }
         let account = self
             .provider

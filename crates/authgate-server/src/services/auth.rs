@@ -47,6 +47,16 @@ pub struct AuthService {
     pub(crate) verification_ttl: std::time::Duration,
     /// Mail that authgate sends itself whatever the provider (temporary passwords).
     pub(crate) notifier: Arc<dyn Notifier>,
+    /// Signs machine-client tokens.
+    pub(crate) machine: Arc<crate::services::clients::MachineTokens>,
+    pub(crate) policies: Arc<crate::services::authz::PolicyCache>,
+    pub(crate) forward_rules: Arc<crate::services::forward::RouteRules>,
+}
+
+/// The authorization half of an [`AuthService`].
+pub struct AuthzParts {
+    pub machine: crate::services::clients::MachineTokens,
+    pub forward_rules: crate::services::forward::RouteRules,
 }
 
 impl AuthService {
@@ -56,6 +66,7 @@ impl AuthService {
         policy: PasswordPolicy,
         verification_ttl: std::time::Duration,
         notifier: Arc<dyn Notifier>,
+        authz: AuthzParts,
     ) -> Self {
         let events = EventRecorder::spawn(store.clone(), provider.name());
         Self {
@@ -65,6 +76,9 @@ impl AuthService {
             events,
             verification_ttl,
             notifier,
+            machine: Arc::new(authz.machine),
+            policies: Default::default(),
+            forward_rules: Arc::new(authz.forward_rules),
         }
     }
 
@@ -339,6 +353,7 @@ impl AuthService {
                 now_millis(),
             )
             .await?;
+        self.bind_invitations(&user).await?;
         Ok(SessionView {
             expires_at: now_millis() / 1000 + done.tokens.expires_in as i64,
             tokens: done.tokens,

@@ -97,6 +97,37 @@ impl EventRecorder {
         subject: Option<&str>,
         result: &Result<T, AuthError>,
     ) {
+        self.write(actor, kind, meta, email, subject, None, result)
+            .await
+    }
+
+    /// Record a change `actor` made to `target` (`tenant:<id>`,
+    /// `role:<scope>/<key>`, `policy:<id>`, `client:<id>`), about the user
+    /// `subject` when there is one.
+    pub async fn record_change<T>(
+        &self,
+        actor: &str,
+        kind: &'static str,
+        meta: &RequestMeta,
+        subject: Option<&str>,
+        target: &str,
+        result: &Result<T, AuthError>,
+    ) {
+        self.write(Some(actor), kind, meta, None, subject, Some(target), result)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write<T>(
+        &self,
+        actor: Option<&str>,
+        kind: &'static str,
+        meta: &RequestMeta,
+        email: Option<&str>,
+        subject: Option<&str>,
+        target: Option<&str>,
+        result: &Result<T, AuthError>,
+    ) {
         let (outcome, reason) = match result {
             Ok(_) => (AuditOutcome::Success, None),
             Err(err) => (AuditOutcome::Failure, Some(err.code())),
@@ -109,8 +140,10 @@ impl EventRecorder {
         )
         .increment(1);
         match reason {
-            None => tracing::info!(kind, subject, actor, "auth event"),
-            Some(reason) => tracing::info!(kind, reason, subject, actor, "auth event failed"),
+            None => tracing::info!(kind, subject, actor, target, "auth event"),
+            Some(reason) => {
+                tracing::info!(kind, reason, subject, actor, target, "auth event failed")
+            }
         }
         let event = AuditEvent {
             kind,
@@ -119,6 +152,7 @@ impl EventRecorder {
             provider: self.provider,
             subject: subject.map(str::to_string),
             actor: actor.map(str::to_string),
+            target: target.map(str::to_string),
             email: email.map(str::to_string),
             ip: meta.ip.clone(),
             request_id: meta.request_id.clone(),

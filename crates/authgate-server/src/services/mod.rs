@@ -5,9 +5,15 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod authz;
+pub mod catalog;
+pub mod clients;
 pub mod events;
+pub mod forward;
 pub mod mfa_reset;
 pub mod recovery;
+pub mod tenants;
 
 pub use auth::{AuthService, Caller, SessionView, SignInResult};
+pub use authz::{Actor, ClientCaller, Principal};
 pub use events::{EventRecorder, RequestMeta};

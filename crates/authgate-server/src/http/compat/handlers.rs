@@ -7,7 +7,7 @@ use crate::http::compat::{CompatError, CompatJson, CompatMessage};
 use crate::http::dto::{EmailBody, MfaResetVerifyBody as NativeMfaResetVerifyBody};
 use crate::http::extract::{bearer_from_headers, caller_from_token};
 use crate::services::admin::ManagedUser;
-use crate::services::{Caller, RequestMeta, SessionView, SignInResult};
+use crate::services::{Caller, Principal, RequestMeta, SessionView, SignInResult};
 use crate::state::AppState;
 use authgate_core::policy::normalize_email;
 use authgate_core::{AuthError, ChallengeKind, ChallengeStep, Secret};
@@ -164,7 +164,9 @@ pub async fn delete_user(
 ) -> CompatResult<UserStatusResponse> {
     let caller = bearer_caller(&cx, &headers).await?;
     if caller.claims.sub != user_id {
-        cx.auth.require_admin(&caller).await?;
+        cx.auth
+            .require_admin(&Principal::User(Box::new(caller.clone())))
+            .await?;
     }
     let target = cx.auth.user_by_sub(&user_id).await?;
     cx.auth
@@ -317,10 +319,13 @@ pub async fn reset_password(
     CompatJson(body): CompatJson<EmailBody>,
 ) -> CompatResult<UserStatusResponse> {
     let caller = bearer_caller(&cx, &headers).await?;
-    let admin = cx.auth.require_admin(&caller).await?;
+    let admin = cx
+        .auth
+        .require_admin(&Principal::User(Box::new(caller.clone())))
+        .await?;
     let user = matching_user(&cx, &user_id, &body.email).await?;
     cx.auth
-        .admin_reset_password(&cx.meta, &admin.provider_sub, user.app_user.id)
+        .admin_reset_password(&cx.meta, &admin.id, user.app_user.id)
         .await?;
     Ok(Json(UserStatusResponse {
         email: user.account.email,
