@@ -4,6 +4,7 @@
 //! call it and to forge tokens with its own signing key.
 #![allow(dead_code)]
 
+pub mod nginx;
 pub mod smtp;
 
 use authgate_server::{App, Settings};
@@ -281,7 +282,7 @@ impl TestApp {
         let pool = self.db.pool().await;
         for _ in 0..100 {
             let rows: Vec<AuditSeen> = sqlx::query_as(
-                "SELECT kind, outcome, reason, subject, actor, email, ip, request_id \
+                "SELECT kind, outcome, reason, subject, actor, target, email, ip, request_id \
                  FROM audit_events ORDER BY id",
             )
             .fetch_all(&pool)
@@ -294,6 +295,76 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("the awaited audit event was not written within 5 s");
+    }
+
+    /// Any request, with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A signed-in, confirmed user: the access token and the app user id.
+    pub async fn user(&self, email: &str) -> (String, String) {
+        self.confirmed_user(email).await;
+        let session = self.sign_in(email).await;
+        (
+            session["accessToken"].as_str().unwrap().to_string(),
+            session["user"]["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Register a machine client with the real binary (`authgate admin
+    /// create-client`) against this server's database: (id, secret).
+    pub fn create_client(&self, name: &str, scopes: &str) -> (String, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+            .args(["admin", "create-client", "--name", name, "--scopes", scopes])
+            .env("AUTHGATE_DATABASE_URL", &self.db.url)
+            .env("AUTHGATE_DATA_DIR", &self.settings.data_dir)
+            .env("AUTHGATE_PUBLIC_URL", &self.base)
+            .env("AUTHGATE_LOG", "warn")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "create-client failed: {stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let field = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+                .to_string()
+        };
+        (field("client_id"), field("client_secret"))
+    }
+
+    /// A client-credentials access token.
+    pub async fn client_token(&self, id: &str, secret: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
     }
 
     /// Sign a token with the server's current signing key (for forged-claims tests).
@@ -320,6 +391,7 @@ pub struct AuditSeen {
     pub reason: Option<String>,
     pub subject: Option<String>,
     pub actor: Option<String>,
+    pub target: Option<String>,
     pub email: Option<String>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
