@@ -60,7 +60,82 @@ on_both_providers!(
     identifier_recovery_mails_the_identifier,
     lost_authenticator_replacement_with_moto_giving_every_user_one_secret,
     answered_challenge_sessions_cannot_be_reused,
+    the_user_context_and_invitations_are_one_shape,
 );
+
+/// The user context and tenants do not depend on the provider: the same
+/// shape, filled from the provider's record, and invitations that bind on
+/// the invited address's first sign-in.
+async fn the_user_context_and_invitations_are_one_shape(provider: Provider) {
+    let app = start(provider).await;
+    confirmed_user(&app, provider, "ctx-owner@example.com").await;
+    let owner = app.sign_in("ctx-owner@example.com").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let subject: Value = app
+        .get_bearer("/v1/auth/subject", &owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(subject["user"]["email"], "ctx-owner@example.com");
+    assert_eq!(subject["mfa"]["totp"], false);
+    assert_eq!(subject["tenants"], json!([]));
+    assert!(subject.get("attributes").is_none() && subject.get("username").is_none());
+    let tenant: Value = app
+        .client
+        .post(app.url("/v1/tenants"))
+        .bearer_auth(&owner)
+        .json(&json!({"name": "Both"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let invited: Value = app
+        .client
+        .post(app.url(&format!(
+            "/v1/tenants/{}/members",
+            tenant["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&owner)
+        .json(&json!({"email": "ctx-guest@example.com", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invited["status"], "invited");
+    confirmed_user(&app, provider, "ctx-guest@example.com").await;
+    let guest = app.sign_in("ctx-guest@example.com").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let subject: Value = app
+        .get_bearer("/v1/auth/subject", &guest)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(subject["tenants"][0]["id"], tenant["id"]);
+    assert_eq!(subject["tenants"][0]["role"], "viewer");
+    let decision: Value = app
+        .client
+        .post(app.url("/v1/authz/check"))
+        .bearer_auth(&guest)
+        .json(&json!({"action": "data:write", "tenantId": tenant["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decision["reason"], "no_grant");
+    app.finish().await;
+}
 
 async fn answered_challenge_sessions_cannot_be_reused(provider: Provider) {
     let app = start(provider).await;
@@ -917,6 +992,70 @@ mod moto {
     }
 
     use crate::common::current_totp as totp_code;
+
+    /// A Cognito group that names a platform role of the catalog is the
+    /// user's platform role (authgate stores none): here `admin`, which opens
+    /// the admin API; other groups are ignored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cognito_groups_name_the_platform_role() {
+        let app = start(false).await;
+        let email = "grouped@example.com";
+        confirmed_user(&app, Provider::Cognito, email).await;
+        let before = app.sign_in(email).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            app.get_bearer("/v1/admin/users", &before).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(moto_url())
+            .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+        let pool = app.settings.cognito_user_pool_id.clone().unwrap();
+        for group in ["beta-testers", "admin"] {
+            cognito
+                .create_group()
+                .user_pool_id(&pool)
+                .group_name(group)
+                .send()
+                .await
+                .expect("CreateGroup");
+            cognito
+                .admin_add_user_to_group()
+                .user_pool_id(&pool)
+                .username(email)
+                .group_name(group)
+                .send()
+                .await
+                .expect("AdminAddUserToGroup");
+        }
+        let after = app.sign_in(email).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(claims_of(&after)["cognito:groups"].is_array());
+        let subject: Value = app
+            .get_bearer("/v1/auth/subject", &after)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(subject["platformRole"], "admin");
+        assert_eq!(subject["platformGrants"], json!(["*"]));
+        assert!(subject.get("groups").is_none(), "{subject}");
+        assert_eq!(
+            app.get_bearer("/v1/admin/users", &after).await.status(),
+            StatusCode::OK
+        );
+        app.finish().await;
+    }
 
     /// The challenge chain through authgate's HTTP contract on Cognito:
     /// temporary password -> NEW_PASSWORD_REQUIRED -> MFA_SETUP_REQUIRED

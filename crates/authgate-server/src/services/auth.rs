@@ -276,9 +276,13 @@ impl AuthService {
         result
     }
 
-    /// The app user of a validated caller, created on first sight.
+    /// The app user of a validated caller, created on first sight. A user
+    /// without a platform role stored in authgate takes it from the token's
+    /// groups (`cognito:groups`): the first group that names a platform role
+    /// of the catalog. Groups are read per request, never stored, so a
+    /// change in Cognito counts at the next token.
     pub async fn subject(&self, caller: &Caller) -> Result<AppUser, AuthError> {
-        Ok(self
+        let user = self
             .store
             .find_or_create_app_user(
                 self.provider.name(),
@@ -287,7 +291,30 @@ impl AuthService {
                 caller.claims.name.as_deref(),
                 now_millis(),
             )
-            .await?)
+            .await?;
+        self.with_group_role(user, caller).await
+    }
+
+    /// The platform role from the token's groups, for a user without one.
+    pub(crate) async fn with_group_role(
+        &self,
+        mut user: AppUser,
+        caller: &Caller,
+    ) -> Result<AppUser, AuthError> {
+        if user.platform_role.is_none() {
+            for group in &caller.claims.groups {
+                if self
+                    .store
+                    .role(authgate_store::catalog::RoleScope::Platform, group)
+                    .await?
+                    .is_some()
+                {
+                    user.platform_role = Some(group.clone());
+                    break;
+                }
+            }
+        }
+        Ok(user)
     }
 
     /// Is the session behind validated claims still live? The provider

@@ -125,7 +125,8 @@ impl AuthService {
         };
         let user = match &account {
             Some(account) => {
-                self.store
+                let user = self
+                    .store
                     .find_or_create_app_user(
                         self.provider.name(),
                         &caller.claims.sub,
@@ -133,7 +134,8 @@ impl AuthService {
                         account.name.as_deref(),
                         now_millis(),
                     )
-                    .await?
+                    .await?;
+                self.with_group_role(user, caller).await?
             }
             None => self.subject(caller).await?,
         };
