@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# authgate load benchmark: sign-in, refresh and subject on SQLite, plus
+# authgate load benchmark: sign-in, refresh, subject (the user context),
+# authorization decisions and the gateway authorizer on SQLite, plus
 # /health latency while sign-in is saturated. Bounded: each run lasts
 # BENCH_SECONDS (default 10 s) against 127.0.0.1 only.
 #
@@ -23,7 +24,8 @@ cores=$(nproc)
 
 rm -rf "$out" && mkdir -p "$out"
 AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_DATA_DIR="$out/data" AUTHGATE_LOG=warn \
-  AUTHGATE_RATE_LIMIT_PER_MINUTE=0 "$CARGO_TARGET_DIR/release/authgate" serve > "$out/server.log" 2>&1 &
+  AUTHGATE_RATE_LIMIT_PER_MINUTE=0 AUTHGATE_FORWARD_RULES='GET /api/t/{tenant}/** data:read' \
+  "$CARGO_TARGET_DIR/release/authgate" serve > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.2; done
@@ -37,6 +39,8 @@ json /v1/auth/sign-up/confirm "{\"email\":\"$BENCH_EMAIL\",\"code\":\"$code\"}" 
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 session=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}")
 export BENCH_ACCESS_TOKEN=$(echo "$session" | field accessToken)
+export BENCH_TENANT=$(curl -sf -H 'content-type: application/json' -H "authorization: Bearer $BENCH_ACCESS_TOKEN" \
+  -d '{"name":"Bench"}' "$base/v1/tenants" | field id)
 tokens=""
 for _ in $(seq 1 16); do
   t=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" | field refreshToken)
@@ -57,6 +61,8 @@ run() { # name, wrk args...
 
 rows=()
 rows+=("$(run subject -t2 -c32 -s bench/lua/bearer.lua "$base/v1/auth/subject")")
+rows+=("$(run authz-check -t2 -c32 -s bench/lua/check.lua "$base/v1/authz/check")")
+rows+=("$(run forward -t2 -c32 -s bench/lua/forward.lua "$base/v1/authz/forward")")
 chains="${BENCH_REFRESH_CHAINS:-16}"
 rows+=("$(run refresh -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
 rows+=("$(run sign-in -t2 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in")")

@@ -759,6 +759,7 @@ async fn operations_endpoints(engine: Engine) {
         "/v1/tenants/{id}/members",
         "/v1/tenants/{id}/members/{userId}",
         "/v1/admin/roles",
+        "/v1/admin/users/{id}/platform-role",
         "/v1/admin/roles/{key}",
         "/v1/admin/policies",
         "/v1/admin/policies/{id}",

@@ -441,6 +441,79 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         201,
     )
     .await;
+    // Platform roles over HTTP: support may hand out support, not admin,
+    // and cannot take admin away from root.
+    let platform_role = |id: &str| format!("/v1/admin/users/{id}/platform-role");
+    let given = json_of(
+        app.call(
+            Method::PUT,
+            &platform_role(&other_id),
+            Some(&admin),
+            Some(json!({"role": "support"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(given["platformRole"], "support");
+    assert_problem(
+        app.call(
+            Method::PUT,
+            &platform_role(&other_id),
+            Some(&admin),
+            Some(json!({"role": "admin"})),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let root_id = json_of(
+        app.call(Method::GET, "/v1/auth/subject", Some(&root), None)
+            .await,
+        200,
+    )
+    .await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_problem(
+        app.call(
+            Method::PUT,
+            &platform_role(&root_id),
+            Some(&admin),
+            Some(json!({"role": null})),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.call(
+            Method::PUT,
+            &platform_role(&other_id),
+            Some(&root),
+            Some(json!({"role": "emperor"})),
+        )
+        .await,
+        422,
+        "invalid_request",
+    )
+    .await;
+    let taken = json_of(
+        app.call(
+            Method::PUT,
+            &platform_role(&other_id),
+            Some(&root),
+            Some(json!({"role": null})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(taken["platformRole"], Value::Null);
+
     // Widening a role beyond one's own grants is escalation too.
     assert_problem(
         app.call(

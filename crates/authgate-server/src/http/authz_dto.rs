@@ -184,6 +184,20 @@ pub struct RoleList {
     pub roles: Vec<RoleResponse>,
 }
 
+/// `{role}`: a platform role key, or `null` to take the role away.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PlatformRoleBody {
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformRoleResponse {
+    /// The app user id.
+    pub id: String,
+    pub platform_role: Option<String>,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ScopeQuery {
     /// `platform` or `tenant`; needed when a key exists in both scopes.

@@ -269,6 +269,31 @@ pub async fn delete_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Give a user a platform role of the catalog, or take it away (`null`);
+/// no role beyond the caller's own grants.
+#[utoipa::path(put, path = "/v1/admin/users/{id}/platform-role", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "app user id")), request_body = PlatformRoleBody,
+    responses((status = 200, body = PlatformRoleResponse), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, description = "not a platform role", body = Problem)))]
+pub async fn set_platform_role(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PlatformRoleBody>,
+) -> ApiResult<Json<PlatformRoleResponse>> {
+    let actor = state.auth.require_admin(&principal).await?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| AuthError::NotFound("user".into()))?;
+    let user = state
+        .auth
+        .set_platform_role(&meta, &actor, id, body.role.as_deref())
+        .await?;
+    Ok(Json(PlatformRoleResponse {
+        id: user.id.to_string(),
+        platform_role: user.platform_role,
+    }))
+}
+
 /// The stored Cedar policies.
 #[utoipa::path(get, path = "/v1/admin/policies", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = PolicyList), (status = 403, body = Problem)))]

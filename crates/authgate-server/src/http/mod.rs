@@ -101,6 +101,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
             authz_routes::update_role,
             authz_routes::delete_role
         ))
+        .routes(routes!(authz_routes::set_platform_role))
         .routes(routes!(
             authz_routes::list_policies,
             authz_routes::create_policy

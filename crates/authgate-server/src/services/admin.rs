@@ -76,7 +76,7 @@ impl AuthService {
     }
 
     /// The provider subject of an app user id.
-    async fn target(&self, id: Uuid) -> Result<AppUser, AuthError> {
+    pub(crate) async fn target(&self, id: Uuid) -> Result<AppUser, AuthError> {
         self.store
             .app_user(id)
             .await?

@@ -9,8 +9,8 @@ use crate::services::authz::{Actor, OWNER_ROLE};
 use crate::services::events::RequestMeta;
 use authgate_core::authz::{grants_cover_all, validate_grant};
 use authgate_core::{AuthError, now_millis};
-use authgate_store::StoreError;
 use authgate_store::catalog::{PolicyRow, Role, RoleDeletion, RoleScope};
+use authgate_store::{AppUser, StoreError};
 use std::collections::BTreeSet;
 
 /// A role as an admin writes it.
@@ -285,6 +285,59 @@ impl AuthService {
         .await;
         self.events
             .record_change(&actor.id, "role_delete", meta, None, &target, &result)
+            .await;
+        result
+    }
+
+    /// Give an app user a platform role of the catalog, or take it away
+    /// (`None`). The actor must hold the grants of the role given and of the
+    /// role taken away.
+    pub async fn set_platform_role(
+        &self,
+        meta: &RequestMeta,
+        actor: &Actor,
+        user_id: uuid::Uuid,
+        role: Option<&str>,
+    ) -> Result<AppUser, AuthError> {
+        let role = role.map(str::trim).filter(|r| !r.is_empty());
+        let mut subject = None;
+        let target = format!("role:platform/{}", role.unwrap_or_default());
+        let result = async {
+            let user = self.target(user_id).await?;
+            subject = Some(user.provider_sub.clone());
+            let current = self.platform_grants(user.platform_role.as_deref()).await?;
+            no_escalation(actor, &current)?;
+            if let Some(key) = role {
+                let definition = self
+                    .store
+                    .role(RoleScope::Platform, key)
+                    .await?
+                    .ok_or_else(|| {
+                        AuthError::invalid_field(
+                            "role",
+                            format!("{key} is not a platform role of the catalog"),
+                        )
+                    })?;
+                no_escalation(actor, &definition.grants)?;
+            }
+            self.store
+                .set_platform_role(user.id, role, now_millis())
+                .await?;
+            Ok(AppUser {
+                platform_role: role.map(str::to_string),
+                ..user
+            })
+        }
+        .await;
+        self.events
+            .record_change(
+                &actor.id,
+                "platform_role_change",
+                meta,
+                subject.as_deref(),
+                &target,
+                &result,
+            )
             .await;
         result
     }
