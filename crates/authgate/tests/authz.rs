@@ -14,38 +14,6 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-async fn create_tenant(app: &TestApp, token: &str, name: &str) -> String {
-    let body = json_of(
-        app.call(
-            Method::POST,
-            "/v1/tenants",
-            Some(token),
-            Some(json!({"name": name})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    assert_eq!(body["role"], "owner");
-    body["id"].as_str().unwrap().to_string()
-}
-
-async fn add_member(
-    app: &TestApp,
-    token: &str,
-    tenant: &str,
-    email: &str,
-    role: &str,
-) -> reqwest::Response {
-    app.call(
-        Method::POST,
-        &format!("/v1/tenants/{tenant}/members"),
-        Some(token),
-        Some(json!({"email": email, "role": role})),
-    )
-    .await
-}
-
 async fn check(app: &TestApp, token: &str, body: Value) -> Value {
     json_of(
         app.call(Method::POST, "/v1/authz/check", Some(token), Some(body))
@@ -71,7 +39,7 @@ async fn subject_reports_the_user_context(engine: Engine) {
     assert_eq!(subject["tenants"], json!([]));
     assert_eq!(subject["provider"], "embedded");
 
-    let tenant = create_tenant(&app, &token, "Acme").await;
+    let tenant = app.create_tenant(&token, "Acme").await;
     let subject = json_of(
         app.call(Method::GET, "/v1/auth/subject", Some(&token), None)
             .await,
@@ -99,11 +67,12 @@ async fn tenant_lifecycle_keeps_401_403_and_404_apart(engine: Engine) {
     let (owner, _) = app.user("owner@example.com").await;
     let (viewer, viewer_id) = app.user("viewer@example.com").await;
     let (stranger, _) = app.user("stranger@example.com").await;
-    let tenant = create_tenant(&app, &owner, "  Acme Inc ").await;
+    let tenant = app.create_tenant(&owner, "  Acme Inc ").await;
     let path = format!("/v1/tenants/{tenant}");
 
     let added = json_of(
-        add_member(&app, &owner, &tenant, "Viewer@Example.com", "viewer").await,
+        app.add_member(&owner, &tenant, "Viewer@Example.com", "viewer")
+            .await,
         201,
     )
     .await;
@@ -261,16 +230,18 @@ async fn tenant_lifecycle_keeps_401_403_and_404_apart(engine: Engine) {
 async fn invitation_binds_on_first_sign_in(engine: Engine) {
     let app = TestApp::start(engine).await;
     let (owner, _) = app.user("inviter@example.com").await;
-    let tenant = create_tenant(&app, &owner, "Team").await;
+    let tenant = app.create_tenant(&owner, "Team").await;
     let invited = json_of(
-        add_member(&app, &owner, &tenant, "Newcomer@Example.com", "member").await,
+        app.add_member(&owner, &tenant, "Newcomer@Example.com", "member")
+            .await,
         201,
     )
     .await;
     assert_eq!(invited["status"], "invited");
     assert_eq!(invited["email"], "newcomer@example.com");
     assert_problem(
-        add_member(&app, &owner, &tenant, "newcomer@example.com", "member").await,
+        app.add_member(&owner, &tenant, "newcomer@example.com", "member")
+            .await,
         409,
         "conflict",
     )
@@ -323,22 +294,25 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
     let (owner, owner_id) = app.user("boss@example.com").await;
     let (admin, admin_id) = app.user("deputy@example.com").await;
     let (_, other_id) = app.user("other@example.com").await;
-    let tenant = create_tenant(&app, &owner, "Escalation").await;
+    let tenant = app.create_tenant(&owner, "Escalation").await;
     json_of(
-        add_member(&app, &owner, &tenant, "deputy@example.com", "admin").await,
+        app.add_member(&owner, &tenant, "deputy@example.com", "admin")
+            .await,
         201,
     )
     .await;
 
     // A tenant admin may add members and viewers, not owners.
     assert_problem(
-        add_member(&app, &admin, &tenant, "other@example.com", "owner").await,
+        app.add_member(&admin, &tenant, "other@example.com", "owner")
+            .await,
         403,
         "forbidden",
     )
     .await;
     json_of(
-        add_member(&app, &admin, &tenant, "other@example.com", "viewer").await,
+        app.add_member(&admin, &tenant, "other@example.com", "viewer")
+            .await,
         201,
     )
     .await;
@@ -534,7 +508,7 @@ async fn a_tenant_always_keeps_an_owner(engine: Engine) {
     let app = TestApp::start(engine).await;
     let (first, first_id) = app.user("first@example.com").await;
     let (second, second_id) = app.user("second@example.com").await;
-    let tenant = create_tenant(&app, &first, "Owned").await;
+    let tenant = app.create_tenant(&first, "Owned").await;
     let member = |id: &str| format!("/v1/tenants/{tenant}/members/{id}");
     assert_problem(
         app.call(Method::DELETE, &member(&first_id), Some(&first), None)
@@ -556,7 +530,8 @@ async fn a_tenant_always_keeps_an_owner(engine: Engine) {
     )
     .await;
     json_of(
-        add_member(&app, &first, &tenant, "second@example.com", "owner").await,
+        app.add_member(&first, &tenant, "second@example.com", "owner")
+            .await,
         201,
     )
     .await;
@@ -773,16 +748,10 @@ async fn the_catalog_is_data_edited_at_run_time(engine: Engine) {
             .unwrap()
             .contains(&json!("audit:*"))
     );
-    let tenant = create_tenant(&app, &owner, "Books").await;
+    let tenant = app.create_tenant(&owner, "Books").await;
     json_of(
-        add_member(
-            &app,
-            &owner,
-            &tenant,
-            "catalog-member@example.com",
-            "auditor",
-        )
-        .await,
+        app.add_member(&owner, &tenant, "catalog-member@example.com", "auditor")
+            .await,
         201,
     )
     .await;
@@ -886,10 +855,11 @@ async fn decisions_come_from_roles_and_tenants(engine: Engine) {
     let app = TestApp::start(engine).await;
     let (owner, _) = app.user("decider@example.com").await;
     let (viewer, _) = app.user("looker@example.com").await;
-    let tenant = create_tenant(&app, &owner, "Decisions").await;
-    let other = create_tenant(&app, &owner, "Elsewhere").await;
+    let tenant = app.create_tenant(&owner, "Decisions").await;
+    let other = app.create_tenant(&owner, "Elsewhere").await;
     json_of(
-        add_member(&app, &owner, &tenant, "looker@example.com", "viewer").await,
+        app.add_member(&owner, &tenant, "looker@example.com", "viewer")
+            .await,
         201,
     )
     .await;
@@ -1185,9 +1155,10 @@ async fn the_forward_endpoint_maps_routes_to_grants(engine: Engine) {
     .await;
     let (owner, owner_id) = app.user("gw-owner@example.com").await;
     let (viewer, _) = app.user("gw-viewer@example.com").await;
-    let tenant = create_tenant(&app, &owner, "Gateway").await;
+    let tenant = app.create_tenant(&owner, "Gateway").await;
     json_of(
-        add_member(&app, &owner, &tenant, "gw-viewer@example.com", "viewer").await,
+        app.add_member(&owner, &tenant, "gw-viewer@example.com", "viewer")
+            .await,
         201,
     )
     .await;
@@ -1288,9 +1259,10 @@ async fn cedar_policies_add_conditions_beyond_roles(engine: Engine) {
     let root = app.admin_token("policy-root@example.com").await;
     let (owner, _) = app.user("policy-owner@example.com").await;
     let (viewer, _) = app.user("policy-viewer@example.com").await;
-    let tenant = create_tenant(&app, &owner, "Policies").await;
+    let tenant = app.create_tenant(&owner, "Policies").await;
     json_of(
-        add_member(&app, &owner, &tenant, "policy-viewer@example.com", "viewer").await,
+        app.add_member(&owner, &tenant, "policy-viewer@example.com", "viewer")
+            .await,
         201,
     )
     .await;

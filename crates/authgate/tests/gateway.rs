@@ -197,25 +197,9 @@ async fn authgate_gates_routes_behind_nginx(engine: common::Engine) {
     let nginx = Nginx::start(&app.base, &upstream.base).await;
     let (owner, owner_id) = app.user("nginx-owner@example.com").await;
     let (viewer, _) = app.user("nginx-viewer@example.com").await;
-    let created = app
-        .call(
-            Method::POST,
-            "/v1/tenants",
-            Some(&owner),
-            Some(json!({"name": "Edge"})),
-        )
-        .await;
-    let tenant = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tenant = app.create_tenant(&owner, "Edge").await;
     let added = app
-        .call(
-            Method::POST,
-            &format!("/v1/tenants/{tenant}/members"),
-            Some(&owner),
-            Some(json!({"email": "nginx-viewer@example.com", "role": "viewer"})),
-        )
+        .add_member(&owner, &tenant, "nginx-viewer@example.com", "viewer")
         .await;
     assert_eq!(added.status().as_u16(), 201);
     let client = Client::new();

@@ -81,25 +81,9 @@ async fn a_protected_api_learns_who_calls_and_what_they_may_do(engine: Engine) {
     let api = protected_api(&app).await;
     let (owner, owner_id) = app.user("api-owner@example.com").await;
     let (viewer, viewer_id) = app.user("api-viewer@example.com").await;
-    let created = app
-        .call(
-            Method::POST,
-            "/v1/tenants",
-            Some(&owner),
-            Some(json!({"name": "API"})),
-        )
-        .await;
-    let tenant = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let tenant = app.create_tenant(&owner, "API").await;
     let added = app
-        .call(
-            Method::POST,
-            &format!("/v1/tenants/{tenant}/members"),
-            Some(&owner),
-            Some(json!({"email": "api-viewer@example.com", "role": "viewer"})),
-        )
+        .add_member(&owner, &tenant, "api-viewer@example.com", "viewer")
         .await;
     assert_eq!(added.status().as_u16(), 201);
     let client = reqwest::Client::new();

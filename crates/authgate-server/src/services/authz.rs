@@ -267,39 +267,44 @@ impl AuthService {
             ),
         };
         let policies = self.stored_policies().await?;
+        // Roles (or scopes) first, then the policies about the same principal.
+        let apply_policies = |roles: Decision, who: authgate_policy::Principal<'_>| {
+            if policies.is_empty() {
+                return roles;
+            }
+            let outcome = authgate_policy::evaluate(
+                &policies,
+                &PolicyRequest {
+                    principal: who,
+                    action: request.action,
+                    resource: request.resource,
+                    tenant_id: tenant.as_deref(),
+                    ip: request.ip,
+                    now: now_millis() / 1000,
+                },
+            );
+            combine(roles, outcome)
+        };
         let decision = match principal {
             Principal::User(caller) => {
                 let context = self.user_context(caller, !policies.is_empty()).await?;
-                let roles = context.decide(request.action, tenant.as_deref());
-                if policies.is_empty() {
-                    roles
-                } else {
-                    let tenant_role = tenant
-                        .as_deref()
-                        .and_then(|t| context.tenant(t))
-                        .map(|m| m.role.as_str());
-                    let outcome = authgate_policy::evaluate(
-                        &policies,
-                        &PolicyRequest {
-                            principal: authgate_policy::Principal::User {
-                                id: &context.user.id,
-                                email: context.user.email.as_deref(),
-                                platform_role: context.platform_role.as_deref(),
-                                tenant_role,
-                                mfa: context.mfa.totp,
-                            },
-                            action: request.action,
-                            resource: request.resource,
-                            tenant_id: tenant.as_deref(),
-                            ip: request.ip,
-                            now: now_millis() / 1000,
-                        },
-                    );
-                    combine(roles, outcome)
-                }
+                let tenant_role = tenant
+                    .as_deref()
+                    .and_then(|t| context.tenant(t))
+                    .map(|m| m.role.as_str());
+                apply_policies(
+                    context.decide(request.action, tenant.as_deref()),
+                    authgate_policy::Principal::User {
+                        id: &context.user.id,
+                        email: context.user.email.as_deref(),
+                        platform_role: context.platform_role.as_deref(),
+                        tenant_role,
+                        mfa: context.mfa.totp,
+                    },
+                )
             }
             Principal::Client(client) => {
-                let roles = match covering_grant(&client.scopes, request.action) {
+                let scopes = match covering_grant(&client.scopes, request.action) {
                     Some(scope) => Decision::allow(
                         "client_scope",
                         format!("the client's scope {scope} covers {}", request.action),
@@ -309,25 +314,13 @@ impl AuthService {
                         format!("no scope of the client covers {}", request.action),
                     ),
                 };
-                if policies.is_empty() {
-                    roles
-                } else {
-                    let outcome = authgate_policy::evaluate(
-                        &policies,
-                        &PolicyRequest {
-                            principal: authgate_policy::Principal::Client {
-                                id: &client.client_id,
-                                scopes: &client.scopes,
-                            },
-                            action: request.action,
-                            resource: request.resource,
-                            tenant_id: tenant.as_deref(),
-                            ip: request.ip,
-                            now: now_millis() / 1000,
-                        },
-                    );
-                    combine(roles, outcome)
-                }
+                apply_policies(
+                    scopes,
+                    authgate_policy::Principal::Client {
+                        id: &client.client_id,
+                        scopes: &client.scopes,
+                    },
+                )
             }
         };
         metrics::counter!(

@@ -101,6 +101,27 @@ impl AuthService {
         })
     }
 
+    /// An audit event of a change in `actor`'s tenant.
+    async fn record_in_tenant<T>(
+        &self,
+        actor: &TenantActor,
+        kind: &'static str,
+        meta: &RequestMeta,
+        subject: Option<&str>,
+        result: &Result<T, AuthError>,
+    ) {
+        self.events
+            .record_change(
+                &actor.user.provider_sub,
+                kind,
+                meta,
+                subject,
+                &actor.target(),
+                result,
+            )
+            .await;
+    }
+
     /// The grants of a tenant role; `422` naming `role` when it is not one.
     async fn tenant_role_grants(&self, role: &str) -> Result<Vec<String>, AuthError> {
         self.store
@@ -225,15 +246,7 @@ impl AuthService {
             })
         }
         .await;
-        self.events
-            .record_change(
-                &actor.user.provider_sub,
-                "tenant_rename",
-                meta,
-                None,
-                &actor.target(),
-                &result,
-            )
+        self.record_in_tenant(&actor, "tenant_rename", meta, None, &result)
             .await;
         result
     }
@@ -251,15 +264,7 @@ impl AuthService {
             Ok(())
         }
         .await;
-        self.events
-            .record_change(
-                &actor.user.provider_sub,
-                "tenant_delete",
-                meta,
-                None,
-                &actor.target(),
-                &result,
-            )
+        self.record_in_tenant(&actor, "tenant_delete", meta, None, &result)
             .await;
         result
     }
@@ -345,15 +350,7 @@ impl AuthService {
             Ok(Added::Invited(_)) => "member_invite",
             _ => "member_add",
         };
-        self.events
-            .record_change(
-                &actor.user.provider_sub,
-                kind,
-                meta,
-                subject.as_deref(),
-                &actor.target(),
-                &result,
-            )
+        self.record_in_tenant(&actor, kind, meta, subject.as_deref(), &result)
             .await;
         result
     }
@@ -420,15 +417,7 @@ impl AuthService {
         } else {
             "member_remove"
         };
-        self.events
-            .record_change(
-                &actor.user.provider_sub,
-                kind,
-                meta,
-                subject.as_deref(),
-                &actor.target(),
-                &result,
-            )
+        self.record_in_tenant(&actor, kind, meta, subject.as_deref(), &result)
             .await;
         result
     }

@@ -315,6 +315,33 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Create a tenant as `token`'s user (its owner): the tenant id.
+    pub async fn create_tenant(&self, token: &str, name: &str) -> String {
+        let response = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/tenants",
+                Some(token),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["role"], "owner");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// `POST /v1/tenants/{tenant}/members` as `token`'s user.
+    pub async fn add_member(&self, token: &str, tenant: &str, email: &str, role: &str) -> Response {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/v1/tenants/{tenant}/members"),
+            Some(token),
+            Some(json!({"email": email, "role": role})),
+        )
+        .await
+    }
+
     /// A signed-in, confirmed user: the access token and the app user id.
     pub async fn user(&self, email: &str) -> (String, String) {
         self.confirmed_user(email).await;
