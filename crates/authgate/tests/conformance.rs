@@ -497,6 +497,19 @@ async fn totp_enrolment_then_sign_in_asks_for_the_code(provider: Provider) {
     let response = verify(code).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<Value>().await.unwrap()["mfaEnabled"], true);
+    let mfa_of = |token: String| {
+        let app = &app;
+        async move {
+            let subject: Value = app
+                .get_bearer("/v1/auth/subject", &token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            subject["mfa"]["totp"].clone()
+        }
+    };
+    assert_eq!(mfa_of(access.to_string()).await, true);
 
     let response = app
         .post(
@@ -527,7 +540,12 @@ async fn totp_enrolment_then_sign_in_asks_for_the_code(provider: Provider) {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.json::<Value>().await.unwrap()["accessToken"].is_string());
+    let signed_in: Value = response.json().await.unwrap();
+    // The state recorded at sign-in (read from the provider) agrees.
+    assert_eq!(
+        mfa_of(signed_in["accessToken"].as_str().unwrap().to_string()).await,
+        true
+    );
     app.finish().await;
 }
 

@@ -185,8 +185,6 @@ async fn nginx_harness_forwards_identity_and_refusals() {
 /// nginx gates an API with authgate alone: route rules map the original
 /// method and path to a grant in the tenant named by the path.
 async fn authgate_gates_routes_behind_nginx(engine: common::Engine) {
-    use reqwest::Method;
-    use serde_json::json;
     let app = common::TestApp::start_with(engine, |s| {
         s.forward_rules =
             "GET /api/t/{tenant}/** data:read; POST,PUT,DELETE /api/t/{tenant}/** data:write"

@@ -10,7 +10,7 @@ use axum::extract::{FromRef, Path};
 use axum::routing::{get, post};
 use common::{Engine, TestApp};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Clone)]

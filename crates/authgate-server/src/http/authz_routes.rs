@@ -36,7 +36,7 @@ pub async fn subject(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<UserContext>> {
-    Ok(Json(state.auth.user_context(&caller, true).await?))
+    Ok(Json(state.auth.user_context(&caller).await?))
 }
 
 /// Role keys, grants and policy hints; `If-None-Match` with the `ETag`

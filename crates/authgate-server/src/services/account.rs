@@ -38,9 +38,21 @@ impl AuthService {
         let result = if code.expose().trim().is_empty() {
             Err(AuthError::invalid_field("code", "code must not be empty"))
         } else {
-            self.provider
+            match self
+                .provider
                 .finish_totp_enrolment(&caller.claims, &caller.token, code)
                 .await
+            {
+                Ok(()) => match self.subject(caller).await {
+                    Ok(user) => self
+                        .store
+                        .set_app_user_mfa(user.id, true, now_millis())
+                        .await
+                        .map_err(AuthError::from),
+                    Err(err) => Err(err),
+                },
+                Err(err) => Err(err),
+            }
         };
         self.events
             .record(

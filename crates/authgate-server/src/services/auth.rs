@@ -230,7 +230,9 @@ impl AuthService {
         step: Result<AuthStep, AuthError>,
     ) -> Result<SignInResult, AuthError> {
         match step? {
-            AuthStep::Authenticated(done) => self.session(done).await.map(SignInResult::Session),
+            AuthStep::Authenticated(done) => {
+                self.session(done, true).await.map(SignInResult::Session)
+            }
             AuthStep::Challenge(challenge) => Ok(SignInResult::Challenge(challenge)),
         }
     }
@@ -248,7 +250,7 @@ impl AuthService {
         } else {
             match self.provider.refresh(refresh_token).await {
                 Ok(done) => match self.refreshed_session_is_live(&done).await {
-                    Ok(()) => self.session(done).await,
+                    Ok(()) => self.session(done, false).await,
                     Err(err) => Err(err),
                 },
                 Err(err) => Err(err),
@@ -356,7 +358,14 @@ impl AuthService {
         Ok(signed_out(state, claims))
     }
 
-    async fn session(&self, done: Authenticated) -> Result<SessionView, AuthError> {
+    /// The session of an authentication. After a sign-in (not a refresh) the
+    /// user's MFA state is read from the provider and recorded, and
+    /// invitations to the address bind.
+    async fn session(
+        &self,
+        done: Authenticated,
+        signed_in: bool,
+    ) -> Result<SessionView, AuthError> {
         if !self.provider.tracks_sessions()
             && let Some(claims) = unverified_claims(done.tokens.access_token.expose())
             && let Some(session_id) = claims.origin_jti.as_deref()
@@ -370,9 +379,9 @@ impl AuthService {
                 )
                 .await?;
         }
-        let user = self
+        let (user, new_address) = self
             .store
-            .find_or_create_app_user(
+            .upsert_app_user(
                 self.provider.name(),
                 &done.user.sub,
                 Some(&done.user.email),
@@ -380,7 +389,21 @@ impl AuthService {
                 now_millis(),
             )
             .await?;
-        self.bind_invitations(&user).await?;
+        if signed_in || new_address {
+            self.bind_invitations(&user).await?;
+        }
+        if signed_in {
+            match self.provider.admin_get_user(&done.user.sub).await {
+                Ok(account) if account.mfa_enabled != user.mfa_totp => {
+                    self.store
+                        .set_app_user_mfa(user.id, account.mfa_enabled, now_millis())
+                        .await?;
+                }
+                Ok(_) => {}
+                // The session stands; the recorded MFA state stays as it was.
+                Err(err) => tracing::warn!(error = %err, "MFA state not refreshed at sign-in"),
+            }
+        }
         Ok(SessionView {
             expires_at: now_millis() / 1000 + done.tokens.expires_in as i64,
             tokens: done.tokens,

@@ -104,60 +104,59 @@ impl AuthService {
         }
     }
 
-    /// The caller's full context. `with_mfa` asks the provider for the MFA
-    /// state (one provider call); decisions skip it unless a policy needs it.
-    pub async fn user_context(
-        &self,
-        caller: &Caller,
-        with_mfa: bool,
-    ) -> Result<UserContext, AuthError> {
-        // The provider's record also fills in the email and name that an
-        // access token does not carry (so invitations can bind).
-        let account = if with_mfa {
-            match self.provider.admin_get_user(&caller.claims.sub).await {
-                Ok(account) => Some(account),
-                // Deleted at the provider while the token is still valid.
-                Err(AuthError::NotFound(_)) => None,
-                Err(other) => return Err(other),
-            }
-        } else {
-            None
-        };
-        let user = match &account {
-            Some(account) => {
-                let user = self
+    /// The caller's context, from one query in the common case. A user seen
+    /// for the first time, or known by subject only (an access token carries
+    /// no email), is completed from the provider's record first, and
+    /// invitations to the address bind. MFA is the state recorded at the last
+    /// sign-in or enrolment through authgate: no provider call per request.
+    pub async fn user_context(&self, caller: &Caller) -> Result<UserContext, AuthError> {
+        let provider = self.provider.name();
+        let sub = caller.claims.sub.as_str();
+        let snapshot = match self.store.context_snapshot(provider, sub).await? {
+            Some(snapshot) if snapshot.user.email.is_some() => snapshot,
+            _ => {
+                let account = match self.provider.admin_get_user(sub).await {
+                    Ok(account) => Some(account),
+                    // Deleted at the provider while the token is still valid.
+                    Err(AuthError::NotFound(_)) => None,
+                    Err(other) => return Err(other),
+                };
+                let email = account
+                    .as_ref()
+                    .map(|a| a.email.as_str())
+                    .or(caller.claims.email.as_deref());
+                let name = account
+                    .as_ref()
+                    .and_then(|a| a.name.as_deref())
+                    .or(caller.claims.name.as_deref());
+                let (user, new_address) = self
                     .store
-                    .find_or_create_app_user(
-                        self.provider.name(),
-                        &caller.claims.sub,
-                        Some(&account.email),
-                        account.name.as_deref(),
-                        now_millis(),
-                    )
+                    .upsert_app_user(provider, sub, email, name, now_millis())
                     .await?;
-                self.with_group_role(user, caller).await?
+                if let Some(account) = &account
+                    && account.mfa_enabled != user.mfa_totp
+                {
+                    self.store
+                        .set_app_user_mfa(user.id, account.mfa_enabled, now_millis())
+                        .await?;
+                }
+                if new_address {
+                    self.bind_invitations(&user).await?;
+                }
+                self.store
+                    .context_snapshot(provider, sub)
+                    .await?
+                    .ok_or_else(|| AuthError::Internal("app user vanished".into()))?
             }
-            None => self.subject(caller).await?,
         };
-        self.bind_invitations(&user).await?;
-        let mfa = account.is_some_and(|a| a.mfa_enabled);
-        self.context_of(user, mfa).await
-    }
-
-    async fn context_of(&self, user: AppUser, totp: bool) -> Result<UserContext, AuthError> {
-        let platform_grants = self.platform_grants(user.platform_role.as_deref()).await?;
-        let tenants = self
-            .store
-            .user_tenants(user.id)
-            .await?
-            .into_iter()
-            .map(|t| TenantMembership {
-                id: t.tenant.id.to_string(),
-                name: t.tenant.name,
-                role: t.role,
-                grants: t.grants,
-            })
-            .collect();
+        let mut platform_grants = snapshot.platform_grants;
+        let user = if snapshot.user.platform_role.is_none() && !caller.claims.groups.is_empty() {
+            let user = self.with_group_role(snapshot.user, caller).await?;
+            platform_grants = self.platform_grants(user.platform_role.as_deref()).await?;
+            user
+        } else {
+            snapshot.user
+        };
         Ok(UserContext {
             user: ContextUser {
                 id: user.id.to_string(),
@@ -169,8 +168,19 @@ impl AuthService {
             provider: user.provider,
             platform_role: user.platform_role,
             platform_grants,
-            mfa: MfaState { totp },
-            tenants,
+            mfa: MfaState {
+                totp: user.mfa_totp,
+            },
+            tenants: snapshot
+                .tenants
+                .into_iter()
+                .map(|t| TenantMembership {
+                    id: t.tenant.id.to_string(),
+                    name: t.tenant.name,
+                    role: t.role,
+                    grants: t.grants,
+                })
+                .collect(),
         })
     }
 
@@ -246,6 +256,15 @@ impl AuthService {
         principal: &Principal,
         request: CheckRequest<'_>,
     ) -> Result<Decision, AuthError> {
+        Ok(self.decide(principal, request).await?.0)
+    }
+
+    /// [`Self::check`], also answering the user context it was decided on.
+    pub(crate) async fn decide(
+        &self,
+        principal: &Principal,
+        request: CheckRequest<'_>,
+    ) -> Result<(Decision, Option<UserContext>), AuthError> {
         validate_action(request.action)
             .map_err(|m| AuthError::invalid_field("action", format!("action {m}")))?;
         if let Some(resource) = request.resource
@@ -285,14 +304,14 @@ impl AuthService {
             );
             combine(roles, outcome)
         };
-        let decision = match principal {
+        let (decision, context) = match principal {
             Principal::User(caller) => {
-                let context = self.user_context(caller, !policies.is_empty()).await?;
+                let context = self.user_context(caller).await?;
                 let tenant_role = tenant
                     .as_deref()
                     .and_then(|t| context.tenant(t))
                     .map(|m| m.role.as_str());
-                apply_policies(
+                let decision = apply_policies(
                     context.decide(request.action, tenant.as_deref()),
                     authgate_policy::Principal::User {
                         id: &context.user.id,
@@ -301,7 +320,8 @@ impl AuthService {
                         tenant_role,
                         mfa: context.mfa.totp,
                     },
-                )
+                );
+                (decision, Some(context))
             }
             Principal::Client(client) => {
                 let scopes = match covering_grant(&client.scopes, request.action) {
@@ -314,13 +334,14 @@ impl AuthService {
                         format!("no scope of the client covers {}", request.action),
                     ),
                 };
-                apply_policies(
+                let decision = apply_policies(
                     scopes,
                     authgate_policy::Principal::Client {
                         id: &client.client_id,
                         scopes: &client.scopes,
                     },
-                )
+                );
+                (decision, None)
             }
         };
         metrics::counter!(
@@ -330,7 +351,7 @@ impl AuthService {
         )
         .increment(1);
         tracing::debug!(action = request.action, allowed = decision.allowed, reason = %decision.reason, "authorization decision");
-        Ok(decision)
+        Ok((decision, context))
     }
 
     /// The stored policies, from the cache when fresh.

@@ -205,9 +205,10 @@ impl AuthService {
         tenant_header: Option<&str>,
         ip: Option<&str>,
     ) -> Result<Forwarded, AuthError> {
-        let (decision, tenant) = match self.forward_rules.resolve(method, uri) {
+        let (decision, tenant, context) = match self.forward_rules.resolve(method, uri) {
             RouteMatch::Unmatched => (
                 Decision::deny("no_route", "no route rule covers this request"),
+                None,
                 None,
             ),
             RouteMatch::Authenticated => (
@@ -216,59 +217,61 @@ impl AuthService {
                     "no route rule names a grant: a valid token is enough",
                 ),
                 tenant_header.map(str::to_string),
+                None,
             ),
             RouteMatch::Grant { grant, tenant } => {
                 let tenant = tenant.or_else(|| tenant_header.map(str::to_string));
-                let decision = match self
-                    .check(
-                        principal,
-                        CheckRequest {
-                            action: &grant,
-                            resource: Some(uri),
-                            tenant_id: tenant.as_deref(),
-                            ip,
-                        },
-                    )
-                    .await
-                {
-                    Ok(decision) => decision,
-                    // A path segment that is not a tenant id: not a member.
-                    Err(AuthError::InvalidRequest { .. }) => {
-                        Decision::deny("not_a_member", "the caller is not a member of this tenant")
-                    }
-                    Err(other) => return Err(other),
+                let request = CheckRequest {
+                    action: &grant,
+                    resource: Some(uri),
+                    tenant_id: tenant.as_deref(),
+                    ip,
                 };
-                (decision, tenant)
+                match self.decide(principal, request).await {
+                    Ok((decision, context)) => (decision, tenant, context),
+                    // A path segment that is not a tenant id: not a member.
+                    Err(AuthError::InvalidRequest { .. }) => (
+                        Decision::deny("not_a_member", "the caller is not a member of this tenant"),
+                        tenant,
+                        None,
+                    ),
+                    Err(other) => return Err(other),
+                }
             }
         };
         let tenant = tenant.filter(|t| uuid::Uuid::parse_str(t).is_ok());
         let mut headers = Vec::new();
-        match principal {
-            Principal::User(caller) => {
-                let context = self.user_context(caller, false).await?;
-                let mut roles = Vec::new();
-                if let Some(role) = &context.platform_role {
-                    roles.push(format!("platform:{role}"));
+        if decision.allowed {
+            match principal {
+                Principal::User(caller) => {
+                    let context = match context {
+                        Some(context) => context,
+                        None => self.user_context(caller).await?,
+                    };
+                    let mut roles = Vec::new();
+                    if let Some(role) = &context.platform_role {
+                        roles.push(format!("platform:{role}"));
+                    }
+                    if let Some(membership) = tenant.as_deref().and_then(|t| context.tenant(t)) {
+                        roles.push(format!("tenant:{}", membership.role));
+                    }
+                    headers.push(("x-auth-user-id", context.user.id.clone()));
+                    headers.push(("x-auth-subject", context.user.sub.clone()));
+                    headers.push(("x-auth-roles", roles.join(",")));
                 }
-                if let Some(membership) = tenant.as_deref().and_then(|t| context.tenant(t)) {
-                    roles.push(format!("tenant:{}", membership.role));
+                Principal::Client(client) => {
+                    headers.push(("x-auth-client-id", client.client_id.clone()));
+                    headers.push(("x-auth-subject", client.client_id.clone()));
+                    headers.push((
+                        "x-auth-roles",
+                        client
+                            .scopes
+                            .iter()
+                            .map(|s| format!("scope:{s}"))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ));
                 }
-                headers.push(("x-auth-user-id", context.user.id.clone()));
-                headers.push(("x-auth-subject", context.user.sub.clone()));
-                headers.push(("x-auth-roles", roles.join(",")));
-            }
-            Principal::Client(client) => {
-                headers.push(("x-auth-client-id", client.client_id.clone()));
-                headers.push(("x-auth-subject", client.client_id.clone()));
-                headers.push((
-                    "x-auth-roles",
-                    client
-                        .scopes
-                        .iter()
-                        .map(|s| format!("scope:{s}"))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ));
             }
         }
         if let Some(tenant) = tenant {

@@ -77,3 +77,7 @@ CREATE TABLE machine_clients (
 );
 
 ALTER TABLE audit_events ADD COLUMN target TEXT;
+
+-- Whether the user has an authenticator app, as of their last sign-in or
+-- enrolment through authgate (so the user context needs no provider call).
+ALTER TABLE app_users ADD COLUMN mfa_totp BIGINT NOT NULL DEFAULT 0;
