@@ -175,25 +175,40 @@ async fn a_tenant_keeps_its_last_owner(store: Store) {
         .add_member(tenant.id, bob.id, "owner", 12)
         .await
         .unwrap();
-    // Concurrent demotions of both owners: one wins, one owner stays.
-    let (a, b) = tokio::join!(
-        store.change_membership(tenant.id, alice.id, Some("member"), "owner", 13),
-        store.change_membership(tenant.id, bob.id, Some("member"), "owner", 13),
-    );
-    let outcomes = [a.unwrap(), b.unwrap()];
-    assert!(outcomes.contains(&MembershipChange::Done), "{outcomes:?}");
-    assert!(
-        outcomes.contains(&MembershipChange::LastOwner),
-        "{outcomes:?}"
-    );
-    let owners = store
-        .members(tenant.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.role == "owner")
-        .count();
-    assert_eq!(owners, 1);
+    // Concurrent demotions of both owners: one wins, one owner stays. Several
+    // rounds, since a missing lock loses the race only now and then.
+    for round in 0..10 {
+        let (a, b) = tokio::join!(
+            store.change_membership(tenant.id, alice.id, Some("member"), "owner", 13),
+            store.change_membership(tenant.id, bob.id, Some("member"), "owner", 13),
+        );
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert!(
+            outcomes.contains(&MembershipChange::Done),
+            "round {round}: {outcomes:?}"
+        );
+        assert!(
+            outcomes.contains(&MembershipChange::LastOwner),
+            "round {round}: {outcomes:?}"
+        );
+        let owners: Vec<_> = store
+            .members(tenant.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == "owner")
+            .collect();
+        assert_eq!(owners.len(), 1, "round {round}");
+        let demoted = if owners[0].user_id == alice.id {
+            bob.id
+        } else {
+            alice.id
+        };
+        store
+            .change_membership(tenant.id, demoted, Some("owner"), "owner", 14)
+            .await
+            .unwrap();
+    }
     assert!(store.delete_tenant(tenant.id).await.unwrap());
     assert!(store.members(tenant.id).await.unwrap().is_empty());
     assert!(store.user_tenants(alice.id).await.unwrap().is_empty());
