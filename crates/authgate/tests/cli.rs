@@ -250,6 +250,57 @@ async fn serve_on_embedded_defaults_logs_no_secrets_and_drains_on_sigterm() {
         .await
         .unwrap();
     let mfa_session = mfa_reset["session"].as_str().unwrap().to_string();
+
+    // A machine client, created by the command while the server runs: its
+    // secret and tokens stay out of the logs, right or wrong.
+    let created = authgate(&cwd)
+        .args([
+            "admin",
+            "create-client",
+            "--name",
+            "ops",
+            "--scopes",
+            "admin,reports:read",
+        ])
+        .env("AUTHGATE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let printed = String::from_utf8(created.stdout).unwrap();
+    let field = |name: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let (client_id, client_secret) = (field("client_id"), field("client_secret"));
+    let issued: Value = client
+        .post(format!("{}/oauth2/token", server.base))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let machine_token = issued["access_token"].as_str().unwrap().to_string();
+    let listed = client
+        .get(format!("{}/v1/admin/users", server.base))
+        .bearer_auth(&machine_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let refused = client
+        .post(format!("{}/oauth2/token", server.base))
+        .basic_auth(&client_id, Some("Wrong-Client-Secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
     std::thread::sleep(Duration::from_millis(500));
     let mailed: Vec<String> = std::fs::read_dir(data.join("outbox"))
         .unwrap()
@@ -316,6 +367,9 @@ async fn serve_on_embedded_defaults_logs_no_secrets_and_drains_on_sigterm() {
         admin.as_str(),
         totp_secret.as_str(),
         mfa_session.as_str(),
+        client_secret.as_str(),
+        "Wrong-Client-Secret",
+        machine_token.as_str(),
     ] {
         assert!(!all.contains(secret), "a secret appeared in the logs");
     }
