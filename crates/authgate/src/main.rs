@@ -104,6 +104,11 @@ enum AdminCommand {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
+    /// Revoke a machine client: its secret and its tokens stop working at once.
+    RevokeClient {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -238,6 +243,10 @@ async fn main() -> anyhow::Result<()> {
                             client.scopes.join(" ")
                         )
                     }),
+                AdminCommand::RevokeClient { id } => auth
+                    .revoke_machine_client(&Default::default(), "cli", &id)
+                    .await
+                    .map(|()| format!("client {id} revoked")),
                 AdminCommand::GrantPlatformRole { email, role } => {
                     auth.grant_platform_role(&email, &role).await.map(|user| {
                         format!(

@@ -760,6 +760,8 @@ async fn operations_endpoints(engine: Engine) {
         "/v1/tenants/{id}/members/{userId}",
         "/v1/admin/roles",
         "/v1/admin/users/{id}/platform-role",
+        "/v1/admin/clients",
+        "/v1/admin/clients/{id}",
         "/v1/admin/roles/{key}",
         "/v1/admin/policies",
         "/v1/admin/policies/{id}",

@@ -1110,7 +1110,56 @@ async fn machine_clients_use_client_credentials(engine: Engine) {
     .unwrap();
     assert_eq!(json_of(reused, 400).await["error"], "invalid_grant");
 
-    // Revoked clients: tokens already issued stop working.
+    // Clients are listed without secrets; a revoked client's tokens stop at once.
+    let listed = json_of(
+        app.call(Method::GET, "/v1/admin/clients", Some(&admin_token), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["clients"].as_array().unwrap().len(), 2);
+    assert!(
+        !listed.to_string().contains(&admin_secret) && !listed.to_string().contains(&plain_secret)
+    );
+    assert_problem(
+        app.call(
+            Method::DELETE,
+            &format!("/v1/admin/clients/{admin_id}"),
+            Some(&plain_token),
+            None,
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let revoked = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/admin/clients/{plain_id}"),
+            Some(&admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(
+            Method::POST,
+            "/v1/authz/check",
+            Some(&plain_token),
+            Some(json!({"action": "reports:read"}))
+        )
+        .await
+        .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = oauth(
+        vec![("grant_type", "client_credentials".into())],
+        Some((plain_id.clone(), plain_secret.clone())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(json_of(again, 401).await["error"], "invalid_client");
     let pool = app.db.pool().await;
     sqlx::query("UPDATE machine_clients SET revoked_at = 1 WHERE id = $1")
         .bind(&admin_id)

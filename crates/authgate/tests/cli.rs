@@ -301,6 +301,23 @@ async fn serve_on_embedded_defaults_logs_no_secrets_and_drains_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    let revoked = authgate(&cwd)
+        .args(["admin", "revoke-client", "--id", &client_id])
+        .env("AUTHGATE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(revoked.status.success(), "{revoked:?}");
+    let after = client
+        .get(format!("{}/v1/admin/users", server.base))
+        .bearer_auth(&machine_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        401,
+        "a revoked client's token stops at once"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let mailed: Vec<String> = std::fs::read_dir(data.join("outbox"))
         .unwrap()

@@ -334,6 +334,35 @@ pub struct CheckBody {
     pub tenant_id: Option<String>,
 }
 
+/// A machine client as administrators see it (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientView {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    /// Set once revoked.
+    pub revoked_at: Option<String>,
+}
+
+impl From<authgate_store::clients::MachineClient> for ClientView {
+    fn from(c: authgate_store::clients::MachineClient) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            scopes: c.scopes,
+            created_at: super::dto::rfc3339(c.created_at / 1000),
+            revoked_at: c.revoked_at.map(|at| super::dto::rfc3339(at / 1000)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientList {
+    pub clients: Vec<ClientView>,
+}
+
 /// OAuth token request (form-encoded).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {

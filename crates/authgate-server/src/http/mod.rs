@@ -102,6 +102,8 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
             authz_routes::delete_role
         ))
         .routes(routes!(authz_routes::set_platform_role))
+        .routes(routes!(authz_routes::list_clients))
+        .routes(routes!(authz_routes::revoke_client))
         .routes(routes!(
             authz_routes::list_policies,
             authz_routes::create_policy

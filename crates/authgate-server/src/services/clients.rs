@@ -120,6 +120,38 @@ impl AuthService {
         Ok((client, secret))
     }
 
+    /// Every registered client (secrets are not kept, only their hashes).
+    pub async fn machine_clients(&self) -> Result<Vec<MachineClient>, AuthError> {
+        Ok(self.store.machine_clients().await?)
+    }
+
+    /// Revoke a client: its secret stops working and the tokens it holds are
+    /// refused at once. `actor` is the administrator (`cli` for the command).
+    pub async fn revoke_machine_client(
+        &self,
+        meta: &RequestMeta,
+        actor: &str,
+        client_id: &str,
+    ) -> Result<(), AuthError> {
+        let result = async {
+            if self
+                .store
+                .revoke_machine_client(client_id, now_millis())
+                .await?
+            {
+                Ok(())
+            } else {
+                Err(AuthError::NotFound("client".into()))
+            }
+        }
+        .await;
+        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        self.events
+            .record_change(actor, "client_revoke", meta, None, &target, &result)
+            .await;
+        result
+    }
+
     /// The `client_credentials` grant: check the secret (constant time, and
     /// as slow for an unknown id as for a known one), narrow the scopes to the
     /// requested ones, sign a token.
