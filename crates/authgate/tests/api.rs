@@ -768,6 +768,7 @@ async fn operations_endpoints(engine: Engine) {
         "/v1/authz/check",
         "/v1/authz/forward",
         "/oauth2/token",
+        "/oauth2/jwks.json",
         "/health/live",
         "/health/ready",
         "/metrics",

@@ -962,6 +962,32 @@ async fn machine_clients_use_client_credentials(engine: Engine) {
     assert_eq!(claims["client_id"], admin_id.as_str());
     assert_eq!(claims["scope"], "admin reports:read");
     assert_eq!(claims["token_use"], "access");
+    assert_eq!(claims["iss"], app.base.as_str());
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            admin_token.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let keys = json_of(
+        app.call(Method::GET, "/oauth2/jwks.json", None, None).await,
+        200,
+    )
+    .await;
+    assert!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header["kid"]),
+        "{keys}"
+    );
+    assert!(
+        keys.to_string().find("\"d\"").is_none(),
+        "private key material published"
+    );
 
     // Admin routes take a client with the admin scope, not one without.
     json_of(

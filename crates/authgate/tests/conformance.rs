@@ -1011,6 +1011,48 @@ mod moto {
 
     use crate::common::current_totp as totp_code;
 
+    /// Machine clients do not depend on the provider: with Cognito, authgate
+    /// signs their tokens with its own keys (published at /oauth2/jwks.json,
+    /// not the pool's JWKS) and its admin API and decisions accept them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn machine_clients_work_beside_cognito() {
+        let app = start(false).await;
+        let (id, secret) = app.create_client("robot", "admin,reports:read");
+        let token = app.client_token(&id, &secret).await;
+        let claims = claims_of(&token);
+        assert_eq!(claims["iss"], app.base.as_str());
+        assert_eq!(claims["client_id"], id.as_str());
+        assert_eq!(
+            app.get_bearer("/v1/admin/users", &token).await.status(),
+            StatusCode::OK
+        );
+        let decision: Value = app
+            .client
+            .post(app.url("/v1/authz/check"))
+            .bearer_auth(&token)
+            .json(&json!({"action": "reports:read"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(decision["reason"], "client_scope");
+        let keys: Value = app.get("/oauth2/jwks.json").await.json().await.unwrap();
+        assert!(!keys["keys"].as_array().unwrap().is_empty());
+        // A user's Cognito token is still a user token, not a client.
+        confirmed_user(&app, Provider::Cognito, "beside@example.com").await;
+        let user = app.sign_in("beside@example.com").await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            app.get_bearer("/v1/admin/users", &user).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        app.finish().await;
+    }
+
     /// A Cognito group that names a platform role of the catalog is the
     /// user's platform role (authgate stores none): here `admin`, which opens
     /// the admin API; other groups are ignored.

@@ -98,11 +98,21 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-/// A user's access token, or a machine client's: the user guard first; a
-/// token it refuses for its client or issuer may be a machine token, which
-/// authgate's own keys must have signed for a client that still exists.
+/// A user's access token, or a machine client's. Machine tokens carry
+/// authgate's own issuer: with a provider of another issuer (Cognito) they
+/// go straight to the machine guard; with the embedded provider (one issuer,
+/// one key ring) the user guard refuses them for their client and the
+/// machine guard takes over. Either way authgate's keys must have signed
+/// the token, for a client that still exists.
 pub async fn principal_from_token(state: &AppState, token: &str) -> Result<Principal, AuthError> {
     let token = token.trim();
+    let machine_issuer = state.settings.issuer();
+    if state.auth.provider().issuer() != machine_issuer
+        && authgate_core::token::unverified_claims(token).is_some_and(|c| c.iss == machine_issuer)
+    {
+        let claims = state.machine_guard.validate(token).await?;
+        return Ok(Principal::Client(state.auth.machine_caller(&claims).await?));
+    }
     match state.guard.validate(token).await {
         Ok(claims) => {
             state.auth.check_session(&claims).await?;
@@ -111,14 +121,12 @@ pub async fn principal_from_token(state: &AppState, token: &str) -> Result<Princ
                 token: Secret::new(token),
             })))
         }
-        Err(refused @ (GuardError::WrongClient | GuardError::WrongIssuer)) => {
-            match state.machine_guard.validate(token).await {
-                Ok(claims) if claims.client_id.as_deref() == Some(claims.sub.as_str()) => {
-                    Ok(Principal::Client(state.auth.machine_caller(&claims).await?))
-                }
-                _ => Err(refused.into()),
+        Err(refused @ GuardError::WrongClient) => match state.machine_guard.validate(token).await {
+            Ok(claims) if claims.client_id.as_deref() == Some(claims.sub.as_str()) => {
+                Ok(Principal::Client(state.auth.machine_caller(&claims).await?))
             }
-        }
+            _ => Err(refused.into()),
+        },
         Err(refused) => Err(refused.into()),
     }
 }

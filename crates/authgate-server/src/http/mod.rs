@@ -146,6 +146,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(ops_routes::openapi))
         .routes(routes!(ops_routes::openid_configuration))
         .routes(routes!(ops_routes::jwks))
+        .routes(routes!(ops_routes::machine_jwks))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .split_for_parts();
     (router, openapi)

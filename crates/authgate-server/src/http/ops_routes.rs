@@ -67,9 +67,23 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
         "jwks_uri": jwks_uri,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint": format!("{}/oauth2/token", state.settings.issuer()),
+        "grant_types_supported": ["refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "name", "token_use", "client_id", "scope"],
     }))
+}
+
+/// authgate's own keys: they verify machine-client tokens (issuer
+/// `AUTHGATE_PUBLIC_URL`) whatever the provider; with the embedded provider
+/// they are also the keys of `/.well-known/jwks.json`.
+#[utoipa::path(get, path = "/oauth2/jwks.json", tag = "oauth2",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn machine_jwks(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.auth.machine_jwks()),
+    )
 }
 
 /// The keys that verify the tokens.

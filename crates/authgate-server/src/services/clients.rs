@@ -120,6 +120,12 @@ impl AuthService {
         Ok((client, secret))
     }
 
+    /// The public keys of authgate's own signatures (machine-client tokens;
+    /// with the embedded provider also its user tokens).
+    pub fn machine_jwks(&self) -> serde_json::Value {
+        self.machine.keys.jwks()
+    }
+
     /// Every registered client (secrets are not kept, only their hashes).
     pub async fn machine_clients(&self) -> Result<Vec<MachineClient>, AuthError> {
         Ok(self.store.machine_clients().await?)

@@ -355,7 +355,30 @@ impl TestApp {
     /// Register a machine client with the real binary (`authgate admin
     /// create-client`) against this server's database: (id, secret).
     pub fn create_client(&self, name: &str, scopes: &str) -> (String, String) {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"));
+        if self.settings.provider == authgate_server::settings::ProviderKind::Cognito {
+            let s = &self.settings;
+            command
+                .env("AUTHGATE_PROVIDER", "cognito")
+                .env("AUTHGATE_COGNITO_REGION", s.cognito_region.clone().unwrap())
+                .env(
+                    "AUTHGATE_COGNITO_USER_POOL_ID",
+                    s.cognito_user_pool_id.clone().unwrap(),
+                )
+                .env(
+                    "AUTHGATE_COGNITO_CLIENT_ID",
+                    s.cognito_client_id.clone().unwrap(),
+                )
+                .env(
+                    "AUTHGATE_COGNITO_CLIENT_SECRET",
+                    s.cognito_client_secret.clone().unwrap_or_default(),
+                )
+                .env(
+                    "AUTHGATE_COGNITO_ENDPOINT_URL",
+                    s.cognito_endpoint_url.clone().unwrap_or_default(),
+                );
+        }
+        let output = command
             .args(["admin", "create-client", "--name", name, "--scopes", scopes])
             .env("AUTHGATE_DATABASE_URL", &self.db.url)
             .env("AUTHGATE_DATA_DIR", &self.settings.data_dir)
