@@ -758,6 +758,7 @@ async fn operations_endpoints(engine: Engine) {
         "/v1/tenants/{id}",
         "/v1/tenants/{id}/members",
         "/v1/tenants/{id}/members/{userId}",
+        "/v1/tenants/{id}/invitations/{email}",
         "/v1/admin/roles",
         "/v1/admin/users/{id}/platform-role",
         "/v1/admin/clients",

@@ -258,6 +258,49 @@ async fn invitation_binds_on_first_sign_in(engine: Engine) {
     )
     .await;
     assert_eq!(members["invitations"][0]["email"], "newcomer@example.com");
+    // A withdrawn invitation binds nothing.
+    json_of(
+        app.add_member(&owner, &tenant, "withdrawn@example.com", "viewer")
+            .await,
+        201,
+    )
+    .await;
+    let (viewer, _) = app.user("invite-viewer@example.com").await;
+    json_of(
+        app.add_member(&owner, &tenant, "invite-viewer@example.com", "viewer")
+            .await,
+        201,
+    )
+    .await;
+    let invitation = format!("/v1/tenants/{tenant}/invitations/withdrawn@example.com");
+    assert_problem(
+        app.call(Method::DELETE, &invitation, Some(&viewer), None)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::DELETE, &invitation, Some(&owner), None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        app.call(Method::DELETE, &invitation, Some(&owner), None)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let (withdrawn, _) = app.user("withdrawn@example.com").await;
+    let subject = json_of(
+        app.call(Method::GET, "/v1/auth/subject", Some(&withdrawn), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(subject["tenants"], json!([]));
 
     let (newcomer, _) = app.user("newcomer@example.com").await;
     let subject = json_of(
@@ -280,7 +323,7 @@ async fn invitation_binds_on_first_sign_in(engine: Engine) {
     )
     .await;
     assert_eq!(members["invitations"], json!([]));
-    assert_eq!(members["members"].as_array().unwrap().len(), 2);
+    assert_eq!(members["members"].as_array().unwrap().len(), 3);
     let rows = app.audit_rows_once(|r| r.kind == "invitation_bound").await;
     assert!(
         rows.iter()

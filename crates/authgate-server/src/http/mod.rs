@@ -126,6 +126,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
             tenant_routes::list_members,
             tenant_routes::add_member
         ))
+        .routes(routes!(tenant_routes::withdraw_invitation))
         .routes(routes!(
             tenant_routes::change_member_role,
             tenant_routes::remove_member

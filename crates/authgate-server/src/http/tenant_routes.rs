@@ -161,3 +161,20 @@ pub async fn remove_member(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Withdraw an invitation (`members:write`).
+#[utoipa::path(delete, path = "/v1/tenants/{id}/invitations/{email}", tag = "tenants", security(("bearer" = [])),
+    params(("id" = String, Path, description = "tenant id"), ("email" = String, Path, description = "the invited address")),
+    responses((status = 204, description = "withdrawn"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn withdraw_invitation(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    Path((id, email)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .auth
+        .withdraw_invitation(&meta, &caller, &id, &email)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

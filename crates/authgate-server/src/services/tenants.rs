@@ -355,6 +355,34 @@ impl AuthService {
         result
     }
 
+    /// Withdraw an invitation (`members:write`).
+    pub async fn withdraw_invitation(
+        &self,
+        meta: &RequestMeta,
+        caller: &Caller,
+        tenant_id: &str,
+        email: &str,
+    ) -> Result<(), AuthError> {
+        let actor = self.in_tenant(caller, tenant_id).await?;
+        let result = async {
+            actor.require("members:write")?;
+            let email = normalize_email("email", email)?;
+            if self
+                .store
+                .delete_invitation(actor.tenant.id, &email)
+                .await?
+            {
+                Ok(())
+            } else {
+                Err(AuthError::NotFound("invitation".into()))
+            }
+        }
+        .await;
+        self.record_in_tenant(&actor, "invitation_withdraw", meta, None, &result)
+            .await;
+        result
+    }
+
     /// Change a member's role (`Some`) or remove the member (`None`). A member
     /// may always leave; otherwise the caller needs `members:write` and must
     /// hold every grant of both the member's current and new role.
