@@ -78,6 +78,9 @@ impl Default for PolicyCache {
     }
 }
 
+/// The longest `resource` a decision accepts, in bytes.
+pub const MAX_RESOURCE_LEN: usize = 512;
+
 /// A decision request.
 #[derive(Debug, Clone)]
 pub struct CheckRequest<'a> {
@@ -268,7 +271,7 @@ impl AuthService {
         validate_action(request.action)
             .map_err(|m| AuthError::invalid_field("action", format!("action {m}")))?;
         if let Some(resource) = request.resource
-            && resource.len() > 512
+            && resource.len() > MAX_RESOURCE_LEN
         {
             return Err(AuthError::invalid_field(
                 "resource",

@@ -13,7 +13,7 @@
 //! segments resolved before matching, so `/api/x/../admin` is `/api/admin`.
 
 use crate::services::AuthService;
-use crate::services::authz::{CheckRequest, Principal};
+use crate::services::authz::{CheckRequest, MAX_RESOURCE_LEN, Principal};
 use authgate_core::AuthError;
 use authgate_core::authz::{Decision, validate_grant};
 
@@ -173,6 +173,17 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The resource a gateway request names for policies: its path without the
+/// query, at most [`MAX_RESOURCE_LEN`] bytes (cut at a character boundary).
+fn resource_of(uri: &str) -> &str {
+    let path = uri.split(['?', '#']).next().unwrap_or_default();
+    let mut end = path.len().min(MAX_RESOURCE_LEN);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
+}
+
 /// Match, returning the `{tenant}` segment (if the rule has one).
 fn match_segments(rule: &[Segment], path: &[String]) -> Option<Option<String>> {
     let mut tenant = None;
@@ -223,14 +234,16 @@ impl AuthService {
                 let tenant = tenant.or_else(|| tenant_header.map(str::to_string));
                 let request = CheckRequest {
                     action: &grant,
-                    resource: Some(uri),
+                    resource: Some(resource_of(uri)),
                     tenant_id: tenant.as_deref(),
                     ip,
                 };
                 match self.decide(principal, request).await {
                     Ok((decision, context)) => (decision, tenant, context),
                     // A path segment that is not a tenant id: not a member.
-                    Err(AuthError::InvalidRequest { .. }) => (
+                    Err(AuthError::InvalidRequest {
+                        field: Some(field), ..
+                    }) if field == "tenantId" => (
                         Decision::deny("not_a_member", "the caller is not a member of this tenant"),
                         tenant,
                         None,
@@ -361,6 +374,14 @@ mod tests {
         let r = RouteRules::parse("GET /a a:read", true).unwrap();
         assert_eq!(r.resolve("GET", "/b"), RouteMatch::Unmatched);
         assert_eq!(r.resolve("GET", "/a%ff"), RouteMatch::Unmatched);
+    }
+
+    #[test]
+    fn the_resource_is_the_path_within_the_limit() {
+        assert_eq!(resource_of("/a/b?x=1#f"), "/a/b");
+        let long = format!("/{}", "é".repeat(400));
+        let resource = resource_of(&long);
+        assert!(resource.len() <= MAX_RESOURCE_LEN && long.starts_with(resource));
     }
 
     #[test]
