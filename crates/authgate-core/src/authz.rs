@@ -8,6 +8,13 @@
 //! every action under the prefix (`devices:*` covers `devices:read` and
 //! `devices:firmware:write`); the grant `*` alone covers everything. Role keys
 //! are data: nothing here names a role.
+//!
+//! Grants are scoped. Actions under `platform:` (`platform:admin`, …) are
+//! platform actions: only a platform role (or a machine client's scope)
+//! grants them. A tenant role grants tenant actions only, in its tenant,
+//! whatever its wildcard: the tenant owner's `*` covers `data:write` there but
+//! never `platform:admin`, and the catalog refuses a tenant role whose grants
+//! name platform actions ([`validate_tenant_grant`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +24,28 @@ pub const MAX_GRANT_LEN: usize = 128;
 /// Is `text` a well-formed grant (wildcards allowed)?
 pub fn validate_grant(text: &str) -> Result<(), String> {
     check_permission(text, true)
+}
+
+/// The namespace of platform actions.
+pub const PLATFORM_NAMESPACE: &str = "platform";
+
+/// Is `action` (or a grant) a platform action, which only a platform role
+/// grants? Everything under `platform:` is.
+pub fn is_platform_action(action: &str) -> bool {
+    action == PLATFORM_NAMESPACE
+        || action
+            .strip_prefix(PLATFORM_NAMESPACE)
+            .is_some_and(|rest| rest.starts_with(':'))
+}
+
+/// Is `text` a grant a tenant role may carry: well-formed, and naming no
+/// platform action (`*` is fine: in a tenant it covers tenant actions only).
+pub fn validate_tenant_grant(text: &str) -> Result<(), String> {
+    validate_grant(text)?;
+    if is_platform_action(text) {
+        return Err("names platform actions: only a platform role grants those".into());
+    }
+    Ok(())
 }
 
 /// Is `text` a well-formed action to decide on (no wildcards)?
@@ -78,6 +107,15 @@ pub fn covering_grant<'a>(held: &'a [String], wanted: &str) -> Option<&'a str> {
     held.iter()
         .map(String::as_str)
         .find(|h| grant_covers(h, wanted))
+}
+
+/// The first grant of a tenant role `held` that covers `wanted` in its
+/// tenant: never one for a platform action.
+pub fn covering_tenant_grant<'a>(held: &'a [String], wanted: &str) -> Option<&'a str> {
+    if is_platform_action(wanted) {
+        return None;
+    }
+    covering_grant(held, wanted)
 }
 
 /// Does `held` cover every grant of `wanted`? (The no-escalation rule: nobody
@@ -180,7 +218,7 @@ impl UserContext {
 
     /// The role-based decision for `action`, in `tenant_id` when given:
     /// the platform role's grants hold everywhere; a tenant role's grants
-    /// hold in its tenant only.
+    /// hold in its tenant only, and never for a platform action.
     pub fn decide(&self, action: &str, tenant_id: Option<&str>) -> Decision {
         if let Some(grant) = covering_grant(&self.platform_grants, action) {
             return Decision::allow(
@@ -191,11 +229,17 @@ impl UserContext {
                 ),
             );
         }
+        if is_platform_action(action) {
+            return Decision::deny(
+                "no_grant",
+                format!("{action} is a platform action: only a platform role grants it"),
+            );
+        }
         let Some(tenant_id) = tenant_id else {
             return if self
                 .tenants
                 .iter()
-                .any(|t| covering_grant(&t.grants, action).is_some())
+                .any(|t| covering_tenant_grant(&t.grants, action).is_some())
             {
                 Decision::deny(
                     "tenant_required",
@@ -208,7 +252,7 @@ impl UserContext {
         let Some(membership) = self.tenant(tenant_id) else {
             return Decision::deny("not_a_member", "the caller is not a member of this tenant");
         };
-        match covering_grant(&membership.grants, action) {
+        match covering_tenant_grant(&membership.grants, action) {
             Some(grant) => Decision::allow(
                 "tenant_role",
                 format!("the tenant role {} grants {grant}", membership.role),
@@ -296,6 +340,40 @@ mod tests {
                 grants: grants(&["devices:read"]),
             }],
         }
+    }
+
+    #[test]
+    fn a_tenant_wildcard_never_grants_a_platform_action() {
+        let mut ctx = context();
+        ctx.tenants[0].role = "owner".into();
+        ctx.tenants[0].grants = grants(&["*"]);
+        assert!(ctx.decide("data:write", Some("t1")).allowed);
+        for action in ["platform:admin", "platform:users:delete"] {
+            let decision = ctx.decide(action, Some("t1"));
+            assert_eq!(
+                (decision.allowed, decision.reason.as_str()),
+                (false, "no_grant")
+            );
+            assert!(!ctx.decide(action, None).allowed);
+        }
+        ctx.platform_grants = grants(&["platform:admin"]);
+        ctx.platform_role = Some("ops".into());
+        assert_eq!(
+            ctx.decide("platform:admin", Some("t1")).reason,
+            "platform_role"
+        );
+    }
+
+    #[test]
+    fn tenant_roles_cannot_carry_platform_grants() {
+        for ok in ["*", "data:*", "platforms:read", "tenant:read"] {
+            assert_eq!(validate_tenant_grant(ok), Ok(()), "{ok}");
+        }
+        for bad in ["platform:admin", "platform:*", "platform"] {
+            assert!(validate_tenant_grant(bad).is_err(), "{bad}");
+        }
+        assert!(is_platform_action("platform:admin"));
+        assert!(!is_platform_action("platformer:x"));
     }
 
     #[test]

@@ -68,6 +68,24 @@ pub enum AuthError {
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A decision said no (the gateway authorizer): `reason` is the
+    /// decision's reason, which becomes the stable code ([`denial_code`]).
+    #[error("{detail} ({reason})")]
+    Denied { reason: String, detail: String },
+    /// A sensitive operation needs a recent password re-verification
+    /// (`POST /v1/auth/password-verifications`).
+    #[error(
+        "this needs a recent password verification: POST /v1/auth/password-verifications first"
+    )]
+    ReverificationRequired,
+    /// A recovery step too soon after another one (a lost-authenticator
+    /// reset after a mailed password reset, or the reverse), without a
+    /// recovery code; `until` (RFC 3339) says when it becomes possible.
+    #[error("{message}; without a recovery code this is possible from {until}")]
+    RecoveryCooldown { message: String, until: String },
+    /// The provider in use cannot do this (a provider limit, not a bug).
+    #[error("{0}")]
+    NotSupportedByProvider(String),
     /// The change conflicts with the current state (a role still assigned,
     /// the last owner of a tenant, an existing member or key).
     #[error("{0}")]
@@ -96,6 +114,23 @@ pub enum AuthError {
     /// A bug or an unexpected failure; the detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
+}
+
+/// The stable code of a [`AuthError::Denied`]: the decision's reason when
+/// it is one of the documented ones, else `forbidden`.
+pub fn denial_code(reason: &str) -> &'static str {
+    const REASONS: [&str; 6] = [
+        "not_a_member",
+        "no_grant",
+        "no_route",
+        "tenant_required",
+        "policy_forbid",
+        "ambiguous_uri",
+    ];
+    REASONS
+        .into_iter()
+        .find(|known| *known == reason)
+        .unwrap_or("forbidden")
 }
 
 /// The rendering facts of one error: status, stable code, title.
@@ -129,6 +164,18 @@ impl AuthError {
             InvalidRefreshToken => (401, "invalid_refresh_token", "Invalid refresh token"),
             RefreshTokenReused => (401, "refresh_token_reused", "Refresh token reused"),
             Forbidden(_) => (403, "forbidden", "Forbidden"),
+            Denied { reason, .. } => (403, denial_code(reason), "Forbidden"),
+            ReverificationRequired => (
+                403,
+                "reverification_required",
+                "Password verification required",
+            ),
+            RecoveryCooldown { .. } => (403, "recovery_cooldown", "Recovery cooling-off period"),
+            NotSupportedByProvider(_) => (
+                501,
+                "not_supported_by_provider",
+                "Not supported by the provider",
+            ),
             Conflict(_) => (409, "conflict", "Conflict"),
             InvalidClient => (401, "invalid_client", "Invalid client"),
             NotFound(_) => (404, "not_found", "Not found"),

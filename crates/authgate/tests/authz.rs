@@ -1318,7 +1318,7 @@ async fn the_forward_endpoint_maps_routes_to_grants(engine: Engine) {
             .await
             .unwrap(),
         403,
-        "forbidden",
+        "no_grant",
     )
     .await;
     assert!(
@@ -1334,7 +1334,7 @@ async fn the_forward_endpoint_maps_routes_to_grants(engine: Engine) {
         .await
         .unwrap(),
         403,
-        "forbidden",
+        "ambiguous_uri",
     )
     .await;
     assert_problem(
@@ -1342,7 +1342,7 @@ async fn the_forward_endpoint_maps_routes_to_grants(engine: Engine) {
             .await
             .unwrap(),
         403,
-        "forbidden",
+        "not_a_member",
     )
     .await;
     // No rule: a valid token is enough (the default).

@@ -268,6 +268,9 @@ pub struct CatalogHints {
     pub owner_role: String,
     /// Platform role grants hold in every tenant.
     pub platform_grants_apply_everywhere: bool,
+    /// Actions under this prefix are platform actions: only a platform role
+    /// grants them, never a tenant role (whatever its wildcard).
+    pub platform_action_prefix: String,
     /// Decisions: roles, then policies (a forbid overrides, a permit adds).
     pub policy_evaluation: String,
     /// Role keys change at run time: do not compile them into clients.
@@ -312,10 +315,12 @@ impl From<Catalog> for CatalogResponse {
                 .collect(),
             hints: CatalogHints {
                 grant_syntax: "segments joined by `:`; a final `*` covers everything under its prefix \
-                               (`devices:*` covers `devices:read`), `*` alone covers everything"
+                               (`devices:*` covers `devices:read`), `*` alone covers everything; \
+                               a tenant role's grants never cover `platform:` actions"
                     .into(),
                 owner_role: crate::services::authz::OWNER_ROLE.into(),
                 platform_grants_apply_everywhere: true,
+                platform_action_prefix: format!("{}:", authgate_core::authz::PLATFORM_NAMESPACE),
                 policy_evaluation: "roles first; a policy forbid overrides them, a permit allows what no role grants".into(),
                 role_keys_are_data: true,
             },

@@ -7,7 +7,7 @@
 use crate::services::AuthService;
 use crate::services::authz::{Actor, OWNER_ROLE};
 use crate::services::events::RequestMeta;
-use authgate_core::authz::{grants_cover_all, validate_grant};
+use authgate_core::authz::{grants_cover_all, validate_grant, validate_tenant_grant};
 use authgate_core::{AuthError, now_millis};
 use authgate_store::catalog::{PolicyRow, Role, RoleDeletion, RoleScope};
 use authgate_store::{AppUser, StoreError};
@@ -65,7 +65,9 @@ pub fn role_scope(scope: &str) -> Result<RoleScope, AuthError> {
         .ok_or_else(|| AuthError::invalid_field("scope", "scope must be platform or tenant"))
 }
 
-fn grants(list: &[String]) -> Result<Vec<String>, AuthError> {
+/// The grants of a role of `scope`: well-formed, deduplicated, and for a
+/// tenant role none that names a platform action.
+fn grants(list: &[String], scope: RoleScope) -> Result<Vec<String>, AuthError> {
     if list.len() > MAX_GRANTS {
         return Err(AuthError::invalid_field(
             "grants",
@@ -75,8 +77,11 @@ fn grants(list: &[String]) -> Result<Vec<String>, AuthError> {
     let mut seen = BTreeSet::new();
     for grant in list {
         let grant = grant.trim();
-        validate_grant(grant)
-            .map_err(|m| AuthError::invalid_field("grants", format!("grant {grant:?} {m}")))?;
+        match scope {
+            RoleScope::Platform => validate_grant(grant),
+            RoleScope::Tenant => validate_tenant_grant(grant),
+        }
+        .map_err(|m| AuthError::invalid_field("grants", format!("grant {grant:?} {m}")))?;
         seen.insert(grant.to_string());
     }
     Ok(seen.into_iter().collect())
@@ -181,7 +186,7 @@ impl AuthService {
             let key = role_key(&input.key)?;
             let scope = role_scope(&input.scope)?;
             target = format!("role:{}/{key}", scope.as_str());
-            let grants = grants(&input.grants)?;
+            let grants = grants(&input.grants, scope)?;
             no_escalation(actor, &grants)?;
             let now = now_millis();
             let role = Role {
@@ -230,7 +235,7 @@ impl AuthService {
                 )
                 .await?;
             target = format!("role:{}/{}", current.scope.as_str(), current.key);
-            let grants = grants(&input.grants)?;
+            let grants = grants(&input.grants, current.scope)?;
             no_escalation(actor, &current.grants)?;
             no_escalation(actor, &grants)?;
             let description = description(input.description.as_deref())?;
