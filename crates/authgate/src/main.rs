@@ -8,6 +8,7 @@
 //! `./authgate-data/outbox/`.
 
 use anyhow::Context;
+use authgate_server::services::authz::Actor;
 use authgate_server::settings::LogFormat;
 use authgate_server::{App, Settings};
 use clap::{Parser, Subcommand};
@@ -244,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
                         )
                     }),
                 AdminCommand::RevokeClient { id } => auth
-                    .revoke_machine_client(&Default::default(), "cli", &id)
+                    .revoke_machine_client(&Default::default(), &Actor::operator(), &id)
                     .await
                     .map(|()| format!("client {id} revoked")),
                 AdminCommand::GrantPlatformRole { email, role } => {

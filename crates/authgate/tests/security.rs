@@ -310,10 +310,167 @@ async fn forward_auth_refuses_conflicting_or_missing_headers(engine: Engine) {
     app.finish().await;
 }
 
+/// A platform role with `platform:admin` but not `*` used to write itself
+/// a Cedar permit for everything, and to disable the `*` admin.
+async fn a_limited_admin_cannot_escalate(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let root = app.admin_token("root@example.com").await;
+    let root_id = json_of(
+        app.call(Method::GET, "/v1/auth/subject", Some(&root), None)
+            .await,
+        200,
+    )
+    .await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ops, ops_id) = app.user("ops@example.com").await;
+    let (_, plain_id) = app.user("plain@example.com").await;
+    json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/roles",
+            Some(&root),
+            Some(json!({"key": "ops", "scope": "platform", "grants": ["platform:admin"]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json_of(
+        app.call(
+            Method::PUT,
+            &format!("/v1/admin/users/{ops_id}/platform-role"),
+            Some(&root),
+            Some(json!({"role": "ops"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    let grab_everything = json!({
+        "id": "ops-everything",
+        "policy": format!("permit(principal == User::\"{ops_id}\", action, resource);"),
+    });
+    for (method, path) in [
+        (Method::POST, "/v1/admin/policies".to_string()),
+        (Method::PUT, "/v1/admin/policies/ops-everything".to_string()),
+    ] {
+        let body = assert_problem(
+            app.call(method, &path, Some(&ops), Some(grab_everything.clone()))
+                .await,
+            403,
+            "forbidden",
+        )
+        .await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("policy"),
+            "{body}"
+        );
+    }
+    let decision = check(&app, &ops, json!({"action": "billing:refund"})).await;
+    assert_eq!(decision["allowed"], false, "{decision}");
+    // The `*` admin writes policies; the limited one cannot delete them.
+    json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/policies",
+            Some(&root),
+            Some(json!({"id": "quiet-hours", "policy": "forbid(principal, action == Action::\"data:delete\", resource) when { context.hourUtc < 0 };"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_problem(
+        app.call(
+            Method::DELETE,
+            "/v1/admin/policies/quiet-hours",
+            Some(&ops),
+            None,
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // Actions on an account need the actor to hold its platform grants.
+    for action in ["disable", "reset-password"] {
+        assert_problem(
+            app.call(
+                Method::POST,
+                &format!("/v1/admin/users/{root_id}/{action}"),
+                Some(&ops),
+                None,
+            )
+            .await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    assert_problem(
+        app.call(
+            Method::DELETE,
+            &format!("/v1/admin/users/{root_id}"),
+            Some(&ops),
+            None,
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::GET, "/v1/auth/subject", Some(&root), None)
+            .await
+            .status(),
+        StatusCode::OK,
+        "the * admin still signs in"
+    );
+    let disabled = app
+        .call(
+            Method::POST,
+            &format!("/v1/admin/users/{plain_id}/disable"),
+            Some(&ops),
+            None,
+        )
+        .await;
+    assert_eq!(disabled.status(), StatusCode::NO_CONTENT);
+
+    // Nor does it revoke a client that holds every grant.
+    let (client_id, _) = app.create_client("root-robot", "admin");
+    assert_problem(
+        app.call(
+            Method::DELETE,
+            &format!("/v1/admin/clients/{client_id}"),
+            Some(&ops),
+            None,
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let revoked = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/admin/clients/{client_id}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    app.finish().await;
+}
+
 on_both_engines!(
     a_tenant_owner_is_no_platform_admin,
     the_catalog_refuses_platform_grants_in_tenant_roles,
     forward_auth_vouches_only_for_tenants_of_the_caller,
     forward_auth_refuses_ambiguous_paths,
     forward_auth_refuses_conflicting_or_missing_headers,
+    a_limited_admin_cannot_escalate,
 );

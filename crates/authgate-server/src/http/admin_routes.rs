@@ -109,7 +109,7 @@ pub async fn delete_user(
     let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_delete_user(&meta, &admin.id, user_id(&id)?)
+        .admin_delete_user(&meta, &admin, user_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -131,7 +131,7 @@ pub async fn disable_user(
     let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_set_enabled(&meta, &admin.id, user_id(&id)?, false)
+        .admin_set_enabled(&meta, &admin, user_id(&id)?, false)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -153,7 +153,7 @@ pub async fn enable_user(
     let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_set_enabled(&meta, &admin.id, user_id(&id)?, true)
+        .admin_set_enabled(&meta, &admin, user_id(&id)?, true)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -175,7 +175,7 @@ pub async fn reset_user_password(
     let admin = state.auth.require_admin(&principal).await?;
     state
         .auth
-        .admin_reset_password(&meta, &admin.id, user_id(&id)?)
+        .admin_reset_password(&meta, &admin, user_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -386,10 +386,7 @@ pub async fn revoke_client(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let actor = state.auth.require_admin(&principal).await?;
-    state
-        .auth
-        .revoke_machine_client(&meta, &actor.id, &id)
-        .await?;
+    state.auth.revoke_machine_client(&meta, &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,6 +5,7 @@
 //! administrator as actor and the account as subject.
 
 use crate::services::auth::{AuthService, Caller};
+use crate::services::authz::Actor;
 use crate::services::events::RequestMeta;
 use authgate_core::policy::normalize_email;
 use authgate_core::{
@@ -154,17 +155,25 @@ impl AuthService {
     }
 
     /// Run one administrative action on the account behind `id`, audited.
+    /// The actor must hold every grant of the account's platform role: a
+    /// limited admin cannot disable, reset or delete a broader one.
     async fn admin_action(
         &self,
         meta: &RequestMeta,
-        actor: &str,
+        actor: &Actor,
         kind: &'static str,
         id: Uuid,
         action: impl AsyncFnOnce(&AppUser) -> Result<(), AuthError>,
     ) -> Result<(), AuthError> {
         let target = self.target(id).await;
         let result = match &target {
-            Ok(user) => action(user).await,
+            Ok(user) => match self.platform_grants(user.platform_role.as_deref()).await {
+                Ok(grants) => match actor.require_all(&grants, "this account's platform role") {
+                    Ok(()) => action(user).await,
+                    Err(err) => Err(err),
+                },
+                Err(err) => Err(err),
+            },
             Err(err) => Err(err.clone()),
         };
         let (sub, email) = match &target {
@@ -172,7 +181,7 @@ impl AuthService {
             Err(_) => (None, None),
         };
         self.events
-            .record_by(Some(actor), kind, meta, email, sub, &result)
+            .record_by(Some(&actor.id), kind, meta, email, sub, &result)
             .await;
         result
     }
@@ -180,7 +189,7 @@ impl AuthService {
     pub async fn admin_delete_user(
         &self,
         meta: &RequestMeta,
-        actor: &str,
+        actor: &Actor,
         id: Uuid,
     ) -> Result<(), AuthError> {
         self.admin_action(
@@ -207,7 +216,7 @@ impl AuthService {
     pub async fn admin_set_enabled(
         &self,
         meta: &RequestMeta,
-        actor: &str,
+        actor: &Actor,
         id: Uuid,
         enabled: bool,
     ) -> Result<(), AuthError> {
@@ -238,7 +247,7 @@ impl AuthService {
     pub async fn admin_reset_password(
         &self,
         meta: &RequestMeta,
-        actor: &str,
+        actor: &Actor,
         id: Uuid,
     ) -> Result<(), AuthError> {
         self.admin_action(

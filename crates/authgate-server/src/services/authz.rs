@@ -35,6 +35,18 @@ pub struct ClientCaller {
     pub scopes: Vec<String>,
 }
 
+impl ClientCaller {
+    /// The platform-wide grants of the client: every grant with the `admin`
+    /// scope, none otherwise (its scopes count in decisions only).
+    pub fn grants(&self) -> Vec<String> {
+        if self.scopes.iter().any(|s| s == ADMIN_SCOPE) {
+            vec!["*".into()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// Whoever presented a valid bearer token.
 #[derive(Debug, Clone)]
 pub enum Principal {
@@ -50,6 +62,29 @@ pub struct Actor {
     pub id: String,
     pub grants: Vec<String>,
     pub app_user: Option<AppUser>,
+}
+
+impl Actor {
+    /// The operator at the command line (`authgate admin …`): every grant.
+    pub fn operator() -> Self {
+        Self {
+            id: "cli".into(),
+            grants: vec!["*".into()],
+            app_user: None,
+        }
+    }
+
+    /// No escalation on someone else: the actor must hold every grant of
+    /// `target` (the target's platform role, a client's scopes).
+    pub fn require_all(&self, target: &[String], what: &str) -> Result<(), AuthError> {
+        if authgate_core::authz::grants_cover_all(&self.grants, target) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(format!(
+                "{what} carries grants you do not hold yourself"
+            )))
+        }
+    }
 }
 
 /// Stored policies, read at most every few seconds (and at once after a
@@ -243,11 +278,7 @@ impl AuthService {
             }
             Principal::Client(client) => Ok(Actor {
                 id: format!("client:{}", client.client_id),
-                grants: if client.scopes.iter().any(|s| s == ADMIN_SCOPE) {
-                    vec!["*".into()]
-                } else {
-                    Vec::new()
-                },
+                grants: client.grants(),
                 app_user: None,
             }),
         }

@@ -108,6 +108,18 @@ fn no_escalation(actor: &Actor, grants: &[String]) -> Result<(), AuthError> {
     }
 }
 
+/// A policy can permit anything to anyone, so only an actor holding every
+/// grant (`*`) writes or deletes one.
+fn may_write_policies(actor: &Actor) -> Result<(), AuthError> {
+    if actor.grants.iter().any(|g| g == "*") {
+        Ok(())
+    } else {
+        Err(AuthError::Forbidden(
+            "writing or deleting a policy needs the grant * (a policy can permit anything)".into(),
+        ))
+    }
+}
+
 impl AuthService {
     pub async fn catalog(&self) -> Result<Catalog, AuthError> {
         let roles = self.store.roles().await?;
@@ -366,6 +378,7 @@ impl AuthService {
         };
         let target = format!("policy:{id}");
         let result = async {
+            may_write_policies(actor)?;
             if !authgate_policy::enabled() {
                 return Err(AuthError::NotImplemented(
                     "Cedar policies (this build lacks the `cedar` feature)".into(),
@@ -414,6 +427,7 @@ impl AuthService {
         id: &str,
     ) -> Result<(), AuthError> {
         let result = async {
+            may_write_policies(actor)?;
             if !self.store.delete_policy(id).await? {
                 return Err(AuthError::NotFound("policy".into()));
             }

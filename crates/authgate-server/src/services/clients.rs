@@ -7,7 +7,7 @@
 //! working at once because every use looks the client up.
 
 use crate::services::AuthService;
-use crate::services::authz::ClientCaller;
+use crate::services::authz::{Actor, ClientCaller};
 use crate::services::events::RequestMeta;
 use authgate_core::authz::validate_grant;
 use authgate_core::{AccessClaims, AuthError, Secret, now_millis};
@@ -136,10 +136,21 @@ impl AuthService {
     pub async fn revoke_machine_client(
         &self,
         meta: &RequestMeta,
-        actor: &str,
+        actor: &Actor,
         client_id: &str,
     ) -> Result<(), AuthError> {
         let result = async {
+            let client = self
+                .store
+                .machine_client(client_id)
+                .await?
+                .ok_or_else(|| AuthError::NotFound("client".into()))?;
+            let grants = ClientCaller {
+                client_id: client.id.clone(),
+                scopes: client.scopes.clone(),
+            }
+            .grants();
+            actor.require_all(&grants, "this client's scopes")?;
             if self
                 .store
                 .revoke_machine_client(client_id, now_millis())
@@ -153,7 +164,7 @@ impl AuthService {
         .await;
         let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
         self.events
-            .record_change(actor, "client_revoke", meta, None, &target, &result)
+            .record_change(&actor.id, "client_revoke", meta, None, &target, &result)
             .await;
         result
     }

@@ -163,14 +163,16 @@ pub async fn delete_user(
     Path(user_id): Path<String>,
 ) -> CompatResult<UserStatusResponse> {
     let caller = bearer_caller(&cx, &headers).await?;
-    if caller.claims.sub != user_id {
-        cx.auth
-            .require_admin(&Principal::User(Box::new(caller.clone())))
-            .await?;
-    }
+    let own = caller.claims.sub == user_id;
+    let principal = Principal::User(Box::new(caller));
+    let actor = if own {
+        cx.auth.actor(&principal).await?
+    } else {
+        cx.auth.require_admin(&principal).await?
+    };
     let target = cx.auth.user_by_sub(&user_id).await?;
     cx.auth
-        .admin_delete_user(&cx.meta, &caller.claims.sub, target.app_user.id)
+        .admin_delete_user(&cx.meta, &actor, target.app_user.id)
         .await?;
     Ok(Json(UserStatusResponse {
         email: target.account.email,
@@ -325,7 +327,7 @@ pub async fn reset_password(
         .await?;
     let user = matching_user(&cx, &user_id, &body.email).await?;
     cx.auth
-        .admin_reset_password(&cx.meta, &admin.id, user.app_user.id)
+        .admin_reset_password(&cx.meta, &admin, user.app_user.id)
         .await?;
     Ok(Json(UserStatusResponse {
         email: user.account.email,
