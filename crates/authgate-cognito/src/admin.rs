@@ -133,6 +133,8 @@ fn account(
         email: attribute(attributes, "email")
             .unwrap_or_default()
             .to_owned(),
+        // Only an explicit `false` marks it unverified (emulators may omit it).
+        email_verified: attribute(attributes, "email_verified") != Some("false"),
         name: attribute(attributes, "name").map(str::to_owned),
         phone: attribute(attributes, "phone_number").map(str::to_owned),
         status: account_status(status),
@@ -556,6 +558,7 @@ mod tests {
             ProviderAccount {
                 sub: "0b8e1a52".into(),
                 email: "a@example.com".into(),
+                email_verified: true,
                 name: Some("Ada".into()),
                 phone: Some("+15551234567".into()),
                 status: AccountStatus::TemporaryPassword,

@@ -19,8 +19,9 @@ use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::types::{
     AccountRecoverySettingType, AdminCreateUserConfigType, ExplicitAuthFlowsType,
     PasswordPolicyType, PreventUserExistenceErrorTypes, RecoveryOptionNameType, RecoveryOptionType,
-    SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType, UserPoolMfaType,
-    UserPoolPolicyType, UsernameAttributeType, VerifiedAttributeType,
+    SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
+    UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType,
+    VerifiedAttributeType,
 };
 use std::fmt;
 
@@ -121,6 +122,14 @@ pub async fn bootstrap_with_credentials(
         .pool_name(&options.pool_name)
         .username_attributes(UsernameAttributeType::Email)
         .auto_verified_attributes(VerifiedAttributeType::Email)
+        // An address change counts only once the new address is verified:
+        // until then the old one stays (an unverified one never binds
+        // invitations).
+        .user_attribute_update_settings(
+            UserAttributeUpdateSettingsType::builder()
+                .attributes_require_verification_before_update(VerifiedAttributeType::Email)
+                .build(),
+        )
         .policies(
             UserPoolPolicyType::builder()
                 .password_policy(

@@ -16,6 +16,9 @@ pub(crate) struct IdClaims {
     pub sub: String,
     #[serde(default)]
     pub email: Option<String>,
+    /// `true`/`false` (a string in some emulators); absent counts as verified.
+    #[serde(default)]
+    pub email_verified: Option<serde_json::Value>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default, rename = "cognito:username")]
@@ -31,12 +34,15 @@ impl IdClaims {
     /// The user, with `fallback_email` when the token has no `email` claim
     /// (the app client's read attributes do not list it).
     pub fn user(&self, fallback_email: &str) -> ProviderUser {
+        let unverified = matches!(&self.email_verified, Some(serde_json::Value::Bool(false)))
+            || matches!(&self.email_verified, Some(serde_json::Value::String(s)) if s == "false");
         ProviderUser {
             sub: self.sub.clone(),
             email: self
                 .email
                 .clone()
                 .unwrap_or_else(|| fallback_email.to_owned()),
+            email_verified: !unverified,
             name: self.name.clone(),
         }
     }
@@ -77,8 +83,31 @@ mod tests {
             ProviderUser {
                 sub: "abc".into(),
                 email: "a@example.com".into(),
+                email_verified: true,
                 name: Some("Ann".into())
             }
+        );
+    }
+
+    #[test]
+    fn an_unverified_email_is_marked_so() {
+        for payload in [
+            r#"{"sub":"abc","email":"new@example.com","email_verified":false}"#,
+            r#"{"sub":"abc","email":"new@example.com","email_verified":"false"}"#,
+        ] {
+            assert!(
+                !decode(&token(payload))
+                    .unwrap()
+                    .user("x@example.com")
+                    .email_verified
+            );
+        }
+        let verified = r#"{"sub":"abc","email":"a@example.com","email_verified":true}"#;
+        assert!(
+            decode(&token(verified))
+                .unwrap()
+                .user("x@example.com")
+                .email_verified
         );
     }
 

@@ -19,7 +19,7 @@ use crate::{id_token, refresh_token, secret_hash};
 use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::{
-    AccessClaims, AccountFilter, AuthError, AuthStep, Authenticated, ChallengeKind,
+    AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
     ChallengeResponse, ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount,
     Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment, TotpReplacement,
 };
@@ -288,6 +288,7 @@ impl CognitoProvider {
                 expires_in: u64::try_from(result.expires_in()).unwrap_or(0),
             },
             user: claims.user(fallback_email),
+            second_factor: None,
         })
     }
 
@@ -324,6 +325,68 @@ impl CognitoProvider {
         )
         .await
     }
+}
+
+impl CognitoProvider {
+    /// One `SignUp` call.
+    async fn sign_up_once(&self, request: &SignUpRequest) -> Result<SignUpOutcome, AuthError> {
+        let attribute = |name: &str, value: &str| {
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|err| AuthError::Internal(format!("Cognito attribute: {err}")))
+        };
+        let mut call = self
+            .client
+            .sign_up()
+            .client_id(&self.config.client_id)
+            .username(&request.email)
+            .password(request.password.expose())
+            .user_attributes(attribute("email", &request.email)?);
+        if let Some(name) = &request.name {
+            call = call.user_attributes(attribute("name", name)?);
+        }
+        if let Some(phone) = &request.phone {
+            call = call.user_attributes(attribute("phone_number", phone)?);
+        }
+        if let Some(hash) = self.secret_hash(&request.email) {
+            call = call.secret_hash(hash);
+        }
+        let out = call
+            .send()
+            .await
+            .map_err(|err| fail(Operation::SignUp, err))?;
+        let requires_confirmation = !out.user_confirmed();
+        let delivery = match out.code_delivery_details() {
+            Some(details) => Some(CodeDelivery {
+                medium: delivery_medium(details.delivery_medium()),
+                destination: details
+                    .destination()
+                    .map_or_else(|| mask_email(&request.email), str::to_owned),
+            }),
+            None if requires_confirmation => Some(CodeDelivery {
+                medium: "EMAIL",
+                destination: mask_email(&request.email),
+            }),
+            None => None,
+        };
+        Ok(SignUpOutcome {
+            user_sub: out.user_sub().to_owned(),
+            requires_confirmation,
+            delivery,
+        })
+    }
+}
+
+/// A recovery code as authgate makes them (16 letters and digits, maybe in
+/// dash-separated groups), never a six-digit TOTP code.
+fn looks_like_recovery_code(text: &str) -> bool {
+    let compact: Vec<char> = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    compact.len() == 16 && compact.iter().all(char::is_ascii_alphanumeric)
 }
 
 fn delivery_medium(medium: Option<&DeliveryMediumType>) -> &'static str {
@@ -386,53 +449,42 @@ impl IdentityProvider for CognitoProvider {
         false
     }
 
+    /// `SignUp`. An address whose account is still `UNCONFIRMED` starts
+    /// over: `AdminDeleteUser`, then `SignUp` again, so the password that
+    /// works after confirmation is the latest sign-up's. A confirmed one is
+    /// [`AuthError::UsernameExists`].
     async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpOutcome, AuthError> {
-        let attribute = |name: &str, value: &str| {
-            AttributeType::builder()
-                .name(name)
-                .value(value)
-                .build()
-                .map_err(|err| AuthError::Internal(format!("Cognito attribute: {err}")))
-        };
-        let mut call = self
-            .client
-            .sign_up()
-            .client_id(&self.config.client_id)
-            .username(&request.email)
-            .password(request.password.expose())
-            .user_attributes(attribute("email", &request.email)?);
-        if let Some(name) = &request.name {
-            call = call.user_attributes(attribute("name", name)?);
+        match self.sign_up_once(&request).await {
+            Err(AuthError::UsernameExists) => match self.account_by_email(&request.email).await? {
+                Some(pending) if pending.status == AccountStatus::PendingConfirmation => {
+                    self.delete_account(&pending.sub).await?;
+                    self.sign_up_once(&request).await
+                }
+                _ => Err(AuthError::UsernameExists),
+            },
+            other => other,
         }
-        if let Some(phone) = &request.phone {
-            call = call.user_attributes(attribute("phone_number", phone)?);
-        }
-        if let Some(hash) = self.secret_hash(&request.email) {
-            call = call.secret_hash(hash);
-        }
-        let out = call
-            .send()
-            .await
-            .map_err(|err| fail(Operation::SignUp, err))?;
-        let requires_confirmation = !out.user_confirmed();
-        let delivery = match out.code_delivery_details() {
-            Some(details) => Some(CodeDelivery {
-                medium: delivery_medium(details.delivery_medium()),
-                destination: details
-                    .destination()
-                    .map_or_else(|| mask_email(&request.email), str::to_owned),
-            }),
-            None if requires_confirmation => Some(CodeDelivery {
-                medium: "EMAIL",
-                destination: mask_email(&request.email),
-            }),
-            None => None,
-        };
-        Ok(SignUpOutcome {
-            user_sub: out.user_sub().to_owned(),
-            requires_confirmation,
-            delivery,
-        })
+    }
+
+    /// Cognito checks codes of the current authenticator only inside a
+    /// sign-in: provider limit.
+    async fn verify_current_totp(
+        &self,
+        _claims: &AccessClaims,
+        _access_token: &Secret,
+        _code: &Secret,
+    ) -> Result<(), AuthError> {
+        Err(AuthError::NotSupportedByProvider(
+            "Cognito checks a code of the current authenticator only inside a sign-in: \
+             give one of your recovery codes as currentCode"
+                .into(),
+        ))
+    }
+
+    /// authgate ends the other sessions at its boundary
+    /// ([`IdentityProvider::tracks_sessions`] is false).
+    async fn revoke_other_sessions(&self, _claims: &AccessClaims) -> Result<(), AuthError> {
+        Ok(())
     }
 
     async fn confirm_sign_up(&self, email: &str, code: &Secret) -> Result<(), AuthError> {
@@ -521,6 +573,13 @@ impl IdentityProvider for CognitoProvider {
                     &[("NEW_PASSWORD", answer.expose())],
                 )
                 .await
+            }
+            ChallengeKind::TotpRequired if looks_like_recovery_code(answer.expose()) => {
+                Err(AuthError::NotSupportedByProvider(
+                    "Cognito accepts only a code of the authenticator app at sign-in: with a \
+                     recovery code, replace the authenticator (POST /v1/auth/mfa-reset/start)"
+                        .into(),
+                ))
             }
             ChallengeKind::TotpRequired => {
                 self.respond(

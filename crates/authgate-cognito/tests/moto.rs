@@ -425,14 +425,37 @@ async fn sign_in_before_confirmation_is_user_not_confirmed() {
     );
 }
 
+/// A second sign-up of an unconfirmed address starts over (a new user,
+/// the latest password); a confirmed one is `UsernameExists`.
 #[tokio::test]
-async fn duplicate_sign_up_is_username_exists() {
+async fn duplicate_sign_up_restarts_a_pending_one_and_refuses_a_confirmed_one() {
     let Pool { provider, .. } = pool().await;
     let email = new_email();
-    provider
+    let first = provider
+        .sign_up(sign_up_request(&email, "Attacker-Pass-99!"))
+        .await
+        .unwrap();
+    let second = provider
         .sign_up(sign_up_request(&email, PASSWORD))
         .await
         .unwrap();
+    assert_ne!(first.user_sub, second.user_sub);
+    provider
+        .confirm_sign_up(&email, &Secret::new("any-code"))
+        .await
+        .unwrap();
+    assert!(
+        provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        provider
+            .sign_in(&email, &Secret::new("Attacker-Pass-99!"))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    );
     assert_eq!(
         provider.sign_up(sign_up_request(&email, PASSWORD)).await,
         Err(AuthError::UsernameExists)

@@ -21,11 +21,11 @@ pub mod token;
 
 pub use audit::{AuditEvent, AuditOutcome};
 pub use error::AuthError;
-pub use notify::{Notification, Notifier};
+pub use notify::{Notification, Notifier, SecurityEvent};
 pub use provider::{
     AccountFilter, AccountStatus, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
     ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount, ProviderUser,
-    SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment, TotpReplacement,
+    SecondFactor, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment, TotpReplacement,
 };
 pub use secret::Secret;
 pub use token::AccessClaims;

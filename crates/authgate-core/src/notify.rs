@@ -37,6 +37,81 @@ pub enum Notification {
         name: Option<String>,
         code: Secret,
     },
+    /// Something happened to the account that its owner should know of
+    /// (no secret in it).
+    SecurityNotice {
+        to: String,
+        name: Option<String>,
+        event: SecurityEvent,
+    },
+}
+
+/// What a [`Notification::SecurityNotice`] tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityEvent {
+    /// The password was reset with a mailed code.
+    PasswordReset,
+    /// A lost authenticator was replaced (lost-authenticator recovery).
+    AuthenticatorReplaced,
+    /// The signed-in user enrolled a new authenticator over the old one.
+    AuthenticatorChanged,
+    /// A new set of recovery codes replaced the old one.
+    RecoveryCodesRegenerated,
+    /// A recovery code was spent; `remaining` are left.
+    RecoveryCodeUsed { remaining: u32 },
+    /// Someone signed up with the address of this (existing) account.
+    SignUpAttempt,
+    /// A password reset was asked for too soon after the authenticator was
+    /// replaced; no code was sent. Possible again from `until` (RFC 3339).
+    PasswordResetHeld { until: String },
+}
+
+impl SecurityEvent {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SecurityEvent::PasswordReset => "password_reset",
+            SecurityEvent::AuthenticatorReplaced => "authenticator_replaced",
+            SecurityEvent::AuthenticatorChanged => "authenticator_changed",
+            SecurityEvent::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            SecurityEvent::RecoveryCodeUsed { .. } => "recovery_code_used",
+            SecurityEvent::SignUpAttempt => "sign_up_attempt",
+            SecurityEvent::PasswordResetHeld { .. } => "password_reset_held",
+        }
+    }
+
+    /// What the owner reads in the notice.
+    pub fn sentence(&self) -> String {
+        match self {
+            SecurityEvent::PasswordReset => {
+                "The password of your account was reset with a code mailed to this address.".into()
+            }
+            SecurityEvent::AuthenticatorReplaced => {
+                "The authenticator app of your account was replaced (lost-authenticator recovery)."
+                    .into()
+            }
+            SecurityEvent::AuthenticatorChanged => {
+                "A new authenticator app was enrolled on your account; the old one no longer works."
+                    .into()
+            }
+            SecurityEvent::RecoveryCodesRegenerated => {
+                "New recovery codes were made for your account; the old ones no longer work.".into()
+            }
+            SecurityEvent::RecoveryCodeUsed { remaining } => format!(
+                "A recovery code of your account was used; {remaining} unused recovery codes are left."
+            ),
+            SecurityEvent::SignUpAttempt => {
+                "Someone tried to sign up with this address, which already has an account. \
+                 If it was you, sign in, or reset your password if you forgot it."
+                    .into()
+            }
+            SecurityEvent::PasswordResetHeld { until } => format!(
+                "A password reset was asked for, but the authenticator of your account was replaced \
+                 recently, so no code was sent. A reset by mail is possible from {until}, or now with \
+                 a recovery code."
+            ),
+        }
+    }
 }
 
 impl Notification {
@@ -46,7 +121,8 @@ impl Notification {
             | Notification::PasswordResetCode { to, .. }
             | Notification::TemporaryPassword { to, .. }
             | Notification::SignInIdentifier { to, .. }
-            | Notification::MfaResetCode { to, .. } => to,
+            | Notification::MfaResetCode { to, .. }
+            | Notification::SecurityNotice { to, .. } => to,
         }
     }
 
@@ -58,6 +134,7 @@ impl Notification {
             Notification::TemporaryPassword { .. } => "temporary_password",
             Notification::SignInIdentifier { .. } => "sign_in_identifier",
             Notification::MfaResetCode { .. } => "mfa_reset_code",
+            Notification::SecurityNotice { .. } => "security_notice",
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct TokenSet {
 pub struct ProviderUser {
     pub sub: String,
     pub email: String,
+    /// Has the provider verified the address? An unverified one never
+    /// enters the user context (nor binds invitations).
+    pub email_verified: bool,
     pub name: Option<String>,
 }
 
@@ -34,6 +37,17 @@ pub struct ProviderUser {
 pub struct Authenticated {
     pub tokens: TokenSet,
     pub user: ProviderUser,
+    /// The second factor this step proved, if any.
+    pub second_factor: Option<SecondFactor>,
+}
+
+/// How a second factor was proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// A code of the authenticator app.
+    Totp,
+    /// One of the account's one-time recovery codes (now spent).
+    RecoveryCode,
 }
 
 /// The kinds of challenge a sign-in can answer with.
@@ -163,6 +177,8 @@ impl AccountStatus {
 pub struct ProviderAccount {
     pub sub: String,
     pub email: String,
+    /// See [`ProviderUser::email_verified`].
+    pub email_verified: bool,
     pub name: Option<String>,
     pub phone: Option<String>,
     pub status: AccountStatus,
@@ -340,6 +356,22 @@ pub trait IdentityProvider: Send + Sync {
         state: Option<&Secret>,
         code: &Secret,
     ) -> Result<(), AuthError>;
+
+    /// Does `code` come from the signed-in user's active authenticator (each
+    /// code accepted once)? [`AuthError::CodeMismatch`] when not. A provider
+    /// that can check codes only inside a sign-in answers
+    /// [`AuthError::NotSupportedByProvider`].
+    async fn verify_current_totp(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError>;
+
+    /// End every session of the signed-in user but the one of `claims`,
+    /// where the provider tracks sessions (authgate ends them at its own
+    /// boundary for the others).
+    async fn revoke_other_sessions(&self, claims: &AccessClaims) -> Result<(), AuthError>;
 
     /// Does `password` belong to the signed-in user? `Ok` or
     /// [`AuthError::InvalidCredentials`]; nothing else changes.

@@ -18,13 +18,13 @@ use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
     AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
     ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, Notification, Notifier,
-    ProviderAccount, ProviderUser, Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment,
-    TotpReplacement, now_millis,
+    ProviderAccount, ProviderUser, SecondFactor, Secret, SignUpOutcome, SignUpRequest, TokenSet,
+    TotpEnrolment, TotpReplacement, now_millis,
 };
 use authgate_store::embedded::{EmbeddedUser, NewEmbeddedUser, UserStatus};
 use authgate_store::refresh::{NewFamily, RotateOutcome};
 use authgate_store::{Store, StoreError};
-use codes::{MAX_CODE_ATTEMPTS, code_matches, generate_code, hash_code};
+use codes::{MAX_CODE_ATTEMPTS, code_matches, generate_code, hash_code, hash_recovery_code};
 use keys::KeyRing;
 use password::PasswordHasher;
 use std::sync::Arc;
@@ -147,25 +147,28 @@ impl EmbeddedProvider {
     }
 
     /// Check a mailed code for `(sub, purpose)`. Every check spends one of
-    /// the code's tries; the last wrong one deletes it. A match consumes
-    /// nothing: the caller completes the operation and deletes the code.
+    /// the code's tries. A match consumes nothing: the caller completes the
+    /// operation and deletes the code. A code that expired or whose tries
+    /// are spent answers [`AuthError::CodeExpired`] only when it is the code
+    /// presented; any other wrong code is [`AuthError::CodeMismatch`], as
+    /// for an address without an account, so the answer tells a stranger
+    /// nothing about the account.
     async fn check_code(&self, sub: &str, purpose: &str, code: &Secret) -> Result<(), AuthError> {
         let now = now_millis();
-        let Some(stored) = self
+        match self
             .store
             .take_code_attempt(sub, purpose, MAX_CODE_ATTEMPTS, now)
             .await?
-        else {
-            self.store.delete_code(sub, purpose).await?;
-            return Err(AuthError::CodeExpired);
-        };
-        if code_matches(sub, purpose, code.expose(), &stored.code_hash) {
-            return Ok(());
+        {
+            Some(stored) if code_matches(sub, purpose, code.expose(), &stored.code_hash) => Ok(()),
+            Some(_) => Err(AuthError::CodeMismatch),
+            None => match self.store.get_code(sub, purpose).await? {
+                Some(dead) if code_matches(sub, purpose, code.expose(), &dead.code_hash) => {
+                    Err(AuthError::CodeExpired)
+                }
+                _ => Err(AuthError::CodeMismatch),
+            },
         }
-        if stored.attempts >= MAX_CODE_ATTEMPTS {
-            self.store.delete_code(sub, purpose).await?;
-        }
-        Err(AuthError::CodeMismatch)
     }
 
     /// After the password: tokens, or the second factor the policy asks for.
@@ -256,6 +259,7 @@ impl EmbeddedProvider {
             enabled: user.disabled_at.is_none(),
             mfa_enabled,
             created_at: user.created_at,
+            email_verified: user.status != UserStatus::Unconfirmed,
             sub: user.sub,
             email: user.email,
             name: user.name,
@@ -318,6 +322,7 @@ impl EmbeddedProvider {
                 expires_in: ttl,
             },
             user: provider_user(user),
+            second_factor: None,
         })
     }
 
@@ -351,6 +356,7 @@ fn provider_user(user: &EmbeddedUser) -> ProviderUser {
     ProviderUser {
         sub: user.sub.clone(),
         email: user.email.clone(),
+        email_verified: user.status != UserStatus::Unconfirmed,
         name: user.name.clone(),
     }
 }
@@ -381,16 +387,47 @@ impl IdentityProvider for EmbeddedProvider {
         Ok(self.keys.jwks())
     }
 
+    /// A new account, or a new start for an unconfirmed one: its pending
+    /// password, name and phone are replaced and earlier codes voided, so
+    /// the password that works after confirmation is the latest sign-up's
+    /// (a confirmation proves the mailbox, nothing more). An address with a
+    /// confirmed account is [`AuthError::UsernameExists`], after the same
+    /// hashing work as any other sign-up.
     async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpOutcome, AuthError> {
-        if self
-            .store
-            .embedded_user_by_email(&request.email)
-            .await?
-            .is_some()
-        {
-            return Err(AuthError::UsernameExists);
-        }
         let password_hash = self.hasher.hash(&request.password).await?;
+        if let Some(existing) = self.store.embedded_user_by_email(&request.email).await? {
+            if existing.status != UserStatus::Unconfirmed {
+                return Err(AuthError::UsernameExists);
+            }
+            let restarted = self
+                .store
+                .restart_pending_sign_up(
+                    &existing.sub,
+                    &password_hash,
+                    request.name.as_deref(),
+                    request.phone.as_deref(),
+                    now_millis(),
+                )
+                .await?;
+            if !restarted {
+                // Confirmed meanwhile.
+                return Err(AuthError::UsernameExists);
+            }
+            let user = self
+                .store
+                .embedded_user_by_sub(&existing.sub)
+                .await?
+                .ok_or_else(|| AuthError::Internal("user vanished after sign-up".into()))?;
+            self.send_sign_up_code(&user).await?;
+            return Ok(SignUpOutcome {
+                user_sub: user.sub,
+                requires_confirmation: true,
+                delivery: Some(CodeDelivery {
+                    medium: "EMAIL",
+                    destination: mask_email(&user.email),
+                }),
+            });
+        }
         let sub = uuid::Uuid::new_v4().to_string();
         let inserted = self
             .store
@@ -430,13 +467,22 @@ impl IdentityProvider for EmbeddedProvider {
         let Some(user) = self.store.embedded_user_by_email(email).await? else {
             return Err(AuthError::CodeMismatch);
         };
-        if user.status == UserStatus::Confirmed {
-            return Err(AuthError::AlreadyConfirmed);
+        if user.status != UserStatus::Unconfirmed {
+            // Only the code that confirmed it says so (a double submit);
+            // any other code answers like a wrong code for a stranger.
+            return match self.store.get_code(&user.sub, SIGN_UP_CODE).await? {
+                Some(used)
+                    if code_matches(&user.sub, SIGN_UP_CODE, code.expose(), &used.code_hash) =>
+                {
+                    Err(AuthError::AlreadyConfirmed)
+                }
+                _ => Err(AuthError::CodeMismatch),
+            };
         }
         self.check_code(&user.sub, SIGN_UP_CODE, code).await?;
         if !self
             .store
-            .confirm_embedded_user(&user.sub, SIGN_UP_CODE, now_millis())
+            .confirm_embedded_user(&user.sub, now_millis())
             .await?
         {
             return Err(AuthError::AlreadyConfirmed);
@@ -521,8 +567,17 @@ impl IdentityProvider for EmbeddedProvider {
                 .ok_or(AuthError::InvalidSession)?;
             return self.second_factor(&user).await;
         }
+        let mut second_factor = SecondFactor::Totp;
         let accepted = if response.kind == ChallengeKind::TotpRequired {
             match self.store.totp_state(&user.sub).await?.active_secret {
+                Some(_)
+                    if let Some(hash) = hash_recovery_code(&user.sub, response.answer.expose()) =>
+                {
+                    second_factor = SecondFactor::RecoveryCode;
+                    self.store
+                        .spend_recovery_code(self.name(), &user.sub, &hash, now)
+                        .await?
+                }
                 Some(secret) => {
                     self.accept_totp(&user.sub, &secret, &response.answer)
                         .await?
@@ -551,7 +606,9 @@ impl IdentityProvider for EmbeddedProvider {
             return Err(AuthError::CodeMismatch);
         }
         self.store.delete_challenge(&session_hash).await?;
-        Ok(AuthStep::Authenticated(self.start_session(&user).await?))
+        let mut done = self.start_session(&user).await?;
+        done.second_factor = Some(second_factor);
+        Ok(AuthStep::Authenticated(done))
     }
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError> {
@@ -699,7 +756,7 @@ impl IdentityProvider for EmbeddedProvider {
             .update_embedded_password(&user.sub, &hash, now)
             .await?;
         self.store
-            .delete_code(&user.sub, PASSWORD_RESET_CODE)
+            .retire_code(&user.sub, PASSWORD_RESET_CODE)
             .await?;
         self.store
             .revoke_families_of(&user.sub, "password_reset", now)
@@ -730,6 +787,31 @@ impl IdentityProvider for EmbeddedProvider {
         let keep = claims.origin_jti.as_deref().unwrap_or_default();
         self.store
             .revoke_other_families(&user.sub, keep, "password_changed", now)
+            .await?;
+        Ok(())
+    }
+
+    async fn verify_current_totp(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let user = self.user_of(claims).await?;
+        let Some(secret) = self.store.totp_state(&user.sub).await?.active_secret else {
+            return Err(AuthError::CodeMismatch);
+        };
+        if self.accept_totp(&user.sub, &secret, code).await? {
+            Ok(())
+        } else {
+            Err(AuthError::CodeMismatch)
+        }
+    }
+
+    async fn revoke_other_sessions(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+        let keep = claims.origin_jti.as_deref().unwrap_or_default();
+        self.store
+            .revoke_other_families(&claims.sub, keep, "authenticator_changed", now_millis())
             .await?;
         Ok(())
     }

@@ -28,9 +28,15 @@
 //!   [`Forbidden`] (`403`) when it is no.
 //!
 //! The guard alone does not issue tokens or check revocation: that is the
-//! provider's job. Asking authgate for the context does see a revoked session
-//! (`401 token_revoked`), within the context cache's TTL. Errors and logs never
-//! contain the token.
+//! provider's job. **A service that uses only [`Authenticated`] (or the
+//! [`GuardLayer`]) keeps accepting a signed-out user's access tokens until
+//! they expire** (`AUTHGATE_ACCESS_TOKEN_TTL`, an hour by default): the
+//! signature and claims stay valid after a sign-out, a password reset or a
+//! disable. Where that matters, check revocation: take [`CallerContext`],
+//! which asks authgate's `GET /v1/auth/subject` and sees a revoked session
+//! (`401 token_revoked`) within the context cache's TTL (30 s by default;
+//! [`ContextClient::with_cache_ttl`] shortens it), or keep access tokens
+//! short-lived. Errors and logs never contain the token.
 //!
 //! # Example
 //!

@@ -34,6 +34,8 @@ pub struct Templates {
     pub temporary_password: Template,
     pub sign_in_identifier: Template,
     pub mfa_reset_code: Template,
+    /// `{event}` is the sentence of the security event.
+    pub security_notice: Template,
 }
 
 impl Default for Templates {
@@ -72,6 +74,13 @@ impl Default for Templates {
                        If you did not ask for this, sign in and change your password.\n"
                     .into(),
             },
+            security_notice: Template {
+                subject: "Security notice for your account".into(),
+                body: "Hello {name},\n\n{event}\n\n\
+                       If this was not you, reset your password and replace your authenticator \
+                       with a recovery code, or contact your administrator.\n"
+                    .into(),
+            },
         }
     }
 }
@@ -79,6 +88,10 @@ impl Default for Templates {
 impl Templates {
     /// Subject and body of a notification, placeholders filled.
     pub fn render(&self, notification: &Notification) -> (String, String) {
+        let event = match notification {
+            Notification::SecurityNotice { event, .. } => event.sentence(),
+            _ => String::new(),
+        };
         let (template, name, code, password, identifier) = match notification {
             Notification::SignUpCode { name, code, .. } => {
                 (&self.sign_up_code, name, Some(code), None, None)
@@ -95,6 +108,9 @@ impl Templates {
             Notification::MfaResetCode { name, code, .. } => {
                 (&self.mfa_reset_code, name, Some(code), None, None)
             }
+            Notification::SecurityNotice { name, .. } => {
+                (&self.security_notice, name, None, None, None)
+            }
         };
         let fill = |text: &str| {
             text.replace("{name}", name.as_deref().unwrap_or("there"))
@@ -107,6 +123,7 @@ impl Templates {
                     "{identifier}",
                     identifier.map(String::as_str).unwrap_or_default(),
                 )
+                .replace("{event}", &event)
         };
         (fill(&template.subject), fill(&template.body))
     }
@@ -154,7 +171,13 @@ impl Mailer {
 
     /// `.eml` files in `dir` (created if missing).
     pub fn outbox(dir: PathBuf, from: &str, templates: Templates) -> Result<Self, MailSetupError> {
-        std::fs::create_dir_all(&dir).map_err(|e| MailSetupError::Outbox(e.to_string()))?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&dir)
+            .map_err(|e| MailSetupError::Outbox(e.to_string()))?;
         Ok(Self {
             description: format!("outbox {}", dir.display()),
             transport: Transport::Outbox(AsyncFileTransport::<Tokio1Executor>::new(dir)),

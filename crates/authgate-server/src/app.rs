@@ -5,7 +5,7 @@
 use crate::http;
 use crate::ratelimit::RateLimits;
 use crate::services::AuthService;
-use crate::services::auth::AuthzParts;
+use crate::services::auth::{AuthzParts, SecurityOptions};
 use crate::services::clients::MachineTokens;
 use crate::services::forward::RouteRules;
 use crate::settings::{ForwardDefault, MfaMode, ProviderKind, Settings};
@@ -26,7 +26,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
 
 /// A built application, ready to serve.
@@ -60,7 +60,7 @@ fn metrics_handle() -> PrometheusHandle {
 /// Open the database and apply migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        authgate_store::create_private_dir(&settings.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
                 settings.data_dir.display()
@@ -75,6 +75,28 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         .await
         .context("cannot migrate the database")?;
     Ok(store)
+}
+
+/// The installation's key for decoy answers: made once, kept in the
+/// database so that every instance answers alike.
+async fn decoy_key(store: &Store) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let mut fresh = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut fresh).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let stored = store
+        .instance_secret(
+            "decoy_key",
+            &STANDARD.encode(fresh),
+            authgate_core::now_millis(),
+        )
+        .await
+        .context("cannot read the installation secrets")?;
+    STANDARD
+        .decode(stored)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| anyhow::anyhow!("the stored decoy key is damaged"))
 }
 
 /// authgate's own keys (machine-client tokens), read in process.
@@ -226,6 +248,11 @@ impl App {
                 }
             }));
         }
+        let decoy_key = decoy_key(&store).await?;
+        let trusted_proxies = Arc::new(
+            http::middleware::TrustedProxies::parse(&settings.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("AUTHGATE_TRUSTED_PROXIES: {e}"))?,
+        );
         let auth = AuthService::new(
             provider,
             store,
@@ -239,6 +266,11 @@ impl App {
                     ttl: Duration::from_secs(settings.access_token_ttl),
                 },
                 forward_rules,
+            },
+            SecurityOptions {
+                sign_up_reveals_existing: settings.sign_up_reveals_existing,
+                mfa_reset_cooldown: Duration::from_secs(settings.mfa_reset_cooldown),
+                decoy_key,
             },
         );
         let mut state = AppState {
@@ -274,8 +306,15 @@ impl App {
                     .unwrap_or_default();
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
             }))
+            .layer(axum::middleware::from_fn_with_state(
+                settings.public_url.starts_with("https://"),
+                http::middleware::security_headers,
+            ))
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+            .layer(axum::middleware::from_fn_with_state(
+                trusted_proxies,
+                http::middleware::assign_request_id,
+            ));
         Ok(Self {
             state,
             router,

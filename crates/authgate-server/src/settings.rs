@@ -123,6 +123,15 @@ pub struct Settings {
     /// `authenticated` (default): a request no rule matches needs a valid
     /// token only; `deny`: it is refused.
     pub forward_default: ForwardDefault,
+    /// A sign-up for an address that has an account answers 409 (Cognito's
+    /// behaviour) instead of the generic answer.
+    pub sign_up_reveals_existing: bool,
+    /// Seconds after a mailed password reset during which a lost-authenticator
+    /// reset needs a recovery code (and the reverse).
+    pub mfa_reset_cooldown: u64,
+    /// Comma-separated CIDRs of the proxies whose `X-Request-Id` (and, from
+    /// issue 13 on, forwarded client address) authgate trusts.
+    pub trusted_proxies: String,
 }
 
 /// What `/v1/authz/forward` does with a request no route rule matches.
@@ -188,6 +197,9 @@ impl Default for Settings {
             key_reload_interval: 30,
             forward_rules: String::new(),
             forward_default: ForwardDefault::Authenticated,
+            sign_up_reveals_existing: false,
+            mfa_reset_cooldown: 72 * 3600,
+            trusted_proxies: String::new(),
         }
     }
 }

@@ -225,30 +225,55 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
-    /// Move an unconfirmed user to confirmed and drop the sign-up code, in one
-    /// transaction. Returns false when the user was not unconfirmed.
-    pub async fn confirm_embedded_user(
-        &self,
-        sub: &str,
-        purpose: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
+    /// Move an unconfirmed user to confirmed. The sign-up code stays (it
+    /// expires as it would have): presented again, it answers "already
+    /// confirmed" where any other code answers "wrong code". Returns false
+    /// when the user was not unconfirmed.
+    pub async fn confirm_embedded_user(&self, sub: &str, now: i64) -> StoreResult<bool> {
         let _writing = self.write_guard().await;
-        let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE embedded_users SET status = 'confirmed', updated_at = $1 \
              WHERE sub = $2 AND status = 'unconfirmed'",
         )
         .bind(now)
         .bind(sub)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// A new sign-up for an address whose account is still unconfirmed:
+    /// the pending password, name and phone are replaced and every code of
+    /// the account voided. False when the account is no longer unconfirmed.
+    pub async fn restart_pending_sign_up(
+        &self,
+        sub: &str,
+        password_hash: &str,
+        name: Option<&str>,
+        phone: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let _writing = self.write_guard().await;
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE embedded_users SET password_hash = $1, name = $2, phone = $3, updated_at = $4 \
+             WHERE sub = $5 AND status = 'unconfirmed'",
+        )
+        .bind(password_hash)
+        .bind(name)
+        .bind(phone)
+        .bind(now)
+        .bind(sub)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("DELETE FROM embedded_codes WHERE sub = $1 AND purpose = $2")
-            .bind(sub)
-            .bind(purpose)
-            .execute(&mut *tx)
-            .await?;
+        if updated == 1 {
+            sqlx::query("DELETE FROM embedded_codes WHERE sub = $1")
+                .bind(sub)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(updated == 1)
     }
@@ -314,6 +339,19 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(code_from_row).transpose()
+    }
+
+    /// Spend a code that did its job: it stays, unusable, until it expires,
+    /// so presenting it again answers "expired" rather than "wrong".
+    pub async fn retire_code(&self, sub: &str, purpose: &str) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query("UPDATE embedded_codes SET attempts = $1 WHERE sub = $2 AND purpose = $3")
+            .bind(i64::from(i32::MAX))
+            .bind(sub)
+            .bind(purpose)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     pub async fn delete_code(&self, sub: &str, purpose: &str) -> StoreResult<()> {

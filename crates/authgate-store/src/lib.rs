@@ -19,6 +19,7 @@ pub mod embedded;
 pub mod keys;
 pub mod mfa;
 pub mod mfa_resets;
+pub mod recovery;
 pub mod refresh;
 pub mod sessions;
 pub mod tenants;
@@ -31,6 +32,39 @@ use std::sync::Once;
 use std::time::Duration;
 
 pub use app_users::AppUser;
+
+/// Create `dir` (and its parents) readable by its owner only (0700). An
+/// existing directory is left as it is.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Create the SQLite file of `url` owner-only (0600) when it does not exist
+/// yet; SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private_sqlite_file(url: &str) -> std::io::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
 
 /// The database engine behind a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +141,10 @@ impl Store {
                 "the database URL must start with sqlite: or postgres:".into(),
             ));
         };
+        if engine == Engine::Sqlite {
+            create_private_sqlite_file(url)
+                .map_err(|e| StoreError::Other(format!("cannot create the SQLite file: {e}")))?;
+        }
         let url = match engine {
             Engine::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };

@@ -566,36 +566,22 @@ async fn embedded_users_are_unique_by_email_and_confirm_once(store: Store) {
         .put_code("u1", "reset", "h-reset", 9_000, 1_000)
         .await
         .unwrap();
-    assert!(
-        store
-            .confirm_embedded_user("u1", "sign_up", 3_000)
-            .await
-            .unwrap()
-    );
+    assert!(store.confirm_embedded_user("u1", 3_000).await.unwrap());
     let confirmed = store.embedded_user_by_sub("u1").await.unwrap().unwrap();
     assert_eq!(confirmed.status, UserStatus::Confirmed);
-    assert_eq!(
-        store.get_code("u1", "sign_up").await.unwrap(),
-        None,
-        "sign-up code deleted"
+    assert!(
+        store.get_code("u1", "sign_up").await.unwrap().is_some(),
+        "the sign-up code stays, to recognise a double submit"
     );
     assert!(
         store.get_code("u1", "reset").await.unwrap().is_some(),
         "codes of other purposes stay"
     );
     assert!(
-        !store
-            .confirm_embedded_user("u1", "sign_up", 4_000)
-            .await
-            .unwrap(),
+        !store.confirm_embedded_user("u1", 4_000).await.unwrap(),
         "a confirmed user is not confirmed again"
     );
-    assert!(
-        !store
-            .confirm_embedded_user("nobody", "sign_up", 4_000)
-            .await
-            .unwrap()
-    );
+    assert!(!store.confirm_embedded_user("nobody", 4_000).await.unwrap());
 }
 
 async fn codes_are_replaced_counted_and_deleted(store: Store) {

@@ -6,6 +6,7 @@ use crate::http::extract::ApiJson;
 use crate::http::problem::{ApiError, Problem};
 use crate::services::{Caller, RequestMeta};
 use crate::state::AppState;
+use authgate_core::Secret;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +18,7 @@ type ApiResult<T> = Result<T, ApiError>;
     responses(
         (status = 200, body = TotpEnrolmentResponse),
         (status = 401, body = Problem),
-        (status = 403, description = "MFA is turned off", body = Problem),
+        (status = 403, description = "MFA is turned off; or an authenticator is active and the password was not re-verified (reverification_required)", body = Problem),
     ))]
 pub async fn begin_totp(
     State(state): State<AppState>,
@@ -31,38 +32,85 @@ pub async fn begin_totp(
     }))
 }
 
-/// Finish the enrolment with a code from the authenticator.
+/// Finish the enrolment with a code from the authenticator; answers ten
+/// one-time recovery codes. Replacing an active authenticator also needs a
+/// recent password verification and `currentCode` (a code of the current
+/// authenticator or a recovery code); the user's other sessions end.
 #[utoipa::path(post, path = "/v1/auth/mfa/totp/verify", tag = "mfa", security(("bearer" = [])),
-    request_body = CodeBody,
+    request_body = TotpVerifyBody,
     responses(
         (status = 200, body = MfaEnabledResponse),
         (status = 400, description = "code_mismatch", body = Problem),
         (status = 401, body = Problem),
+        (status = 403, description = "reverification_required", body = Problem),
+        (status = 422, description = "currentCode missing", body = Problem),
     ))]
 pub async fn verify_totp(
     State(state): State<AppState>,
     meta: RequestMeta,
     caller: Caller,
-    ApiJson(body): ApiJson<CodeBody>,
+    ApiJson(body): ApiJson<TotpVerifyBody>,
 ) -> ApiResult<Json<MfaEnabledResponse>> {
-    state
+    let codes = state
         .auth
-        .finish_totp_enrolment(&meta, &caller, &body.code)
+        .finish_totp_enrolment(&meta, &caller, &body.code, body.current_code.as_ref())
         .await?;
-    Ok(Json(MfaEnabledResponse { mfa_enabled: true }))
+    Ok(Json(MfaEnabledResponse {
+        mfa_enabled: true,
+        recovery_codes: codes.into_iter().map(Secret::into_inner).collect(),
+    }))
+}
+
+/// A new set of ten recovery codes (the old ones stop working); needs the
+/// password.
+#[utoipa::path(post, path = "/v1/auth/mfa/recovery-codes", tag = "mfa", security(("bearer" = [])),
+    request_body = PasswordBody,
+    responses(
+        (status = 201, body = RecoveryCodesResponse),
+        (status = 401, description = "invalid_credentials", body = Problem),
+        (status = 409, description = "no authenticator is active", body = Problem),
+    ))]
+pub async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<(StatusCode, Json<RecoveryCodesResponse>)> {
+    let codes = state
+        .auth
+        .regenerate_recovery_codes(&meta, &caller, &body.password)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RecoveryCodesResponse {
+            recovery_codes: codes.into_iter().map(Secret::into_inner).collect(),
+        }),
+    ))
+}
+
+/// How many unused recovery codes the signed-in user has.
+#[utoipa::path(get, path = "/v1/auth/mfa/recovery-codes", tag = "mfa", security(("bearer" = [])),
+    responses((status = 200, body = RecoveryCodesLeftResponse), (status = 401, body = Problem)))]
+pub async fn recovery_codes_left(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<RecoveryCodesLeftResponse>> {
+    Ok(Json(RecoveryCodesLeftResponse {
+        remaining: state.auth.recovery_codes_left(&caller).await?,
+    }))
 }
 
 /// Ask for a password-reset code. The same answer whether or not the account exists.
-#[utoipa::path(post, path = "/v1/auth/password-resets", tag = "password", request_body = EmailBody,
+#[utoipa::path(post, path = "/v1/auth/password-resets", tag = "password", request_body = PasswordResetRequestBody,
     responses((status = 202, body = AcceptedResponse)))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
     meta: RequestMeta,
-    ApiJson(body): ApiJson<EmailBody>,
+    ApiJson(body): ApiJson<PasswordResetRequestBody>,
 ) -> ApiResult<(StatusCode, Json<AcceptedResponse>)> {
     state
         .auth
-        .request_password_reset(&meta, &body.email)
+        .request_password_reset(&meta, &body.email, body.recovery_code.as_ref())
         .await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -128,6 +128,10 @@ pub struct SessionResponse {
     /// RFC 3339
     pub expires_at: String,
     pub user: UserView,
+    /// Only when this sign-in enrolled an authenticator (`MFA_SETUP_REQUIRED`):
+    /// ten one-time recovery codes, shown this once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recovery_codes: Vec<String>,
 }
 
 impl From<SessionView> for SessionResponse {
@@ -140,6 +144,11 @@ impl From<SessionView> for SessionResponse {
             expires_in: session.tokens.expires_in,
             expires_at: rfc3339(session.expires_at),
             user: UserView::from(&session.user),
+            recovery_codes: session
+                .recovery_codes
+                .into_iter()
+                .map(Secret::into_inner)
+                .collect(),
         }
     }
 }
@@ -269,10 +278,50 @@ pub struct CodeBody {
     pub code: Secret,
 }
 
+/// `POST /v1/auth/mfa/totp/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpVerifyBody {
+    /// A code of the new authenticator.
+    #[schema(value_type = String)]
+    pub code: Secret,
+    /// Replacing an active authenticator: a code of the current one, or a
+    /// recovery code.
+    #[schema(value_type = Option<String>)]
+    pub current_code: Option<Secret>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaEnabledResponse {
     pub mfa_enabled: bool,
+    /// Ten one-time recovery codes, shown this once (the old ones stop working).
+    pub recovery_codes: Vec<String>,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodesResponse {
+    pub recovery_codes: Vec<String>,
+}
+
+/// How many recovery codes are left.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodesLeftResponse {
+    pub remaining: i64,
+}
+
+/// `POST /v1/auth/password-resets`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetRequestBody {
+    pub email: String,
+    /// Only within the cooling-off period after the authenticator was
+    /// replaced: a recovery code lets the reset code go out at once.
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -403,6 +452,11 @@ pub struct MfaResetVerifyBody {
     pub code: Secret,
     #[schema(value_type = String, format = Password)]
     pub password: Secret,
+    /// A recovery code: needed within the cooling-off period after a mailed
+    /// password reset (`AUTHGATE_MFA_RESET_COOLDOWN`), spent on success.
+    #[serde(default, alias = "recovery_code")]
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<Secret>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -430,6 +484,8 @@ pub struct MfaResetConfirmBody {
 #[serde(rename_all = "camelCase")]
 pub struct MfaResetConfirmResponse {
     pub mfa_reset: bool,
+    /// Ten new one-time recovery codes, shown this once.
+    pub recovery_codes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

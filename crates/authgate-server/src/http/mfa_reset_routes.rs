@@ -34,6 +34,7 @@ pub async fn start(
         (status = 200, body = MfaResetVerifyResponse),
         (status = 400, description = "code_mismatch", body = Problem),
         (status = 401, description = "invalid_session / invalid_credentials", body = Problem),
+        (status = 403, description = "recovery_cooldown: too soon after a mailed password reset, without a recovery code", body = Problem),
     ))]
 pub async fn verify(
     State(state): State<AppState>,
@@ -61,11 +62,17 @@ pub async fn confirm(
     meta: RequestMeta,
     ApiJson(body): ApiJson<MfaResetConfirmBody>,
 ) -> ApiResult<Json<MfaResetConfirmResponse>> {
-    state
+    let codes = state
         .auth
         .mfa_reset_confirm(&meta, &body.access_token, &body.code)
         .await?;
-    Ok(Json(MfaResetConfirmResponse { mfa_reset: true }))
+    Ok(Json(MfaResetConfirmResponse {
+        mfa_reset: true,
+        recovery_codes: codes
+            .into_iter()
+            .map(authgate_core::Secret::into_inner)
+            .collect(),
+    }))
 }
 
 impl MfaResetVerifyBody {
@@ -76,7 +83,14 @@ impl MfaResetVerifyBody {
         auth: &AuthService,
         meta: &RequestMeta,
     ) -> Result<MfaRecovery, AuthError> {
-        auth.mfa_reset_verify(meta, &self.email, &self.session, &self.code, &self.password)
-            .await
+        auth.mfa_reset_verify(
+            meta,
+            &self.email,
+            &self.session,
+            &self.code,
+            &self.password,
+            self.recovery_code.as_ref(),
+        )
+        .await
     }
 }

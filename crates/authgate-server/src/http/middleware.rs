@@ -1,6 +1,7 @@
-//! Cross-cutting middleware: the request id carried into problem bodies,
-//! problem+json for the answers axum produces itself (404, 405, panics), and
-//! request metrics by route and status.
+//! Cross-cutting middleware: the request id (a client's own only from a
+//! trusted proxy) carried into problem bodies, problem+json for the answers
+//! axum produces itself (404, 405, panics), the security headers of every
+//! answer, and request metrics by route and status.
 
 use crate::http::problem::ApiError;
 use authgate_core::AuthError;
@@ -9,6 +10,96 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::time::Instant;
+
+/// The proxies authgate trusts (`AUTHGATE_TRUSTED_PROXIES`: CIDRs or
+/// addresses, comma-separated): only a request from one of them may name its
+/// own `X-Request-Id`.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Parse the setting; the error names the entry that is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{entry:?} is not an address or a CIDR (e.g. 10.0.0.0/8)"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// A request id a proxy may pass on: 1 to 128 visible ASCII characters.
+fn acceptable_request_id(value: &axum::http::HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// Give every request its id: a trusted proxy's `X-Request-Id` is kept,
+/// any other client's is replaced by a fresh one (so a client cannot write
+/// what it likes into audit rows and logs).
+pub async fn assign_request_id(
+    axum::extract::State(proxies): axum::extract::State<std::sync::Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let keep = peer.is_some_and(|ip| proxies.contains(ip))
+        && request
+            .headers()
+            .get("x-request-id")
+            .is_some_and(acceptable_request_id);
+    if !keep {
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+            request.headers_mut().insert("x-request-id", value);
+        }
+    }
+    next.run(request).await
+}
+
+/// The headers of every answer: `Cache-Control: no-store` unless the route
+/// chose its own (tokens, codes and contexts are never cached),
+/// `X-Content-Type-Options: nosniff`, and HSTS when the public URL is https.
+pub async fn security_headers(
+    axum::extract::State(https): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::http::HeaderValue;
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
+}
 
 tokio::task_local! {
     /// The id of the request being served, for problem bodies.

@@ -133,6 +133,10 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         ))
         .routes(routes!(account_routes::begin_totp))
         .routes(routes!(account_routes::verify_totp))
+        .routes(routes!(
+            account_routes::regenerate_recovery_codes,
+            account_routes::recovery_codes_left
+        ))
         .routes(routes!(account_routes::change_password))
         .routes(routes!(account_routes::verify_password))
         .routes(routes!(admin_routes::create_user, admin_routes::list_users))

@@ -68,7 +68,7 @@ impl AuthService {
             .find_or_create_app_user(
                 self.provider.name(),
                 &account.sub,
-                Some(&account.email),
+                account.email_verified.then_some(account.email.as_str()),
                 account.name.as_deref(),
                 now_millis(),
             )
@@ -126,6 +126,29 @@ impl AuthService {
             .record_by(actor, "admin_create_user", meta, Some(&email), sub, &result)
             .await;
         result
+    }
+
+    /// Self-service account creation (the CognitoApi profile's open
+    /// `POST /v1/users`): the provider subject of the new account. A taken
+    /// address answers a decoy subject and mails its owner a notice, unless
+    /// `AUTHGATE_SIGN_UP_REVEALS_EXISTING` asks for the 409.
+    pub async fn open_create_user(
+        &self,
+        meta: &RequestMeta,
+        email: &str,
+        name: Option<String>,
+        phone: Option<String>,
+    ) -> Result<String, AuthError> {
+        match self.admin_create_user(meta, None, email, name, phone).await {
+            Ok(user) => Ok(user.account.sub),
+            Err(AuthError::UsernameExists) if !self.security.sign_up_reveals_existing => {
+                let email = normalize_email("email", email)?;
+                self.notice(&email, authgate_core::SecurityEvent::SignUpAttempt)
+                    .await;
+                Ok(self.decoy_sub(&email))
+            }
+            Err(other) => Err(other),
+        }
     }
 
     pub async fn admin_list_users(

@@ -21,10 +21,14 @@ pub struct SessionView {
     pub user: AppUser,
     /// Unix seconds at which the access token expires.
     pub expires_at: i64,
+    /// Recovery codes, when this step enrolled an authenticator (shown once).
+    pub recovery_codes: Vec<Secret>,
 }
 
 /// What a sign-in produced.
 #[derive(Debug, Clone)]
+// A return value, moved once to its renderer: boxing the session buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum SignInResult {
     Session(SessionView),
     Challenge(ChallengeStep),
@@ -51,6 +55,21 @@ pub struct AuthService {
     pub(crate) machine: Arc<crate::services::clients::MachineTokens>,
     pub(crate) policies: Arc<crate::services::authz::PolicyCache>,
     pub(crate) forward_rules: Arc<crate::services::forward::RouteRules>,
+    pub(crate) security: Arc<SecurityOptions>,
+}
+
+/// The account-protection settings of the services.
+#[derive(Clone)]
+pub struct SecurityOptions {
+    /// `AUTHGATE_SIGN_UP_REVEALS_EXISTING`: a sign-up for a taken address
+    /// answers 409 (Cognito's behaviour) instead of the generic answer.
+    pub sign_up_reveals_existing: bool,
+    /// `AUTHGATE_MFA_RESET_COOLDOWN`: a lost-authenticator reset after a
+    /// mailed password reset (and the reverse) needs a recovery code within
+    /// this period.
+    pub mfa_reset_cooldown: std::time::Duration,
+    /// The installation's key for decoy answers (see `decoy_sub`).
+    pub decoy_key: [u8; 32],
 }
 
 /// The authorization half of an [`AuthService`].
@@ -67,6 +86,7 @@ impl AuthService {
         verification_ttl: std::time::Duration,
         notifier: Arc<dyn Notifier>,
         authz: AuthzParts,
+        security: SecurityOptions,
     ) -> Self {
         let events = EventRecorder::spawn(store.clone(), provider.name());
         Self {
@@ -79,6 +99,7 @@ impl AuthService {
             machine: Arc::new(authz.machine),
             policies: Default::default(),
             forward_rules: Arc::new(authz.forward_rules),
+            security: Arc::new(security),
         }
     }
 
@@ -122,7 +143,23 @@ impl AuthService {
         self.events
             .record("sign_up", meta, Some(&email), sub, &result)
             .await;
-        result
+        match result {
+            // A taken address answers like a new sign-up (the audit row above
+            // says what happened); its owner gets a notice instead of a code.
+            Err(AuthError::UsernameExists) if !self.security.sign_up_reveals_existing => {
+                self.notice(&email, authgate_core::SecurityEvent::SignUpAttempt)
+                    .await;
+                Ok(SignUpOutcome {
+                    user_sub: self.decoy_sub(&email),
+                    requires_confirmation: true,
+                    delivery: Some(authgate_core::CodeDelivery {
+                        medium: "EMAIL",
+                        destination: authgate_core::policy::mask_email(&email),
+                    }),
+                })
+            }
+            other => other,
+        }
     }
 
     pub async fn confirm_sign_up(
@@ -211,7 +248,33 @@ impl AuthService {
                     answer,
                 })
                 .await;
-            self.next_step(step).await
+            let recovery_code = matches!(
+                &step,
+                Ok(AuthStep::Authenticated(done))
+                    if done.second_factor == Some(authgate_core::SecondFactor::RecoveryCode)
+            );
+            let mut result = self.next_step(step).await;
+            if let Ok(SignInResult::Session(session)) = &mut result {
+                if kind == ChallengeKind::MfaSetupRequired {
+                    session.recovery_codes = self
+                        .issue_recovery_codes(&session.user.provider_sub)
+                        .await?;
+                }
+                if recovery_code {
+                    self.recovery_code_used_notice(&session.user.provider_sub, &email)
+                        .await?;
+                    self.events
+                        .record(
+                            "recovery_code_sign_in",
+                            meta,
+                            Some(&email),
+                            Some(&session.user.provider_sub),
+                            &Ok::<(), AuthError>(()),
+                        )
+                        .await;
+                }
+            }
+            result
         }
         .await;
         let event = match kind {
@@ -384,7 +447,8 @@ impl AuthService {
             .upsert_app_user(
                 self.provider.name(),
                 &done.user.sub,
-                Some(&done.user.email),
+                // An unverified address never enters the context.
+                done.user.email_verified.then_some(done.user.email.as_str()),
                 done.user.name.as_deref(),
                 now_millis(),
             )
@@ -408,6 +472,7 @@ impl AuthService {
             expires_at: now_millis() / 1000 + done.tokens.expires_in as i64,
             tokens: done.tokens,
             user,
+            recovery_codes: Vec::new(),
         })
     }
 }

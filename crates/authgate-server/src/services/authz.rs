@@ -159,10 +159,10 @@ impl AuthService {
                     Err(AuthError::NotFound(_)) => None,
                     Err(other) => return Err(other),
                 };
-                let email = account
-                    .as_ref()
-                    .map(|a| a.email.as_str())
-                    .or(caller.claims.email.as_deref());
+                let email = match &account {
+                    Some(account) => account.email_verified.then_some(account.email.as_str()),
+                    None => caller.claims.email.as_deref(),
+                };
                 let name = account
                     .as_ref()
                     .and_then(|a| a.name.as_deref())

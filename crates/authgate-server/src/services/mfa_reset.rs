@@ -9,14 +9,18 @@
 //!    the old one, the recovery token is spent, and every session ends.
 //!
 //! MFA stays mandatory throughout: no step issues a session. Every step is
-//! an audit event.
+//! an audit event. A mailbox alone does not replace an authenticator: within
+//! `AUTHGATE_MFA_RESET_COOLDOWN` after a mailed password reset, `verify`
+//! also needs one of the account's recovery codes. An address without an
+//! account gets a decoy session that answers every step like a real one.
 
 use crate::services::auth::AuthService;
 use crate::services::events::RequestMeta;
 use authgate_core::policy::normalize_email;
-use authgate_core::{AuthError, Notification, Secret, TotpEnrolment, now_millis};
+use authgate_core::{AuthError, Notification, Secret, SecurityEvent, TotpEnrolment, now_millis};
 use authgate_embedded::codes::{code_matches, generate_code, hash_code};
 use authgate_embedded::tokens::{new_refresh_token, token_digest};
+use authgate_store::recovery::Recovery;
 
 const PURPOSE: &str = "mfa_reset";
 /// Tries on a session or recovery token before it is spent.
@@ -40,14 +44,30 @@ impl AuthService {
         let email = normalize_email("email", email)?;
         let session = new_refresh_token();
         let result = async {
-            let Some(account) = self.provider.admin_find_by_email(&email).await? else {
+            let now = now_millis();
+            let account = self
+                .provider
+                .admin_find_by_email(&email)
+                .await?
+                .filter(|a| a.enabled);
+            let Some(account) = account else {
+                // A decoy: its code was never sent, so `verify` answers
+                // code_mismatch as it would for a real account.
+                let decoy = format!("decoy:{}", self.decoy_sub(&email));
+                self.store
+                    .create_mfa_reset(
+                        &token_digest(&session),
+                        self.provider.name(),
+                        &decoy,
+                        &email,
+                        &hash_code(&decoy, PURPOSE, &new_refresh_token()),
+                        now + CODE_TTL_MILLIS,
+                        now,
+                    )
+                    .await?;
                 return Ok(None);
             };
-            if !account.enabled {
-                return Ok(None);
-            }
             let code = generate_code();
-            let now = now_millis();
             self.store
                 .create_mfa_reset(
                     &token_digest(&session),
@@ -87,6 +107,7 @@ impl AuthService {
         session: &Secret,
         code: &Secret,
         password: &Secret,
+        recovery_code: Option<&Secret>,
     ) -> Result<MfaRecovery, AuthError> {
         let email = normalize_email("email", email)?;
         let mut subject = None;
@@ -111,10 +132,32 @@ impl AuthService {
             if !code_matches(&reset.sub, PURPOSE, code.expose(), &reset.code_hash) {
                 return fail(AuthError::CodeMismatch).await;
             }
+            // The mailbox is proven; right after a mailed password reset it
+            // is not enough.
+            let recovery_code = recovery_code.filter(|c| !c.expose().trim().is_empty());
+            let with_recovery_code = match recovery_code {
+                Some(given) if self.recovery_code_unused(&reset.sub, given).await? => Some(given),
+                Some(_) => return fail(AuthError::CodeMismatch).await,
+                None => None,
+            };
+            if with_recovery_code.is_none()
+                && let Some(until) = self.cooling_off(&reset.sub, Recovery::PasswordReset).await?
+            {
+                return Err(AuthError::RecoveryCooldown {
+                    message: "the authenticator cannot be replaced this soon after a mailed password reset"
+                        .into(),
+                    until,
+                });
+            }
             let replacement = match self.provider.begin_totp_replacement(&email, password).await {
                 Ok(replacement) => replacement,
                 Err(err) => return fail(err).await,
             };
+            if let Some(given) = with_recovery_code
+                && !self.spend_recovery_code(&reset.sub, &email, given).await?
+            {
+                return fail(AuthError::CodeMismatch).await;
+            }
             let recovery_token = new_refresh_token();
             self.store
                 .mark_mfa_reset_verified(
@@ -147,7 +190,7 @@ impl AuthService {
         meta: &RequestMeta,
         recovery_token: &Secret,
         code: &Secret,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Vec<Secret>, AuthError> {
         let mut who = None;
         let result = async {
             let reset = self
@@ -175,10 +218,17 @@ impl AuthService {
             }
             // The recovery token is spent, and every session of the account ends.
             self.store.delete_mfa_reset(&reset.session_hash).await?;
+            let now = now_millis();
             self.store
-                .revoke_provider_sessions(self.provider.name(), &reset.sub, now_millis())
+                .revoke_provider_sessions(self.provider.name(), &reset.sub, now)
                 .await?;
-            Ok(())
+            self.store
+                .record_recovery(self.provider.name(), &reset.sub, Recovery::MfaReset, now)
+                .await?;
+            let codes = self.issue_recovery_codes(&reset.sub).await?;
+            self.notice(&reset.email, SecurityEvent::AuthenticatorReplaced)
+                .await;
+            Ok(codes)
         }
         .await;
         let (sub, email) = who.unzip();

@@ -12,6 +12,7 @@ pub mod events;
 pub mod forward;
 pub mod mfa_reset;
 pub mod recovery;
+pub mod recovery_codes;
 pub mod tenants;
 
 pub use auth::{AuthService, Caller, SessionView, SignInResult};

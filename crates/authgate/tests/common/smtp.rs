@@ -14,6 +14,13 @@ pub struct Delivered {
     pub data: String,
 }
 
+impl Delivered {
+    /// A security notice (authgate's subject for them).
+    pub fn is_notice(&self) -> bool {
+        self.data.contains("Subject: Security notice")
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct SmtpSink {
     pub port: u16,
@@ -45,7 +52,42 @@ impl SmtpSink {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
+    /// Every message to `address` but security notices (see [`Self::notices_to`]).
     pub fn messages_to(&self, address: &str) -> Vec<Delivered> {
+        self.all_to(address)
+            .into_iter()
+            .filter(|m| !m.is_notice())
+            .collect()
+    }
+
+    /// The security notices to `address` (no code, no secret in them).
+    pub fn notices_to(&self, address: &str) -> Vec<Delivered> {
+        self.all_to(address)
+            .into_iter()
+            .filter(Delivered::is_notice)
+            .collect()
+    }
+
+    /// Wait up to 10 s for a notice to `address` whose text contains `text`.
+    pub async fn notice(&self, address: &str, text: &str) -> Delivered {
+        for _ in 0..200 {
+            if let Some(notice) = self.notices_to(address).into_iter().find(|m| {
+                m.data
+                    .replace("\r\n", " ")
+                    .replace('\n', " ")
+                    .contains(text)
+            }) {
+                return notice;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no notice with {text:?} for {address} within 10 s: {:?}",
+            self.notices_to(address)
+        );
+    }
+
+    fn all_to(&self, address: &str) -> Vec<Delivered> {
         self.messages
             .lock()
             .unwrap()

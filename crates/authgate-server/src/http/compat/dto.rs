@@ -60,6 +60,17 @@ pub struct ConfirmMfaResponse {
     pub user_id: String,
     /// `CONFIRMED`
     pub mfa_status: &'static str,
+    /// Ten one-time recovery codes, shown this once (authgate's addition).
+    pub recovery_codes: Vec<String>,
+}
+
+/// `{status, recovery_codes}` of a finished authenticator replacement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaResetCompleteResponse {
+    /// `MFA_RESET_COMPLETE`
+    pub status: &'static str,
+    /// Ten new one-time recovery codes, shown this once (authgate's addition).
+    pub recovery_codes: Vec<String>,
 }
 
 /// `{email, status}`: `PASSWORD_FORGOT_CONFIRMATION_SENT`, `CONFIRMATION_CODE_SENT`.

@@ -131,24 +131,23 @@ fn tokens(session: SessionView, email: Option<String>, spent: Option<&Secret>) -
 /// Create a user; a temporary password is mailed to the address. Open, as in
 /// the original (rate limited).
 #[utoipa::path(post, path = "/v1/users", tag = "cognitoapi", request_body = CreateUserBody,
-    responses((status = 200, body = UserStatusResponse), (status = 409, description = "an account with this email exists", body = CompatMessage), (status = 422, description = "invalid email or phone", body = CompatMessage)))]
+    responses((status = 200, body = UserStatusResponse), (status = 409, description = "an account with this email exists (only with AUTHGATE_SIGN_UP_REVEALS_EXISTING=true; otherwise the same answer as a new account)", body = CompatMessage), (status = 422, description = "invalid email or phone", body = CompatMessage)))]
 pub async fn create_user(
     cx: Cx,
     CompatJson(body): CompatJson<CreateUserBody>,
 ) -> CompatResult<UserStatusResponse> {
-    let user = cx
+    let user_id = cx
         .auth
-        .admin_create_user(
+        .open_create_user(
             &cx.meta,
-            None,
             &body.email,
             body.full_name,
             body.mobile_phone_number,
         )
         .await?;
     Ok(Json(UserStatusResponse {
-        email: user.account.email,
-        user_id: user.account.sub,
+        email: normalize_email("email", &body.email)?,
+        user_id,
         status: "CREATED",
     }))
 }
@@ -257,6 +256,11 @@ pub async fn confirm_mfa(
         email: user.account.email,
         user_id,
         mfa_status: "CONFIRMED",
+        recovery_codes: session
+            .recovery_codes
+            .into_iter()
+            .map(Secret::into_inner)
+            .collect(),
     }))
 }
 
@@ -279,7 +283,7 @@ pub async fn forgot_password(
     CompatJson(body): CompatJson<EmailBody>,
 ) -> CompatResult<EmailStatusResponse> {
     cx.auth
-        .request_password_reset(&cx.meta, &body.email)
+        .request_password_reset(&cx.meta, &body.email, None)
         .await?;
     Ok(email_status(body, "PASSWORD_FORGOT_CONFIRMATION_SENT"))
 }
@@ -392,16 +396,18 @@ pub async fn mfa_reset_verify(
 
 /// Prove the new authenticator: it replaces the old one; every session ends.
 #[utoipa::path(post, path = "/v1/mfa-reset/confirm", tag = "cognitoapi", request_body = MfaResetConfirmBody,
-    responses((status = 200, body = StatusResponse), (status = 400, description = "wrong code", body = CompatMessage), (status = 401, description = "invalid recovery token", body = CompatMessage)))]
+    responses((status = 200, body = MfaResetCompleteResponse), (status = 400, description = "wrong code", body = CompatMessage), (status = 401, description = "invalid recovery token", body = CompatMessage)))]
 pub async fn mfa_reset_confirm(
     cx: Cx,
     CompatJson(body): CompatJson<MfaResetConfirmBody>,
-) -> CompatResult<StatusResponse> {
-    cx.auth
+) -> CompatResult<MfaResetCompleteResponse> {
+    let codes = cx
+        .auth
         .mfa_reset_confirm(&cx.meta, &body.access_token, &body.otp)
         .await?;
-    Ok(Json(StatusResponse {
+    Ok(Json(MfaResetCompleteResponse {
         status: "MFA_RESET_COMPLETE",
+        recovery_codes: codes.into_iter().map(Secret::into_inner).collect(),
     }))
 }
 
