@@ -176,13 +176,7 @@ impl CognitoProvider {
         &self,
         new: NewAccount,
     ) -> Result<ProviderAccount, AuthError> {
-        let attr = |name: &str, value: &str| {
-            AttributeType::builder()
-                .name(name)
-                .value(value)
-                .build()
-                .map_err(|err| AuthError::Internal(format!("Cognito attribute: {err}")))
-        };
+        let attr = crate::provider::user_attribute;
         let mut call = self
             .client
             .admin_create_user()

@@ -330,13 +330,7 @@ impl CognitoProvider {
 impl CognitoProvider {
     /// One `SignUp` call.
     async fn sign_up_once(&self, request: &SignUpRequest) -> Result<SignUpOutcome, AuthError> {
-        let attribute = |name: &str, value: &str| {
-            AttributeType::builder()
-                .name(name)
-                .value(value)
-                .build()
-                .map_err(|err| AuthError::Internal(format!("Cognito attribute: {err}")))
-        };
+        let attribute = user_attribute;
         let mut call = self
             .client
             .sign_up()
@@ -377,6 +371,15 @@ impl CognitoProvider {
             delivery,
         })
     }
+}
+
+/// A user attribute of a call.
+pub(crate) fn user_attribute(name: &str, value: &str) -> Result<AttributeType, AuthError> {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(|err| AuthError::Internal(format!("Cognito attribute: {err}")))
 }
 
 /// A recovery code as authgate makes them (16 letters and digits, maybe in

@@ -776,6 +776,7 @@ async fn operations_endpoints(engine: Engine) {
         "/v1/admin/policies/{id}",
         "/v1/authz/check",
         "/v1/authz/forward",
+        "/v1/auth/mfa/recovery-codes",
         "/oauth2/token",
         "/oauth2/jwks.json",
         "/health/live",

@@ -35,6 +35,12 @@ impl AuthService {
     /// boundary.
     pub(crate) async fn end_other_sessions(&self, caller: &Caller) -> Result<(), AuthError> {
         self.provider.revoke_other_sessions(&caller.claims).await?;
+        self.end_other_sessions_at_boundary(caller).await
+    }
+
+    /// For a provider that does not track sessions: end the caller's other
+    /// sessions at authgate's boundary (their tokens and refreshes).
+    async fn end_other_sessions_at_boundary(&self, caller: &Caller) -> Result<(), AuthError> {
         if !self.provider.tracks_sessions() {
             let keep = caller.claims.origin_jti.as_deref().unwrap_or_default();
             self.store
@@ -278,20 +284,9 @@ impl AuthService {
             self.provider
                 .change_password(&caller.claims, &caller.token, current, new_password)
                 .await?;
-            if !self.provider.tracks_sessions() {
-                // The provider cannot sign out "all but this session": authgate
-                // ends the others at its boundary (their tokens and refreshes).
-                let keep = caller.claims.origin_jti.as_deref().unwrap_or_default();
-                self.store
-                    .revoke_other_provider_sessions(
-                        self.provider.name(),
-                        &caller.claims.sub,
-                        keep,
-                        now_millis(),
-                    )
-                    .await?;
-            }
-            Ok(())
+            // The provider cannot sign out "all but this session": authgate
+            // ends the others at its boundary.
+            self.end_other_sessions_at_boundary(caller).await
         }
         .await;
         self.events
