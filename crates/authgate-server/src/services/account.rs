@@ -236,16 +236,28 @@ impl AuthService {
             self.provider
                 .confirm_forgot_password(&email, code, new_password)
                 .await?;
-            if let Some(account) = self.provider.admin_find_by_email(&email).await? {
-                self.store
-                    .record_recovery(
-                        self.provider.name(),
-                        &account.sub,
-                        Recovery::PasswordReset,
-                        now_millis(),
-                    )
-                    .await?;
-                self.notice(&email, SecurityEvent::PasswordReset).await;
+            // The password is set: what follows must not turn the answer
+            // into an error (the cooling-off record is logged when it fails).
+            match self.provider.admin_find_by_email(&email).await {
+                Ok(Some(account)) => {
+                    if let Err(err) = self
+                        .store
+                        .record_recovery(
+                            self.provider.name(),
+                            &account.sub,
+                            Recovery::PasswordReset,
+                            now_millis(),
+                        )
+                        .await
+                    {
+                        tracing::error!(error = %err, "password reset not recorded: no cooling-off period");
+                    }
+                    self.notice(&email, SecurityEvent::PasswordReset).await;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "password reset not recorded: no cooling-off period");
+                }
             }
             if !self.provider.tracks_sessions() {
                 // The provider keeps the old sessions; authgate ends them at its boundary.
