@@ -6,7 +6,6 @@ use crate::http::extract::ApiJson;
 use crate::http::problem::{ApiError, Problem};
 use crate::services::{Caller, RequestMeta};
 use crate::state::AppState;
-use authgate_core::Secret;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -57,7 +56,7 @@ pub async fn verify_totp(
         .await?;
     Ok(Json(MfaEnabledResponse {
         mfa_enabled: true,
-        recovery_codes: codes.into_iter().map(Secret::into_inner).collect(),
+        recovery_codes: shown_once(codes),
     }))
 }
 
@@ -83,7 +82,7 @@ pub async fn regenerate_recovery_codes(
     Ok((
         StatusCode::CREATED,
         Json(RecoveryCodesResponse {
-            recovery_codes: codes.into_iter().map(Secret::into_inner).collect(),
+            recovery_codes: shown_once(codes),
         }),
     ))
 }

@@ -111,6 +111,11 @@ impl From<&AppUser> for UserView {
     }
 }
 
+/// Recovery codes as an answer shows them (the one time they are shown).
+pub fn shown_once(codes: Vec<Secret>) -> Vec<String> {
+    codes.into_iter().map(Secret::into_inner).collect()
+}
+
 /// A successful authentication.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -144,11 +149,7 @@ impl From<SessionView> for SessionResponse {
             expires_in: session.tokens.expires_in,
             expires_at: rfc3339(session.expires_at),
             user: UserView::from(&session.user),
-            recovery_codes: session
-                .recovery_codes
-                .into_iter()
-                .map(Secret::into_inner)
-                .collect(),
+            recovery_codes: shown_once(session.recovery_codes),
         }
     }
 }

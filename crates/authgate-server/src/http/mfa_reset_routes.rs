@@ -68,10 +68,7 @@ pub async fn confirm(
         .await?;
     Ok(Json(MfaResetConfirmResponse {
         mfa_reset: true,
-        recovery_codes: codes
-            .into_iter()
-            .map(authgate_core::Secret::into_inner)
-            .collect(),
+        recovery_codes: crate::http::dto::shown_once(codes),
     }))
 }
 

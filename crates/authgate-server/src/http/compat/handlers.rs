@@ -256,11 +256,7 @@ pub async fn confirm_mfa(
         email: user.account.email,
         user_id,
         mfa_status: "CONFIRMED",
-        recovery_codes: session
-            .recovery_codes
-            .into_iter()
-            .map(Secret::into_inner)
-            .collect(),
+        recovery_codes: crate::http::dto::shown_once(session.recovery_codes),
     }))
 }
 
@@ -407,7 +403,7 @@ pub async fn mfa_reset_confirm(
         .await?;
     Ok(Json(MfaResetCompleteResponse {
         status: "MFA_RESET_COMPLETE",
-        recovery_codes: codes.into_iter().map(Secret::into_inner).collect(),
+        recovery_codes: crate::http::dto::shown_once(codes),
     }))
 }
 
