@@ -8,9 +8,10 @@
 //! `./authgate-data/outbox/`.
 
 use anyhow::Context;
-use authgate_server::services::authz::Actor;
-use authgate_server::settings::LogFormat;
-use authgate_server::{App, Settings};
+use authgate_http::App;
+use authgate_service::authz::AdminActor;
+use authgate_service::settings::LogFormat;
+use authgate_service::{Services, Settings};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -183,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
             app.serve(listener, shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = authgate_server::app::open_store(&settings).await?;
+            let store = authgate_service::open_store(&settings).await?;
             store.close().await;
             println!("migrations applied");
             Ok(())
@@ -221,11 +222,13 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => {
-            let app = App::build(settings).await?;
-            let auth = app.state.auth.clone();
+            // The services without a router: the same rules as the API.
+            let services = Services::build(settings).await?;
+            let auth = services.auth.clone();
+            let operator = AdminActor::operator();
             let result = match command {
                 AdminCommand::CreateUser { email, name, phone } => auth
-                    .admin_create_user(&Default::default(), None, &email, name, phone)
+                    .admin_create_user(&Default::default(), &operator, &email, name, phone)
                     .await
                     .map(|user| {
                         format!(
@@ -234,7 +237,7 @@ async fn main() -> anyhow::Result<()> {
                         )
                     }),
                 AdminCommand::CreateClient { name, scopes } => auth
-                    .create_machine_client(&name, &scopes)
+                    .create_machine_client(&operator, &name, &scopes)
                     .await
                     .map(|(client, secret)| {
                         format!(
@@ -245,11 +248,11 @@ async fn main() -> anyhow::Result<()> {
                         )
                     }),
                 AdminCommand::RevokeClient { id } => auth
-                    .revoke_machine_client(&Default::default(), &Actor::operator(), &id)
+                    .revoke_machine_client(&Default::default(), &operator, &id)
                     .await
                     .map(|()| format!("client {id} revoked")),
                 AdminCommand::GrantPlatformRole { email, role } => {
-                    auth.grant_platform_role(&email, &role).await.map(|user| {
+                    auth.grant_platform_role(&operator, &email, &role).await.map(|user| {
                         format!(
                             "{email} (app user {}) now has the platform role {role}",
                             user.id
@@ -257,7 +260,7 @@ async fn main() -> anyhow::Result<()> {
                     })
                 }
             };
-            app.close(std::time::Duration::from_secs(20)).await;
+            services.close(std::time::Duration::from_secs(20)).await;
             match result {
                 Ok(line) => {
                     println!("{line}");
@@ -269,7 +272,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {
-            let store = authgate_server::app::open_store(&settings).await?;
+            let store = authgate_service::open_store(&settings).await?;
             let kid = authgate_embedded::keys::generate_and_store(&store)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot rotate keys: {e}"))?;

@@ -1,0 +1,237 @@
+//! The JSON shapes of tenants, the authorization catalog, decisions and
+//! machine clients (camelCase), with their OpenAPI schemas.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantBody {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantResponse {
+    pub id: String,
+    pub name: String,
+    /// The caller's tenant role (absent for a platform role acting from outside).
+    pub role: Option<String>,
+    /// What the caller may do here (tenant role and platform role together).
+    pub grants: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantList {
+    pub tenants: Vec<TenantResponse>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMemberBody {
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRoleBody {
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberResponse {
+    pub user_id: String,
+    pub sub: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: String,
+    pub since: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationResponse {
+    pub email: String,
+    pub role: String,
+    pub invited_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<MemberResponse>,
+    /// Addresses without an account yet; they become members on first sign-in.
+    pub invitations: Vec<InvitationResponse>,
+}
+
+/// `status` is `member` (added) or `invited` (no account yet).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMemberResponse {
+    pub status: String,
+    pub user_id: Option<String>,
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleBody {
+    pub key: String,
+    /// `platform` or `tenant`
+    pub scope: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub grants: Vec<String>,
+}
+
+/// PUT: the key comes from the path.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleUpdateBody {
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub grants: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleResponse {
+    pub key: String,
+    pub scope: String,
+    pub description: String,
+    pub grants: Vec<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleList {
+    pub roles: Vec<RoleResponse>,
+}
+
+/// `{role}`: a platform role key, or `null` to take the role away.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PlatformRoleBody {
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformRoleResponse {
+    /// The app user id.
+    pub id: String,
+    pub platform_role: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ScopeQuery {
+    /// `platform` or `tenant`; needed when a key exists in both scopes.
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyBody {
+    /// Optional on POST (generated); taken from the path on PUT.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Cedar source: one or more `permit`/`forbid` policies.
+    pub policy: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyResponse {
+    pub id: String,
+    pub description: String,
+    pub policy: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyList {
+    pub policies: Vec<PolicyResponse>,
+}
+
+/// A role as clients see it in the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogRole {
+    pub key: String,
+    pub scope: String,
+    pub description: String,
+    pub grants: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogPolicy {
+    pub id: String,
+    pub description: String,
+}
+
+/// How to read the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogHints {
+    /// How grants match actions.
+    pub grant_syntax: String,
+    /// The tenant role a tenant's creator holds.
+    pub owner_role: String,
+    /// Platform role grants hold in every tenant.
+    pub platform_grants_apply_everywhere: bool,
+    /// Actions under this prefix are platform actions: only a platform role
+    /// grants them, never a tenant role (whatever its wildcard).
+    pub platform_action_prefix: String,
+    /// Decisions: roles, then policies (a forbid overrides, a permit adds).
+    pub policy_evaluation: String,
+    /// Role keys change at run time: do not compile them into clients.
+    pub role_keys_are_data: bool,
+}
+
+/// `GET /v1/auth/authorization-catalog`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogResponse {
+    /// Changes whenever a role or policy does; also the `ETag`.
+    pub version: String,
+    pub roles: Vec<CatalogRole>,
+    /// Every grant some role carries.
+    pub grants: Vec<String>,
+    pub policies: Vec<CatalogPolicy>,
+    pub hints: CatalogHints,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckBody {
+    /// A permission string, e.g. `devices:read`.
+    pub action: String,
+    #[serde(default)]
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
+/// A machine client as administrators see it (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientView {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    /// Set once revoked.
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientList {
+    pub clients: Vec<ClientView>,
+}

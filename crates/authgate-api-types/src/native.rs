@@ -1,0 +1,445 @@
+//! The JSON shapes of the native contract (camelCase), with their OpenAPI
+//! schemas. Secrets arrive as [`Secret`] so they cannot be logged by accident.
+
+use authgate_core::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// `EMAIL`
+    pub medium: String,
+    /// Masked address, e.g. `a***@e***.com`.
+    pub destination: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignUpResponse {
+    pub user_sub: String,
+    pub requires_confirmation: bool,
+    pub can_sign_in: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmSignUpBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub code: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmSignUpResponse {
+    pub confirmed: bool,
+    pub can_sign_in: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailBody {
+    pub email: String,
+}
+
+/// The same answer whether or not an account exists.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedResponse {
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInBody {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// The app user id (authgate's own).
+    pub id: String,
+    /// The provider subject.
+    pub sub: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Recovery codes as an answer shows them (the one time they are shown).
+pub fn shown_once(codes: Vec<Secret>) -> Vec<String> {
+    codes.into_iter().map(Secret::into_inner).collect()
+}
+
+/// A successful authentication.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionResponse {
+    /// The only bearer token for protected APIs.
+    pub access_token: String,
+    /// Identity input; not a bearer token.
+    pub id_token: String,
+    /// Only for the refresh contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// `Bearer`
+    pub token_type: String,
+    pub expires_in: u64,
+    /// RFC 3339
+    pub expires_at: String,
+    pub user: UserView,
+    /// Only when this sign-in enrolled an authenticator (`MFA_SETUP_REQUIRED`):
+    /// ten one-time recovery codes, shown this once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recovery_codes: Vec<String>,
+}
+
+/// Another step is needed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeResponseBody {
+    /// `NEW_PASSWORD_REQUIRED`, `TOTP_REQUIRED`, `MFA_SETUP_REQUIRED`
+    pub challenge: String,
+    /// Opaque and short-lived.
+    pub session: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// A Session or a Challenge.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignInResponse {
+    Session(SessionResponse),
+    Challenge(ChallengeResponseBody),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshBody {
+    #[schema(value_type = String)]
+    pub refresh_token: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectUser {
+    pub id: String,
+    pub sub: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// RFC 3339
+    pub created_at: String,
+}
+
+/// Who is calling.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectResponse {
+    pub user: SubjectUser,
+    /// `embedded` or `cognito`
+    pub provider: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`
+    pub status: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewPasswordChallengeBody {
+    pub email: String,
+    /// The `session` of the challenge.
+    #[schema(value_type = String)]
+    pub session: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeChallengeBody {
+    pub email: String,
+    /// The `session` of the challenge.
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// The six-digit code of the authenticator app.
+    #[schema(value_type = String)]
+    pub code: Secret,
+}
+
+/// A TOTP secret to add to an authenticator app.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpEnrolmentResponse {
+    /// Base32.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    pub otpauth_uri: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeBody {
+    #[schema(value_type = String)]
+    pub code: Secret,
+}
+
+/// `POST /v1/auth/mfa/totp/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpVerifyBody {
+    /// A code of the new authenticator.
+    #[schema(value_type = String)]
+    pub code: Secret,
+    /// Replacing an active authenticator: a code of the current one, or a
+    /// recovery code.
+    #[schema(value_type = Option<String>)]
+    pub current_code: Option<Secret>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaEnabledResponse {
+    pub mfa_enabled: bool,
+    /// Ten one-time recovery codes, shown this once (the old ones stop working).
+    pub recovery_codes: Vec<String>,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodesResponse {
+    pub recovery_codes: Vec<String>,
+}
+
+/// How many recovery codes are left.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodesLeftResponse {
+    pub remaining: i64,
+}
+
+/// `POST /v1/auth/password-resets`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetRequestBody {
+    pub email: String,
+    /// Only within the cooling-off period after the authenticator was
+    /// replaced: a recovery code lets the reset code go out at once.
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<Secret>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetConfirmBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub code: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetResponse {
+    pub password_reset: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChangeBody {
+    #[schema(value_type = String, format = Password)]
+    pub current_password: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: Secret,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordBody {
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordVerifiedResponse {
+    pub verified: bool,
+    /// RFC 3339: until when sensitive operations accept this proof.
+    pub verified_until: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCreateUserBody {
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// An account as administrators see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUserView {
+    /// The app user id.
+    pub id: String,
+    /// The provider subject.
+    pub sub: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// `pending_confirmation`, `active`, `temporary_password`, `password_reset_required`
+    pub status: String,
+    pub enabled: bool,
+    pub mfa_enabled: bool,
+    pub platform_role: Option<String>,
+    /// RFC 3339
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUserList {
+    pub users: Vec<AdminUserView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AdminUserQuery {
+    /// Emails starting with this.
+    pub email_prefix: Option<String>,
+    /// `pending_confirmation`, `active`, `temporary_password`, `password_reset_required`
+    pub status: Option<String>,
+    /// At most this many (default 100, at most 500).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentifierRecoveryBody {
+    /// The verified phone number on the account, international form.
+    pub phone: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetStartResponse {
+    /// Opaque; the same kind of answer whether or not the account exists.
+    pub session: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetVerifyBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// The mailed code.
+    #[schema(value_type = String)]
+    pub code: Secret,
+    #[schema(value_type = String, format = Password)]
+    pub password: Secret,
+    /// A recovery code: needed within the cooling-off period after a mailed
+    /// password reset (`AUTHGATE_MFA_RESET_COOLDOWN`), spent on success.
+    #[serde(default, alias = "recovery_code")]
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<Secret>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetVerifyResponse {
+    /// The new authenticator's secret (base32).
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// Recovery-only: it finishes this reset and nothing else.
+    pub access_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetConfirmBody {
+    /// The recovery-only token of the verify step.
+    #[schema(value_type = String)]
+    pub access_token: Secret,
+    /// A code from the new authenticator.
+    #[schema(value_type = String)]
+    pub code: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaResetConfirmResponse {
+    pub mfa_reset: bool,
+    /// Ten new one-time recovery codes, shown this once.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditQueryParams {
+    /// The provider subject the events are about.
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    /// e.g. `sign_in`, `refresh`, `admin_disable_user`.
+    pub kind: Option<String>,
+    /// An error code, e.g. `invalid_credentials`.
+    pub reason: Option<String>,
+    /// The object acted on: `tenant:<id>`, `role:<scope>/<key>`,
+    /// `policy:<id>`, `client:<id>`.
+    pub target: Option<String>,
+    /// RFC 3339: only events at or after this time.
+    pub since: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// One authentication event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    pub id: i64,
+    /// RFC 3339 (millisecond precision).
+    pub at: String,
+    pub kind: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// The error code of a failure.
+    pub reason: Option<String>,
+    pub provider: String,
+    pub subject: Option<String>,
+    /// The administrator who acted, for administrative events.
+    pub actor: Option<String>,
+    /// The object acted on (`tenant:<id>`, `role:<scope>/<key>`, ...).
+    pub target: Option<String>,
+    pub email: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventList {
+    pub events: Vec<AuditEventView>,
+}

@@ -1,0 +1,38 @@
+//! The OAuth 2.0 wire types of `/oauth2/token`: the form, the token answer
+//! and the RFC 6749 error object.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// OAuth token request (form-encoded).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenForm {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_secret: Option<authgate_core::Secret>,
+    pub scope: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub refresh_token: Option<authgate_core::Secret>,
+}
+
+/// OAuth token response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthTokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// OAuth error (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    pub error: String,
+    pub error_description: String,
+}

@@ -1,0 +1,3 @@
+//! The native JSON API, one module per version.
+
+pub mod v1;

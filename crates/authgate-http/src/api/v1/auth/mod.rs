@@ -1,0 +1,49 @@
+//! `/v1/auth`: the native authentication contract. [`sign_in`] (sign-up,
+//! sign-in, challenges, refresh, sign-out), [`account`] (TOTP, recovery
+//! codes, passwords), [`mfa_reset`] (lost authenticator) and [`context`] (the
+//! subject and the authorization catalog). The routes a stranger can call
+//! are rate limited per client address.
+
+pub mod account;
+pub mod context;
+pub mod mfa_reset;
+pub mod sign_in;
+
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    let public = OpenApiRouter::new()
+        .routes(routes!(sign_in::sign_up))
+        .routes(routes!(sign_in::confirm_sign_up))
+        .routes(routes!(sign_in::resend_confirmation))
+        .routes(routes!(sign_in::sign_in))
+        .routes(routes!(sign_in::refresh))
+        .routes(routes!(sign_in::new_password_challenge))
+        .routes(routes!(sign_in::totp_challenge))
+        .routes(routes!(sign_in::mfa_setup_challenge))
+        .routes(routes!(account::request_password_reset))
+        .routes(routes!(account::confirm_password_reset))
+        .routes(routes!(account::recover_identifier))
+        .routes(routes!(mfa_reset::start))
+        .routes(routes!(mfa_reset::verify))
+        .routes(routes!(mfa_reset::confirm))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::limit_public,
+        ));
+    OpenApiRouter::new()
+        .merge(public)
+        .routes(routes!(sign_in::sign_out))
+        .routes(routes!(context::subject))
+        .routes(routes!(context::catalog))
+        .routes(routes!(account::begin_totp))
+        .routes(routes!(account::verify_totp))
+        .routes(routes!(
+            account::regenerate_recovery_codes,
+            account::recovery_codes_left
+        ))
+        .routes(routes!(account::change_password))
+        .routes(routes!(account::verify_password))
+}

@@ -1,0 +1,150 @@
+//! The CognitoApi-compatible profile (`AUTHGATE_COMPAT_COGNITO_API=true`):
+//! the paths and snake_case payloads of the open-source CognitoApi, served by
+//! thin handlers over the same services as the native contract. Errors are
+//! `{"message": …}` with the status of the native error table (never
+//! problem+json here). `user_id` is the provider subject (Cognito's `sub`, as
+//! the original answers it).
+
+pub mod handlers;
+
+use crate::problem::{ErrorCode, json_rejection_to_error};
+use crate::ratelimit::limit_compat;
+use crate::state::AppState;
+use authgate_core::AuthError;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Every route of the profile, all rate limited per client address like the
+/// native public routes (the original relied on a WAF for that).
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::create_user))
+        .routes(routes!(handlers::delete_user))
+        .routes(routes!(handlers::confirm_user))
+        .routes(routes!(handlers::confirm_mfa))
+        .routes(routes!(handlers::resend_confirmation_code))
+        .routes(routes!(handlers::forgot_password))
+        .routes(routes!(handlers::confirm_password))
+        .routes(routes!(handlers::reset_password))
+        .routes(routes!(handlers::change_password))
+        .routes(routes!(handlers::mfa_reset_start))
+        .routes(routes!(handlers::mfa_reset_verify))
+        .routes(routes!(handlers::mfa_reset_confirm))
+        .routes(routes!(handlers::login))
+        .routes(routes!(handlers::mfa_verify))
+        .routes(routes!(handlers::refresh_token))
+        .routes(routes!(handlers::userinfo))
+        .routes(routes!(handlers::logout))
+        .routes(routes!(handlers::passkey_register_start))
+        .routes(routes!(handlers::passkey_register_complete))
+        .routes(routes!(handlers::passkey_list))
+        .routes(routes!(handlers::passkey_delete))
+        .routes(routes!(handlers::passkey_login_start))
+        .routes(routes!(handlers::passkey_login_complete))
+        .route_layer(axum::middleware::map_response(bare_errors))
+        .route_layer(from_fn_with_state(state.clone(), limit_compat))
+}
+
+/// axum's own answers on the profile's routes (405 for another method) as
+/// `{message}`, keeping their status.
+async fn bare_errors(response: Response) -> Response {
+    match crate::middleware::bare_error(&response) {
+        Some(error) => {
+            let status = response.status();
+            let mut answer = CompatError::from(error).into_response();
+            *answer.status_mut() = status;
+            answer
+        }
+        None => response,
+    }
+}
+
+/// The error body of the profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompatMessage {
+    pub message: String,
+}
+
+/// An error of the profile: `{message}` with the native table's status.
+#[derive(Debug)]
+pub enum CompatError {
+    Auth(AuthError),
+    /// A capability the profile names but authgate does not have yet.
+    NotImplemented(&'static str),
+}
+
+impl From<AuthError> for CompatError {
+    fn from(err: AuthError) -> Self {
+        CompatError::Auth(err)
+    }
+}
+
+impl From<JsonRejection> for CompatError {
+    fn from(rejection: JsonRejection) -> Self {
+        CompatError::Auth(json_rejection_to_error(&rejection))
+    }
+}
+
+impl IntoResponse for CompatError {
+    fn into_response(self) -> Response {
+        let err = match self {
+            CompatError::NotImplemented(message) => {
+                let mut response = (
+                    StatusCode::NOT_IMPLEMENTED,
+                    Json(CompatMessage {
+                        message: message.to_string(),
+                    }),
+                )
+                    .into_response();
+                response
+                    .extensions_mut()
+                    .insert(ErrorCode("not_implemented"));
+                return response;
+            }
+            CompatError::Auth(err) => err,
+        };
+        let kind = err.kind();
+        if let AuthError::Internal(detail) = &err {
+            tracing::error!(%detail, "internal error");
+        }
+        let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (
+            status,
+            Json(CompatMessage {
+                message: err.public_detail(),
+            }),
+        )
+            .into_response();
+        if let AuthError::RateLimited { retry_after_secs } = &err {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        response.extensions_mut().insert(ErrorCode(kind.code));
+        response
+    }
+}
+
+/// `axum::Json` whose rejections are `{message}` answers (bad JSON: 400).
+pub struct CompatJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for CompatJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = CompatError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(CompatJson(value))
+    }
+}

@@ -1,0 +1,228 @@
+//! `POST /oauth2/token`: OAuth 2.0's token endpoint, form-encoded, with
+//! OAuth's error format (`{"error","error_description"}`, RFC 6749 §5.2).
+//! `client_credentials` for machine clients (credentials in HTTP Basic or in
+//! the form) and `refresh_token` for user sessions.
+
+use crate::state::AppState;
+use authgate_api_types::oauth::{OAuthError, OAuthTokenResponse, TokenForm};
+use authgate_core::{AuthError, Secret};
+use authgate_service::RequestMeta;
+use axum::Json;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// An OAuth error response.
+struct OAuthFailure {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl OAuthFailure {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+}
+
+impl From<AuthError> for OAuthFailure {
+    fn from(err: AuthError) -> Self {
+        let detail = err.public_detail();
+        match err {
+            AuthError::InvalidClient => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_client", detail)
+            }
+            AuthError::InvalidRequest { field: Some(f), .. } if f == "scope" => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", detail)
+            }
+            AuthError::InvalidRequest { .. } | AuthError::MalformedJson(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
+            }
+            AuthError::InvalidRefreshToken | AuthError::RefreshTokenReused => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_grant", detail)
+            }
+            other => {
+                let status = StatusCode::from_u16(other.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let error = if status.is_server_error() {
+                    "temporarily_unavailable"
+                } else {
+                    "invalid_request"
+                };
+                Self::new(status, error, detail)
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthFailure {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            Json(OAuthError {
+                error: self.error.into(),
+                error_description: self.description,
+            }),
+        )
+            .into_response();
+        if self.error == "invalid_client" {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="authgate""#),
+            );
+        }
+        response
+    }
+}
+
+/// Client credentials from `Authorization: Basic` or, failing that, the form.
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<(String, Secret), OAuthFailure> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some((scheme, encoded)) = value.trim().split_once(' ')
+        && scheme.eq_ignore_ascii_case("basic")
+    {
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| OAuthFailure::from(AuthError::InvalidClient))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| OAuthFailure::from(AuthError::InvalidClient))?;
+        return Ok((id.to_string(), Secret::new(secret)));
+    }
+    match (&form.client_id, &form.client_secret) {
+        (Some(id), Some(secret)) if !id.is_empty() => Ok((id.clone(), secret.clone())),
+        _ => Err(AuthError::InvalidClient.into()),
+    }
+}
+
+/// The OAuth token endpoint.
+#[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, body = OAuthTokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError)))]
+pub async fn token(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    match issue(&state, &meta, &headers, form).await {
+        Ok(body) => (
+            [
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ],
+            Json(body),
+        )
+            .into_response(),
+        Err(failure) => failure.into_response(),
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<OAuthTokenResponse, OAuthFailure> {
+    let Form(form) = form.map_err(|e| {
+        OAuthFailure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "the body must be application/x-www-form-urlencoded: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    match form.grant_type.as_deref() {
+        Some("client_credentials") => {
+            let (id, secret) = client_credentials(headers, &form)?;
+            let token = state
+                .auth
+                .client_credentials(meta, &id, &secret, form.scope.as_deref())
+                .await?;
+            Ok(OAuthTokenResponse {
+                access_token: token.access_token.expose().to_string(),
+                token_type: "Bearer".into(),
+                expires_in: token.expires_in,
+                scope: Some(token.scopes.join(" ")),
+                id_token: None,
+                refresh_token: None,
+            })
+        }
+        Some("refresh_token") => {
+            let refresh = form
+                .refresh_token
+                .clone()
+                .unwrap_or_else(|| Secret::new(""));
+            let session = state
+                .auth
+                .refresh(meta, &refresh)
+                .await
+                .map_err(|err| match err {
+                    AuthError::InvalidRequest { .. } => OAuthFailure::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "refresh_token is missing",
+                    ),
+                    other => other.into(),
+                })?;
+            Ok(OAuthTokenResponse {
+                access_token: session.tokens.access_token.expose().to_string(),
+                token_type: "Bearer".into(),
+                expires_in: session.tokens.expires_in,
+                scope: None,
+                id_token: Some(session.tokens.id_token.expose().to_string()),
+                refresh_token: session
+                    .tokens
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| t.expose().to_string()),
+            })
+        }
+        Some(other) => Err(OAuthFailure::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!(
+                "grant_type {} is not supported: use client_credentials or refresh_token",
+                other.chars().take(40).collect::<String>()
+            ),
+        )),
+        None => Err(OAuthFailure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is missing",
+        )),
+    }
+}
+
+/// `/oauth2`: the token endpoint (rate limited per client address) and
+/// authgate's own keys.
+pub fn router(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::limit_public,
+        ))
+        .routes(routes!(crate::ops::machine_jwks))
+}

@@ -1,0 +1,101 @@
+//! Operations and discovery: health, Prometheus metrics, the OpenAPI
+//! document, OIDC discovery and the JWKS.
+
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+use authgate_api_types::native::HealthResponse;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+/// The process is up.
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, body = HealthResponse)))]
+pub async fn live() -> Json<HealthResponse> {
+    Json(HealthResponse {
+        status: "ok".into(),
+    })
+}
+
+/// The process can serve: the database answers.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses((status = 200, body = HealthResponse), (status = 503, body = Problem)))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
+    state.auth.ready().await?;
+    Ok(Json(HealthResponse {
+        status: "ok".into(),
+    }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi.as_ref().clone(),
+    )
+}
+
+/// OpenID Connect discovery. With Cognito, the issuer and keys are the pool's.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
+    let provider = state.auth.provider();
+    let jwks_uri = provider
+        .jwks_url()
+        .unwrap_or_else(|| format!("{}/.well-known/jwks.json", state.settings.issuer()));
+    Json(serde_json::json!({
+        "issuer": provider.issuer(),
+        "jwks_uri": jwks_uri,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint": format!("{}/oauth2/token", state.settings.issuer()),
+        "grant_types_supported": ["refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "name", "token_use", "client_id", "scope"],
+    }))
+}
+
+/// authgate's own keys: they verify machine-client tokens (issuer
+/// `AUTHGATE_PUBLIC_URL`) whatever the provider; with the embedded provider
+/// they are also the keys of `/.well-known/jwks.json`.
+#[utoipa::path(get, path = "/oauth2/jwks.json", tag = "oauth2",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn machine_jwks(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.auth.machine_jwks()),
+    )
+}
+
+/// The keys that verify the tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let keys = state.auth.provider().jwks().await?;
+    Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys)))
+}
+
+/// Health, metrics, the OpenAPI document and discovery.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
+        .routes(routes!(openid_configuration))
+        .routes(routes!(jwks))
+}

@@ -1,0 +1,41 @@
+//! The throttle at the HTTP edge: each public request is charged to its
+//! client address through the service's [`Throttle`](authgate_service::throttle::Throttle);
+//! over the budget it is answered 429 with `Retry-After`, as problem+json on
+//! the native API and as `{message}` on the CognitoApi profile.
+
+use crate::extract::client_ip;
+use crate::problem::ApiError;
+use crate::state::AppState;
+use authgate_core::AuthError;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Middleware for the public routes.
+pub async fn limit_public(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    limit(&state, request, next, |err| ApiError(err).into_response()).await
+}
+
+/// The same limit for the CognitoApi profile, answered as `{message}`.
+pub async fn limit_compat(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    limit(&state, request, next, |err| {
+        crate::compat::CompatError::from(err).into_response()
+    })
+    .await
+}
+
+async fn limit(
+    state: &AppState,
+    request: Request,
+    next: Next,
+    refuse: impl FnOnce(AuthError) -> Response,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Some(ip) = client_ip(&parts)
+        && let Err(err) = state.throttle.check_public(ip)
+    {
+        metrics::counter!("authgate_rate_limited_total").increment(1);
+        return refuse(err);
+    }
+    next.run(Request::from_parts(parts, body)).await
+}

@@ -1,0 +1,115 @@
+//! Authentication of a request's bearer token: the one place where a token
+//! becomes a [`Principal`] (a user's [`Caller`] or a machine client's
+//! [`ClientCaller`]). The guard validates the signature, issuer, client and
+//! `token_use`; then the session must still be live (not signed out, not
+//! ended by a password change). Every front end asks this module, so no
+//! front end can accept a token the others refuse.
+
+use crate::auth::{AuthService, Caller};
+use crate::authz::Principal;
+use authgate_core::{AuthError, Secret};
+use authgate_guard::{Guard, GuardError};
+use std::sync::Arc;
+
+/// Turns bearer tokens into principals.
+#[derive(Clone)]
+pub struct Authenticator {
+    auth: AuthService,
+    /// Access tokens of the provider's users.
+    guard: Arc<Guard>,
+    /// CognitoApi profile only: also accepts id tokens, for `GET
+    /// /v1/userinfo` and nothing else (`None` when the profile is off).
+    id_token_guard: Option<Arc<Guard>>,
+    /// Machine-client tokens: authgate's issuer and keys, any client id (the
+    /// client is then looked up).
+    machine_guard: Arc<Guard>,
+    machine_issuer: String,
+}
+
+impl Authenticator {
+    pub(crate) fn new(
+        auth: AuthService,
+        guard: Arc<Guard>,
+        id_token_guard: Option<Arc<Guard>>,
+        machine_guard: Arc<Guard>,
+        machine_issuer: String,
+    ) -> Self {
+        Self {
+            auth,
+            guard,
+            id_token_guard,
+            machine_guard,
+            machine_issuer,
+        }
+    }
+
+    /// The guard of user access tokens (its JWKS cache serves readiness).
+    pub fn guard(&self) -> &Arc<Guard> {
+        &self.guard
+    }
+
+    /// A user's access token: the guard's validation plus the session check.
+    pub async fn user(&self, token: &str) -> Result<Caller, AuthError> {
+        self.user_with(&self.guard, token).await
+    }
+
+    /// A user's access token or id token (the CognitoApi profile's
+    /// `userinfo`, nothing else).
+    pub async fn user_by_any_token(&self, token: &str) -> Result<Caller, AuthError> {
+        let guard = self.id_token_guard.as_ref().ok_or_else(|| {
+            AuthError::Internal("the CognitoApi profile's id-token guard is not configured".into())
+        })?;
+        self.user_with(guard, token).await
+    }
+
+    async fn user_with(&self, guard: &Guard, token: &str) -> Result<Caller, AuthError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(AuthError::MissingToken);
+        }
+        let claims = guard.validate(token).await.map_err(AuthError::from)?;
+        self.auth.check_session(&claims).await?;
+        Ok(Caller {
+            claims,
+            token: Secret::new(token),
+        })
+    }
+
+    /// A user's access token, or a machine client's. Machine tokens carry
+    /// authgate's own issuer: with a provider of another issuer (Cognito)
+    /// they go straight to the machine guard; with the embedded provider
+    /// (one issuer, one key ring) the user guard refuses them for their
+    /// client and the machine guard takes over. Either way authgate's keys
+    /// must have signed the token, for a client that still exists.
+    pub async fn principal(&self, token: &str) -> Result<Principal, AuthError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(AuthError::MissingToken);
+        }
+        if self.auth.provider().issuer() != self.machine_issuer
+            && authgate_core::token::unverified_claims(token)
+                .is_some_and(|c| c.iss == self.machine_issuer)
+        {
+            let claims = self.machine_guard.validate(token).await?;
+            return Ok(Principal::Client(self.auth.machine_caller(&claims).await?));
+        }
+        match self.guard.validate(token).await {
+            Ok(claims) => {
+                self.auth.check_session(&claims).await?;
+                Ok(Principal::User(Box::new(Caller {
+                    claims,
+                    token: Secret::new(token),
+                })))
+            }
+            Err(refused @ GuardError::WrongClient) => {
+                match self.machine_guard.validate(token).await {
+                    Ok(claims) if claims.client_id.as_deref() == Some(claims.sub.as_str()) => {
+                        Ok(Principal::Client(self.auth.machine_caller(&claims).await?))
+                    }
+                    _ => Err(refused.into()),
+                }
+            }
+            Err(refused) => Err(refused.into()),
+        }
+    }
+}

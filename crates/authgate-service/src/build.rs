@@ -1,0 +1,300 @@
+//! [`Services`]: the whole application without any front end, built from
+//! [`Settings`]: the store (migrated), the mailer, the provider, authgate's
+//! own signing keys, the guards, every service, and the background tasks
+//! (key reload, throttle housekeeping). The HTTP server builds one; the CLI's
+//! admin commands build one without a router.
+
+use crate::auth::{AuthService, AuthzParts, SecurityOptions};
+use crate::authn::Authenticator;
+use crate::clients::MachineTokens;
+use crate::forward::RouteRules;
+use crate::settings::{ForwardDefault, MfaMode, ProviderKind, Settings};
+use crate::throttle::{InMemoryThrottle, Throttle};
+use anyhow::Context;
+use async_trait::async_trait;
+use authgate_core::{IdentityProvider, Notifier};
+use authgate_embedded::keys::KeyRing;
+use authgate_embedded::{EmbeddedConfig, EmbeddedProvider, MfaPolicy};
+use authgate_guard::{Guard, GuardConfig, GuardError, JwksSource, KeySource};
+use authgate_mail::{BackgroundNotifier, Mailer, Templates};
+use authgate_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every service of one authgate instance.
+pub struct Services {
+    pub auth: AuthService,
+    pub authn: Authenticator,
+    /// Request budgets of the public routes.
+    pub throttle: Arc<dyn Throttle>,
+    pub settings: Arc<Settings>,
+    notifier: Arc<BackgroundNotifier>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Open the database and apply migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.database_url.is_none() {
+        authgate_store::create_private_dir(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+    }
+    let store = Store::connect(&settings.database_url())
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// The installation's key for decoy answers: made once, kept in the
+/// database so that every instance answers alike.
+async fn decoy_key(store: &Store) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let mut fresh = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut fresh).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let stored = store
+        .instance_secret(
+            "decoy_key",
+            &STANDARD.encode(fresh),
+            authgate_core::now_millis(),
+        )
+        .await
+        .context("cannot read the installation secrets")?;
+    STANDARD
+        .decode(stored)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| anyhow::anyhow!("the stored decoy key is damaged"))
+}
+
+/// authgate's own keys (machine-client tokens), read in process.
+struct RingKeys(Arc<KeyRing>);
+
+#[async_trait]
+impl KeySource for RingKeys {
+    async fn jwks(&self) -> Result<jsonwebtoken::jwk::JwkSet, GuardError> {
+        serde_json::from_value(self.0.jwks())
+            .map_err(|e| GuardError::JwksUnavailable(e.to_string()))
+    }
+}
+
+/// The guard's keys, read from the provider in process.
+struct ProviderKeys(Arc<dyn IdentityProvider>);
+
+#[async_trait]
+impl KeySource for ProviderKeys {
+    async fn jwks(&self) -> Result<jsonwebtoken::jwk::JwkSet, GuardError> {
+        let value = self
+            .0
+            .jwks()
+            .await
+            .map_err(|e| GuardError::JwksUnavailable(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| GuardError::JwksUnavailable(e.to_string()))
+    }
+}
+
+impl Services {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let store = open_store(&settings).await?;
+        let mailer = match &settings.smtp_url {
+            Some(url) => Mailer::smtp(url, &settings.mail_from, Templates::default())?,
+            None => Mailer::outbox(
+                settings.outbox_dir(),
+                &settings.mail_from,
+                Templates::default(),
+            )?,
+        };
+        tracing::info!(mail = mailer.description(), "mail configured");
+        let notifier = Arc::new(BackgroundNotifier::new(Arc::new(mailer)));
+        let mut background = Vec::new();
+        let mut key_ring: Option<Arc<KeyRing>> = None;
+
+        let provider: Arc<dyn IdentityProvider> = match settings.provider {
+            ProviderKind::Embedded => {
+                let embedded = EmbeddedProvider::new(
+                    EmbeddedConfig {
+                        issuer: settings.issuer(),
+                        client_id: settings.client_id.clone(),
+                        access_token_ttl: Duration::from_secs(settings.access_token_ttl),
+                        refresh_token_ttl: Duration::from_secs(settings.refresh_token_ttl),
+                        sign_up_code_ttl: Duration::from_secs(settings.sign_up_code_ttl),
+                        password_reset_code_ttl: Duration::from_secs(
+                            settings.password_reset_code_ttl,
+                        ),
+                        challenge_ttl: Duration::from_secs(settings.challenge_ttl),
+                        mfa: match settings.mfa {
+                            MfaMode::Off => MfaPolicy::Off,
+                            MfaMode::Optional => MfaPolicy::Optional,
+                            MfaMode::Required => MfaPolicy::Required,
+                        },
+                        hash_concurrency: match settings.hash_concurrency {
+                            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                            n => n,
+                        },
+                    },
+                    store.clone(),
+                    notifier.clone() as Arc<dyn Notifier>,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the embedded provider: {e}"))?;
+                key_ring = Some(embedded.key_ring());
+                Arc::new(embedded)
+            }
+            ProviderKind::Cognito => cognito_provider(&settings).await?,
+        };
+        // authgate's own keys sign machine-client tokens whatever the provider.
+        let key_ring = match key_ring {
+            Some(keys) => keys,
+            None => {
+                let publish_retired = settings.access_token_ttl as i64 * 1000 + 5 * 60 * 1000;
+                Arc::new(
+                    KeyRing::load(store.clone(), publish_retired)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot load the signing keys: {e}"))?,
+                )
+            }
+        };
+        {
+            let keys = key_ring.clone();
+            let every = Duration::from_secs(settings.key_reload_interval.max(1));
+            background.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(err) = keys.reload().await {
+                        tracing::warn!(error = %err, "signing keys not reloaded");
+                    }
+                }
+            }));
+        }
+        let forward_rules = RouteRules::parse(
+            &settings.forward_rules,
+            settings.forward_default == ForwardDefault::Deny,
+        )
+        .map_err(|e| anyhow::anyhow!("AUTHGATE_FORWARD_RULES: {e}"))?;
+        let machine_guard = {
+            let mut config = GuardConfig::new(
+                settings.issuer(),
+                settings.client_id.clone(),
+                JwksSource::Source(Arc::new(RingKeys(key_ring.clone()))),
+            );
+            config.any_client = true;
+            Arc::new(Guard::new(config))
+        };
+
+        let jwks = match provider.jwks_url() {
+            Some(url) => JwksSource::Url(url),
+            None => JwksSource::Source(Arc::new(ProviderKeys(provider.clone()))),
+        };
+        let guard = Arc::new(Guard::new(GuardConfig::new(
+            provider.issuer(),
+            provider.client_id(),
+            jwks.clone(),
+        )));
+        let id_token_guard = settings.compat_cognito_api.then(|| {
+            if settings.mfa != MfaMode::Required {
+                tracing::error!(
+                    "AUTHGATE_COMPAT_COGNITO_API is on but AUTHGATE_MFA is not `required`: \
+                     the CognitoApi profile requires mandatory MFA (set AUTHGATE_MFA=required); \
+                     its login answers an error for accounts without an authenticator"
+                );
+            }
+            let mut config = GuardConfig::new(provider.issuer(), provider.client_id(), jwks);
+            config.accept_id_tokens = true;
+            Arc::new(Guard::new(config))
+        });
+        let throttle = Arc::new(InMemoryThrottle::new(settings.rate_limit_per_minute));
+        {
+            let throttle = throttle.clone();
+            background.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    throttle.housekeeping();
+                }
+            }));
+        }
+        let decoy_key = decoy_key(&store).await?;
+        let auth = AuthService::new(
+            provider,
+            store,
+            settings.password_policy(),
+            Duration::from_secs(settings.password_verification_ttl),
+            notifier.clone(),
+            AuthzParts {
+                machine: MachineTokens {
+                    keys: key_ring,
+                    issuer: settings.issuer(),
+                    ttl: Duration::from_secs(settings.access_token_ttl),
+                },
+                forward_rules,
+            },
+            SecurityOptions {
+                sign_up_reveals_existing: settings.sign_up_reveals_existing,
+                mfa_reset_cooldown: Duration::from_secs(settings.mfa_reset_cooldown),
+                decoy_key,
+            },
+        );
+        let authn = Authenticator::new(
+            auth.clone(),
+            guard,
+            id_token_guard,
+            machine_guard,
+            settings.issuer(),
+        );
+        Ok(Self {
+            auth,
+            authn,
+            throttle,
+            settings,
+            notifier,
+            background,
+        })
+    }
+
+    /// Stop the background tasks, write the queued audit events, let mail
+    /// under way go out (at most `grace`), close the database.
+    pub async fn close(self, grace: Duration) {
+        for task in self.background {
+            task.abort();
+        }
+        self.auth.events().flush().await;
+        let undelivered = self.notifier.drain(grace).await;
+        if undelivered > 0 {
+            tracing::warn!(undelivered, "mail still being delivered at exit");
+        }
+        self.auth.store().close().await;
+    }
+}
+
+#[cfg(feature = "cognito")]
+async fn cognito_provider(settings: &Settings) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+    let cognito = settings.cognito().map_err(anyhow::Error::msg)?;
+    let provider = authgate_cognito::CognitoProvider::new(authgate_cognito::CognitoConfig {
+        region: cognito.region,
+        user_pool_id: cognito.user_pool_id,
+        client_id: cognito.client_id,
+        client_secret: cognito.client_secret,
+        endpoint_url: cognito.endpoint_url,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot start the Cognito provider: {e}"))?;
+    tracing::info!(issuer = %provider.issuer(), "Cognito provider configured");
+    Ok(Arc::new(provider))
+}
+
+#[cfg(not(feature = "cognito"))]
+async fn cognito_provider(_settings: &Settings) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+    anyhow::bail!(
+        "this build of authgate has no Cognito provider: build it with `--features cognito`"
+    )
+}

@@ -1,0 +1,685 @@
+//! The `authgate` binary as an operator runs it: `serve` on the embedded
+//! defaults (SQLite and outbox under ./authgate-data), JSON logs that never
+//! contain a password, code or token, SIGTERM draining an in-flight request
+//! and exiting 0, `migrate`, `keys rotate`, and configuration precedence.
+
+use crate::common::{PASSWORD, claims_of, temp_dir};
+use regex::Regex;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_authgate");
+
+/// The binary with a clean environment: no AUTHGATE_* from the caller.
+fn authgate(cwd: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.current_dir(cwd);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AUTHGATE_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+fn start_server(cwd: &Path, extra_env: &[(&str, &str)]) -> Server {
+    let mut command = authgate(cwd);
+    command
+        .arg("serve")
+        .env("AUTHGATE_LISTEN", "127.0.0.1:0")
+        .env("AUTHGATE_RATE_LIMIT_PER_MINUTE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("authgate starts");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            let listening = Regex::new(r"listening on http://([0-9.:]+)").unwrap();
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(c) = listening.captures(&line) {
+                    let _ = tx.send(c[1].to_string());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "no 'listening on' line; output: {:?}",
+                lines.lock().unwrap()
+            )
+        });
+    Server {
+        child,
+        base: format!("http://{addr}"),
+        stdout: lines,
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("authgate did not exit within 15 s of SIGTERM");
+}
+
+fn outbox_code(data_dir: &Path) -> String {
+    let pattern = Regex::new(r"(?m)^Code: (\d{6})\r?$").unwrap();
+    for _ in 0..100 {
+        if let Ok(entries) = std::fs::read_dir(data_dir.join("outbox")) {
+            for entry in entries.flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                if let Some(c) = pattern.captures(&text) {
+                    return c[1].to_string();
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no code in the outbox");
+}
+
+#[tokio::test]
+async fn serve_on_embedded_defaults_logs_no_secrets_and_drains_on_sigterm() {
+    let cwd = temp_dir("cli-serve");
+    let mut server = start_server(
+        &cwd,
+        &[("AUTHGATE_LOG_FORMAT", "json"), ("AUTHGATE_LOG", "debug")],
+    );
+    let data = cwd.join("authgate-data");
+    assert!(
+        data.join("authgate.db").is_file(),
+        "SQLite database not in ./authgate-data"
+    );
+
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{}{path}", server.base))
+            .json(&body)
+            .send()
+    };
+    let email = "ops@example.com";
+    let response = post(
+        "/v1/auth/sign-up",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 201);
+    let code = outbox_code(&data);
+    let response = post(
+        "/v1/auth/sign-up/confirm",
+        json!({"email": email, "code": code}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let wrong = post(
+        "/v1/auth/sign-in",
+        json!({"email": email, "password": "Wrong-Password-99"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let session: Value = post(
+        "/v1/auth/sign-in",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let access = session["accessToken"].as_str().unwrap().to_string();
+    assert_eq!(
+        claims_of(&access)["iss"],
+        "http://127.0.0.1:8080",
+        "issuer defaults to the public URL"
+    );
+    let subject = client
+        .get(format!("{}/v1/auth/subject", server.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subject.status(), 200);
+    let refreshed: Value = post(
+        "/v1/auth/token/refresh",
+        json!({"refreshToken": session["refreshToken"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let signed_out = client
+        .post(format!("{}/v1/auth/sign-out", server.base))
+        .bearer_auth(refreshed["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+
+    // More secrets through the logs: a temporary password, a TOTP secret, a
+    // recovery token, reset codes.
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "grant-platform-role",
+            "--email",
+            email,
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let admin: Value = post(
+        "/v1/auth/sign-in",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let admin = admin["accessToken"].as_str().unwrap().to_string();
+    let created = client
+        .post(format!("{}/v1/admin/users", server.base))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "temp@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let enrolment: Value = client
+        .post(format!("{}/v1/auth/mfa/totp", server.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = enrolment["secret"].as_str().unwrap().to_string();
+    let reset = post("/v1/auth/password-resets", json!({"email": email}))
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 202);
+    let mfa_reset: Value = post("/v1/auth/mfa-reset/start", json!({"email": email}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mfa_session = mfa_reset["session"].as_str().unwrap().to_string();
+
+    // A machine client, created by the command while the server runs: its
+    // secret and tokens stay out of the logs, right or wrong.
+    let created = authgate(&cwd)
+        .args([
+            "admin",
+            "create-client",
+            "--name",
+            "ops",
+            "--scopes",
+            "admin,reports:read",
+        ])
+        .env("AUTHGATE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let printed = String::from_utf8(created.stdout).unwrap();
+    let field = |name: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let (client_id, client_secret) = (field("client_id"), field("client_secret"));
+    let issued: Value = client
+        .post(format!("{}/oauth2/token", server.base))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let machine_token = issued["access_token"].as_str().unwrap().to_string();
+    let listed = client
+        .get(format!("{}/v1/admin/users", server.base))
+        .bearer_auth(&machine_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let refused = client
+        .post(format!("{}/oauth2/token", server.base))
+        .basic_auth(&client_id, Some("Wrong-Client-Secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let revoked = authgate(&cwd)
+        .args(["admin", "revoke-client", "--id", &client_id])
+        .env("AUTHGATE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(revoked.status.success(), "{revoked:?}");
+    let after = client
+        .get(format!("{}/v1/admin/users", server.base))
+        .bearer_auth(&machine_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        401,
+        "a revoked client's token stops at once"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mailed: Vec<String> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let mailed_secrets: Vec<String> = Regex::new(r"(?m)^(?:Code|Temporary password): (\S+)\r?$")
+        .unwrap()
+        .captures_iter(&mailed.join("\n"))
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(
+        mailed_secrets.len() >= 4,
+        "codes and a temporary password: {mailed_secrets:?}"
+    );
+
+    // An in-flight request: headers and half a body sent, then SIGTERM, then
+    // the rest. It must still be answered, and the process must exit 0.
+    let body = json!({"email": email, "password": "Wrong-Password-99"}).to_string();
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/auth/sign-in HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let (head, tail) = body.split_at(body.len() / 2);
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    sigterm(&server.child);
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(tail.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "in-flight request not answered: {answer:?}"
+    );
+
+    let status = wait_exit(&mut server.child);
+    assert_eq!(status.code(), Some(0), "SIGTERM must exit 0");
+
+    let lines = server.stdout.lock().unwrap().clone();
+    assert!(lines.len() > 10, "expected debug logs, got {lines:?}");
+    for line in &lines {
+        let parsed: Result<Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "not a JSON log line: {line}");
+    }
+    let all = lines.join("\n");
+    assert!(all.contains("auth event"), "auth events are logged");
+    for secret in [
+        PASSWORD,
+        "Wrong-Password-99",
+        access.as_str(),
+        session["idToken"].as_str().unwrap(),
+        session["refreshToken"].as_str().unwrap(),
+        refreshed["accessToken"].as_str().unwrap(),
+        refreshed["refreshToken"].as_str().unwrap(),
+        admin.as_str(),
+        totp_secret.as_str(),
+        mfa_session.as_str(),
+        client_secret.as_str(),
+        "Wrong-Client-Secret",
+        machine_token.as_str(),
+    ] {
+        assert!(!all.contains(secret), "a secret appeared in the logs");
+    }
+    // Six digits could stand inside a timestamp by chance: look for them as a word.
+    for secret in mailed_secrets.iter().chain([&code]) {
+        let as_word = Regex::new(&format!(r"\b{}\b", regex::escape(secret))).unwrap();
+        assert!(
+            !as_word.is_match(&all),
+            "a mailed secret appeared in the logs"
+        );
+    }
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+/// The CognitoApi profile needs mandatory MFA: without it, a clear error
+/// line at start-up (and none when MFA is required).
+#[test]
+fn compat_profile_logs_an_error_without_required_mfa_and_never_its_bodies() {
+    let temporary_password = Regex::new(r"(?m)^Temporary password: (\S+)\r?$").unwrap();
+    for (mfa, expect_error) in [("optional", true), ("required", false)] {
+        let cwd = temp_dir("cli-compat");
+        let mut server = start_server(
+            &cwd,
+            &[
+                ("AUTHGATE_COMPAT_COGNITO_API", "true"),
+                ("AUTHGATE_MFA", mfa),
+                ("AUTHGATE_LOG", "debug"),
+            ],
+        );
+        // Request bodies of the profile are never logged.
+        let client = reqwest::blocking::Client::new();
+        let email = "compat@example.com";
+        let password = "Compat-Body-Secret-77!";
+        for (path, body) in [
+            ("/v1/users", json!({"full_name": "C", "email": email})),
+            ("/v1/login", json!({"email": email, "password": password})),
+        ] {
+            let response = client
+                .post(format!("{}{path}", server.base))
+                .json(&body)
+                .send()
+                .unwrap();
+            assert!(response.status().as_u16() < 500, "{path}");
+        }
+        sigterm(&server.child);
+        assert!(wait_exit(&mut server.child).success());
+        let lines = server.stdout.lock().unwrap().clone();
+        let error = lines
+            .iter()
+            .any(|l| l.contains("ERROR") && l.contains("AUTHGATE_MFA=required"));
+        assert_eq!(error, expect_error, "AUTHGATE_MFA={mfa}: {lines:?}");
+        let mail = std::fs::read_dir(cwd.join("authgate-data/outbox"))
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect::<String>();
+        let temporary = temporary_password
+            .captures(&mail)
+            .expect("the temporary password was mailed")[1]
+            .to_string();
+        for secret in [password, temporary.as_str()] {
+            assert!(
+                !lines.iter().any(|l| l.contains(secret)),
+                "a secret reached the log"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&cwd);
+    }
+}
+
+#[test]
+fn migrate_and_keys_rotate() {
+    let cwd = temp_dir("cli-keys");
+    let output = authgate(&cwd).arg("migrate").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(cwd.join("authgate-data/authgate.db").is_file());
+
+    let mut kids = Vec::new();
+    let new_kid = Regex::new(r"new signing key (\S+);").unwrap();
+    for _ in 0..2 {
+        let output = authgate(&cwd).args(["keys", "rotate"]).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let kid = new_kid.captures(&stdout).unwrap()[1].to_string();
+        kids.push(kid);
+    }
+    assert_ne!(kids[0], kids[1]);
+
+    // The server publishes both keys and signs with the newest.
+    let mut server = start_server(&cwd, &[]);
+    let jwks: Value = reqwest::blocking::get(format!("{}/.well-known/jwks.json", server.base))
+        .unwrap()
+        .json()
+        .unwrap();
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        published.contains(&kids[0].as_str()) && published.contains(&kids[1].as_str()),
+        "{published:?}"
+    );
+    sigterm(&server.child);
+    assert_eq!(wait_exit(&mut server.child).code(), Some(0));
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+#[test]
+fn config_file_then_environment() {
+    let cwd = temp_dir("cli-config");
+    std::fs::write(
+        cwd.join("authgate.toml"),
+        "data_dir = \"from-file\"\naccess_token_ttl = 600\n",
+    )
+    .unwrap();
+    let output = authgate(&cwd)
+        .args(["--config", "authgate.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(cwd.join("from-file/authgate.db").is_file());
+
+    let output = authgate(&cwd)
+        .args(["--config", "authgate.toml", "migrate"])
+        .env("AUTHGATE_DATA_DIR", "from-env")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(
+        cwd.join("from-env/authgate.db").is_file(),
+        "the environment overrides the file"
+    );
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let cwd = temp_dir("cli-bad");
+    let output = authgate(&cwd)
+        .arg("migrate")
+        .env("AUTHGATE_PROVIDER", "bogus")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("provider") && stderr.contains("bogus"),
+        "{stderr}"
+    );
+
+    let output = authgate(&cwd)
+        .args(["--config", "missing.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+/// `authgate cognito bootstrap` creates a pool and client in moto and prints
+/// the variables; a server started with those variables alone serves sign-up.
+#[cfg(feature = "cognito")]
+#[tokio::test]
+async fn cognito_bootstrap_prints_the_variables_a_server_needs() {
+    let moto = std::env::var("AUTHGATE_TEST_MOTO_URL")
+        .expect("AUTHGATE_TEST_MOTO_URL is not set: run ./scripts/test, which starts moto");
+    let cwd = temp_dir("cli-cognito");
+    let output = authgate(&cwd)
+        .args([
+            "cognito",
+            "bootstrap",
+            "--pool-name",
+            "cli-test",
+            "--with-secret",
+        ])
+        .env("AUTHGATE_COGNITO_REGION", "us-east-1")
+        .env("AUTHGATE_COGNITO_ENDPOINT_URL", &moto)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let vars: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for name in [
+        "AUTHGATE_PROVIDER",
+        "AUTHGATE_COGNITO_REGION",
+        "AUTHGATE_COGNITO_USER_POOL_ID",
+        "AUTHGATE_COGNITO_CLIENT_ID",
+        "AUTHGATE_COGNITO_CLIENT_SECRET",
+        "AUTHGATE_COGNITO_ENDPOINT_URL",
+    ] {
+        assert!(
+            vars.iter().any(|(k, _)| k == name),
+            "{name} missing in {stdout}"
+        );
+    }
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server = start_server(&cwd, &env);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/sign-up", server.base))
+        .json(&json!({"email": "boot@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    sigterm(&server.child);
+    assert_eq!(wait_exit(&mut server.child).code(), Some(0));
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+/// `authgate admin create-user` mails a temporary password; `authgate admin
+/// grant-platform-role` makes that account a platform admin.
+#[test]
+fn admin_create_user_and_grant_platform_role() {
+    let cwd = temp_dir("cli-admin");
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "Chief@Example.com",
+            "--name",
+            "Chief",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created chief@example.com"));
+    let outbox = cwd.join("authgate-data/outbox");
+    let mail: String = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(
+        Regex::new(r"(?m)^Temporary password: \S{20}\r?$")
+            .unwrap()
+            .is_match(&mail),
+        "{mail}"
+    );
+
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "grant-platform-role",
+            "--email",
+            "chief@example.com",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("now has the platform role admin"));
+
+    let output = authgate(&cwd)
+        .args([
+            "admin",
+            "grant-platform-role",
+            "--email",
+            "nobody@example.com",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nobody@example.com"));
+    let _ = std::fs::remove_dir_all(cwd);
+}

@@ -1,0 +1,28 @@
+//! authgate's HTTP suite, one test binary: each module is a capability's
+//! specification, run against a real server on SQLite and PostgreSQL
+//! (`on_both_engines!`), and the conformance module against both providers.
+//!
+//! - [`api`]: the native contract (sign-up, sign-in, refresh, sign-out, errors)
+//! - [`account`]: TOTP, passwords, re-verification, recovery
+//! - [`admin`]: the admin user lifecycle
+//! - [`authz`]: tenants, catalog, decisions, machine clients
+//! - [`security`]: account-takeover and leak scenarios
+//! - [`compat`]: the CognitoApi profile
+//! - [`conformance`]: one contract, embedded and Cognito (moto)
+//! - [`gateway`]: forward auth behind a real nginx
+//! - [`guard_context`]: the guard library against a live server
+//! - [`cli`]: the `authgate` command
+
+#[macro_use]
+mod common;
+
+mod account;
+mod admin;
+mod api;
+mod authz;
+mod cli;
+mod compat;
+mod conformance;
+mod gateway;
+mod guard_context;
+mod security;
