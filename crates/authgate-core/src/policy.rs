@@ -30,6 +30,18 @@ impl Default for PasswordPolicy {
 pub const MAX_PASSWORD_LENGTH: usize = 256;
 
 impl PasswordPolicy {
+    /// The policy for a password sent as `newPassword` (a challenge, a
+    /// reset): a broken rule is a 422 naming that field.
+    pub fn check_new_password(&self, password: &str) -> Result<(), AuthError> {
+        self.check(password).map_err(|err| match err {
+            AuthError::InvalidPassword { rule } => AuthError::InvalidRequest {
+                field: Some("newPassword".into()),
+                message: format!("the password does not meet the policy: {rule}"),
+            },
+            other => other,
+        })
+    }
+
     /// `Ok` or the first rule the password breaks.
     pub fn check(&self, password: &str) -> Result<(), AuthError> {
         let fail = |rule: &str| {
@@ -67,6 +79,21 @@ impl PasswordPolicy {
         }
         Ok(())
     }
+}
+
+/// `+1 (555) 010-0100` → `+15550100100`; an error names the field.
+pub fn normalize_phone(phone: &str) -> Result<String, AuthError> {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let allowed = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if !allowed || !(7..=15).contains(&digits.len()) {
+        return Err(AuthError::invalid_field(
+            "phone",
+            "phone must be a phone number in international form, e.g. +15550100100",
+        ));
+    }
+    Ok(format!("+{digits}"))
 }
 
 /// Trim and lower-case an email and check its shape; `field` names it in the error.
@@ -108,6 +135,18 @@ pub fn mask_email(email: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_normalised_to_plus_and_digits() {
+        assert_eq!(
+            normalize_phone("+1 (555) 010-0100").unwrap(),
+            "+15550100100"
+        );
+        assert_eq!(normalize_phone("+15550100").unwrap(), "+15550100");
+        for bad in ["", "12", "+1 555 CALL NOW", "+1234567890123456"] {
+            assert!(normalize_phone(bad).is_err(), "{bad} accepted");
+        }
+    }
 
     #[test]
     fn policy_names_the_failed_rule() {

@@ -22,7 +22,7 @@ use tower_http::trace::TraceLayer;
 pub struct App {
     pub state: AppState,
     pub router: Router,
-    services: Services,
+    services: Arc<Services>,
 }
 
 /// The process-wide Prometheus recorder (metrics macros are global).
@@ -47,18 +47,15 @@ fn metrics_handle() -> PrometheusHandle {
 
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let services = Services::build(settings).await?;
+        let services = Arc::new(Services::build(settings).await?);
         let settings = services.settings.clone();
         let trusted_proxies = Arc::new(
             middleware::TrustedProxies::parse(&settings.trusted_proxies)
                 .map_err(|e| anyhow::anyhow!("AUTHGATE_TRUSTED_PROXIES: {e}"))?,
         );
         let mut state = AppState {
-            auth: services.auth.clone(),
-            authn: services.authn.clone(),
-            settings: settings.clone(),
+            services: services.clone(),
             metrics: metrics_handle(),
-            throttle: services.throttle.clone(),
             openapi: Arc::new(String::new()),
         };
         let (routes, openapi) = crate::router(&state);

@@ -156,7 +156,7 @@ async fn issue(
         Some("client_credentials") => {
             let (id, secret) = client_credentials(headers, &form)?;
             let token = state
-                .auth
+                .clients
                 .client_credentials(meta, &id, &secret, form.scope.as_deref())
                 .await?;
             Ok(OAuthTokenResponse {
@@ -173,18 +173,19 @@ async fn issue(
                 .refresh_token
                 .clone()
                 .unwrap_or_else(|| Secret::new(""));
-            let session = state
-                .auth
-                .refresh(meta, &refresh)
-                .await
-                .map_err(|err| match err {
-                    AuthError::InvalidRequest { .. } => OAuthFailure::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "refresh_token is missing",
-                    ),
-                    other => other.into(),
-                })?;
+            let session =
+                state
+                    .sessions
+                    .refresh(meta, &refresh)
+                    .await
+                    .map_err(|err| match err {
+                        AuthError::InvalidRequest { .. } => OAuthFailure::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request",
+                            "refresh_token is missing",
+                        ),
+                        other => other.into(),
+                    })?;
             Ok(OAuthTokenResponse {
                 access_token: session.tokens.access_token.expose().to_string(),
                 token_type: "Bearer".into(),

@@ -22,7 +22,7 @@ pub async fn live() -> Json<HealthResponse> {
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = HealthResponse), (status = 503, body = Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
-    state.auth.ready().await?;
+    state.ready().await?;
     Ok(Json(HealthResponse {
         status: "ok".into(),
     }))
@@ -52,12 +52,12 @@ pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
     responses((status = 200, content_type = "application/json", body = Object)))]
 pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
-    let provider = state.auth.provider();
-    let jwks_uri = provider
-        .jwks_url()
+    let discovery = &state.discovery;
+    let jwks_uri = discovery
+        .provider_jwks_url()
         .unwrap_or_else(|| format!("{}/.well-known/jwks.json", state.settings.issuer()));
     Json(serde_json::json!({
-        "issuer": provider.issuer(),
+        "issuer": discovery.issuer(),
         "jwks_uri": jwks_uri,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -76,7 +76,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
 pub async fn machine_jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.auth.machine_jwks()),
+        Json(state.discovery.machine_jwks()),
     )
 }
 
@@ -84,7 +84,7 @@ pub async fn machine_jwks(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, content_type = "application/json", body = Object)))]
 pub async fn jwks(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let keys = state.auth.provider().jwks().await?;
+    let keys = state.discovery.user_jwks().await?;
     Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys)))
 }
 

@@ -1,18 +1,23 @@
-//! [`AppState`]: what every handler can reach — the services, never the
-//! store or the provider directly.
+//! [`AppState`]: what every handler can reach — the services (through
+//! `Deref`, so a handler writes `state.sign_in.sign_in(…)`), never the store
+//! or the provider directly.
 
-use authgate_service::throttle::Throttle;
-use authgate_service::{AuthService, Authenticator, Settings};
+use authgate_service::Services;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub auth: AuthService,
-    pub authn: Authenticator,
-    pub settings: Arc<Settings>,
+    pub services: Arc<Services>,
     pub metrics: PrometheusHandle,
-    pub throttle: Arc<dyn Throttle>,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<String>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }

@@ -1,26 +1,50 @@
-//! Account operations around a sign-in: TOTP enrolment for a signed-in user,
-//! password reset by mailed code, password change, and password
-//! re-verification for sensitive operations. Every one is an audit event.
+//! The account of a person: password reset by mailed code (held back in the
+//! cooling-off period after an authenticator was replaced), password change,
+//! password re-verification for sensitive operations, the account record,
+//! and identifier recovery by phone (the answer never says whether anything
+//! matched). Every operation is an audit event.
 
-use crate::auth::{AuthService, Caller};
-use crate::events::RequestMeta;
-use authgate_core::policy::normalize_email;
-use authgate_core::{AuthError, Secret, SecurityEvent, TotpEnrolment, now_millis};
+use crate::events::{EventRecorder, RequestMeta};
+use crate::notices::Notices;
+use crate::principal::Caller;
+use crate::recovery_codes::RecoveryCodes;
+use crate::sessions::SessionService;
+use authgate_core::policy::{PasswordPolicy, normalize_email, normalize_phone};
+use authgate_core::{
+    AuthError, IdentityProvider, Notification, Notifier, ProviderAccount, Secret, SecurityEvent,
+    now_millis,
+};
+use authgate_store::Store;
 use authgate_store::recovery::Recovery;
+use std::sync::Arc;
+use std::time::Duration;
 
-impl AuthService {
-    /// Is an authenticator active for the caller? The provider's record.
-    async fn totp_active(&self, caller: &Caller) -> Result<bool, AuthError> {
-        Ok(self
-            .provider
-            .admin_get_user(&caller.claims.sub)
-            .await?
-            .mfa_enabled)
+#[derive(Clone)]
+pub struct AccountService {
+    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) store: Store,
+    pub(crate) events: EventRecorder,
+    pub(crate) notifier: Arc<dyn Notifier>,
+    pub(crate) policy: PasswordPolicy,
+    /// How long a password re-verification counts.
+    pub(crate) verification_ttl: Duration,
+    pub(crate) notices: Notices,
+    pub(crate) recovery_codes: RecoveryCodes,
+    pub(crate) sessions: SessionService,
+}
+
+impl AccountService {
+    /// The account of an authenticated caller (name, email, phone).
+    pub async fn caller_account(&self, caller: &Caller) -> Result<ProviderAccount, AuthError> {
+        self.provider.admin_get_user(&caller.claims.sub).await
     }
 
     /// A sensitive change needs the password re-verified within
     /// `AUTHGATE_PASSWORD_VERIFICATION_TTL`.
-    async fn require_recent_verification(&self, caller: &Caller) -> Result<(), AuthError> {
+    pub(crate) async fn require_recent_verification(
+        &self,
+        caller: &Caller,
+    ) -> Result<(), AuthError> {
         let until = self
             .store
             .password_verified_until(self.provider.name(), &caller.claims.sub)
@@ -29,130 +53,6 @@ impl AuthService {
             Some(until) if until > now_millis() => Ok(()),
             _ => Err(AuthError::ReverificationRequired),
         }
-    }
-
-    /// End the caller's other sessions, in the provider and at authgate's
-    /// boundary.
-    pub(crate) async fn end_other_sessions(&self, caller: &Caller) -> Result<(), AuthError> {
-        self.provider.revoke_other_sessions(&caller.claims).await?;
-        self.end_other_sessions_at_boundary(caller).await
-    }
-
-    /// For a provider that does not track sessions: end the caller's other
-    /// sessions at authgate's boundary (their tokens and refreshes).
-    async fn end_other_sessions_at_boundary(&self, caller: &Caller) -> Result<(), AuthError> {
-        if !self.provider.tracks_sessions() {
-            let keep = caller.claims.origin_jti.as_deref().unwrap_or_default();
-            self.store
-                .revoke_other_provider_sessions(
-                    self.provider.name(),
-                    &caller.claims.sub,
-                    keep,
-                    now_millis(),
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// A new authenticator secret. Over an active authenticator, only after
-    /// a recent password verification: a bearer token alone never replaces
-    /// the factor that protects the account.
-    pub async fn begin_totp_enrolment(
-        &self,
-        meta: &RequestMeta,
-        caller: &Caller,
-    ) -> Result<TotpEnrolment, AuthError> {
-        let result = async {
-            if self.totp_active(caller).await? {
-                self.require_recent_verification(caller).await?;
-            }
-            self.provider
-                .begin_totp_enrolment(&caller.claims, &caller.token)
-                .await
-        }
-        .await;
-        self.events
-            .record(
-                "totp_enrolment_start",
-                meta,
-                None,
-                Some(&caller.claims.sub),
-                &result,
-            )
-            .await;
-        result
-    }
-
-    /// Activate the new authenticator with a code of it; answers a fresh set
-    /// of recovery codes. Replacing an active one also needs the recent
-    /// password verification and `current` (a code of the current
-    /// authenticator, or a recovery code); then the user's other sessions
-    /// end and the owner is mailed a notice.
-    pub async fn finish_totp_enrolment(
-        &self,
-        meta: &RequestMeta,
-        caller: &Caller,
-        code: &Secret,
-        current: Option<&Secret>,
-    ) -> Result<Vec<Secret>, AuthError> {
-        let result = async {
-            if code.expose().trim().is_empty() {
-                return Err(AuthError::invalid_field("code", "code must not be empty"));
-            }
-            let account = self.provider.admin_get_user(&caller.claims.sub).await?;
-            let replacing = account.mfa_enabled;
-            let mut spend = None;
-            if replacing {
-                self.require_recent_verification(caller).await?;
-                let current = current.filter(|c| !c.expose().trim().is_empty()).ok_or_else(|| {
-                    AuthError::invalid_field(
-                        "currentCode",
-                        "an authenticator is active: give a code of it, or a recovery code, as currentCode",
-                    )
-                })?;
-                if self.recovery_code_unused(&caller.claims.sub, current).await? {
-                    spend = Some(current);
-                } else if authgate_embedded::codes::normalize_recovery_code(current.expose())
-                    .is_some()
-                {
-                    return Err(AuthError::CodeMismatch);
-                } else {
-                    self.provider
-                        .verify_current_totp(&caller.claims, &caller.token, current)
-                        .await?;
-                }
-            }
-            self.provider
-                .finish_totp_enrolment(&caller.claims, &caller.token, code)
-                .await?;
-            if let Some(current) = spend {
-                self.spend_recovery_code(&caller.claims.sub, &account.email, current)
-                    .await?;
-            }
-            let user = self.subject(caller).await?;
-            self.store
-                .set_app_user_mfa(user.id, true, now_millis())
-                .await?;
-            let codes = self.issue_recovery_codes(&caller.claims.sub).await?;
-            if replacing {
-                self.end_other_sessions(caller).await?;
-                self.notice(&account.email, SecurityEvent::AuthenticatorChanged)
-                    .await;
-            }
-            Ok(codes)
-        }
-        .await;
-        self.events
-            .record(
-                "totp_enrolment_finish",
-                meta,
-                None,
-                Some(&caller.claims.sub),
-                &result,
-            )
-            .await;
-        result
     }
 
     /// Mail a reset code. The same answer whether or not the account exists.
@@ -168,20 +68,28 @@ impl AuthService {
         let email = normalize_email("email", email)?;
         let result = async {
             if let Some(account) = self.provider.admin_find_by_email(&email).await?
-                && let Some(until) = self.cooling_off(&account.sub, Recovery::MfaReset).await?
+                && let Some(until) = self
+                    .recovery_codes
+                    .cooling_off(&account.sub, Recovery::MfaReset)
+                    .await?
             {
                 let unlocked = match recovery_code {
-                    Some(code) => self.spend_recovery_code(&account.sub, &email, code).await?,
+                    Some(code) => {
+                        self.recovery_codes
+                            .spend(&account.sub, &email, code)
+                            .await?
+                    }
                     None => false,
                 };
                 if !unlocked {
-                    self.notice(
-                        &email,
-                        SecurityEvent::PasswordResetHeld {
-                            until: until.clone(),
-                        },
-                    )
-                    .await;
+                    self.notices
+                        .notice(
+                            &email,
+                            SecurityEvent::PasswordResetHeld {
+                                until: until.clone(),
+                            },
+                        )
+                        .await;
                     return Err(AuthError::RecoveryCooldown {
                         message: "a password reset soon after the authenticator was replaced"
                             .into(),
@@ -202,24 +110,6 @@ impl AuthService {
         }
     }
 
-    /// When the cooling-off period after the account's last `after` ends
-    /// (RFC 3339), if it has not ended yet.
-    pub(crate) async fn cooling_off(
-        &self,
-        sub: &str,
-        after: Recovery,
-    ) -> Result<Option<String>, AuthError> {
-        let recoveries = self.store.recoveries(self.provider.name(), sub).await?;
-        let at = match after {
-            Recovery::PasswordReset => recoveries.password_reset_at,
-            Recovery::MfaReset => recoveries.mfa_reset_at,
-        };
-        let ends = at.map(|at| at + self.security.mfa_reset_cooldown.as_millis() as i64);
-        Ok(ends
-            .filter(|ends| *ends > now_millis())
-            .map(|ends| authgate_core::rfc3339(ends / 1000)))
-    }
-
     pub async fn confirm_password_reset(
         &self,
         meta: &RequestMeta,
@@ -232,7 +122,7 @@ impl AuthService {
             if code.expose().trim().is_empty() {
                 return Err(AuthError::invalid_field("code", "code must not be empty"));
             }
-            self.check_new_password(new_password)?;
+            self.policy.check_new_password(new_password.expose())?;
             self.provider
                 .confirm_forgot_password(&email, code, new_password)
                 .await?;
@@ -252,7 +142,7 @@ impl AuthService {
                     {
                         tracing::error!(error = %err, "password reset not recorded: no cooling-off period");
                     }
-                    self.notice(&email, SecurityEvent::PasswordReset).await;
+                    self.notices.notice(&email, SecurityEvent::PasswordReset).await;
                 }
                 Ok(None) => {}
                 Err(err) => {
@@ -292,13 +182,13 @@ impl AuthService {
         new_password: &Secret,
     ) -> Result<(), AuthError> {
         let result = async {
-            self.check_new_password(new_password)?;
+            self.policy.check_new_password(new_password.expose())?;
             self.provider
                 .change_password(&caller.claims, &caller.token, current, new_password)
                 .await?;
             // The provider cannot sign out "all but this session": authgate
             // ends the others at its boundary.
-            self.end_other_sessions_at_boundary(caller).await
+            self.sessions.end_other_sessions_at_boundary(caller).await
         }
         .await;
         self.events
@@ -341,5 +231,37 @@ impl AuthService {
             )
             .await;
         result
+    }
+
+    pub async fn recover_identifier(
+        &self,
+        meta: &RequestMeta,
+        phone: &str,
+    ) -> Result<(), AuthError> {
+        let phone = normalize_phone(phone)?;
+        let result = async {
+            for account in self.provider.admin_find_by_phone(&phone).await? {
+                if account.enabled {
+                    self.notifier
+                        .send(Notification::SignInIdentifier {
+                            to: account.email.clone(),
+                            name: account.name.clone(),
+                            identifier: account.email.clone(),
+                        })
+                        .await?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        self.events
+            .record("identifier_recovery", meta, None, None, &result)
+            .await;
+        // Nothing that happened (or not) for this number reaches the caller,
+        // except an outage.
+        match result {
+            Err(AuthError::ProviderUnavailable | AuthError::StoreUnavailable) => result,
+            _ => Ok(()),
+        }
     }
 }

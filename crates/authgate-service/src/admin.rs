@@ -4,16 +4,19 @@
 //! platform role `admin` may use it; every action is an audit event with the
 //! administrator as actor and the account as subject.
 
-use crate::auth::{AuthService, Caller};
-use crate::authz::AdminActor;
-use crate::events::RequestMeta;
+use crate::events::{EventRecorder, RequestMeta};
+use crate::notices::Notices;
+use crate::principal::{AdminActor, Caller};
+use crate::subjects::Subjects;
 use authgate_core::policy::normalize_email;
 use authgate_core::{
-    AccountFilter, AuthError, NewAccount, Notification, ProviderAccount, Secret, now_millis,
+    AccountFilter, AuthError, IdentityProvider, NewAccount, Notification, Notifier,
+    ProviderAccount, Secret, now_millis,
 };
-use authgate_store::AppUser;
+use authgate_store::{AppUser, Store};
 use rand::Rng;
 use rand::seq::SliceRandom;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// An account with the app user behind it.
@@ -45,7 +48,32 @@ pub fn temporary_password() -> Secret {
     Secret::new(chars.into_iter().collect::<String>())
 }
 
-impl AuthService {
+/// The audit-trail filter as an administrator sends it (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    pub kind: Option<String>,
+    pub reason: Option<String>,
+    pub target: Option<String>,
+    /// RFC 3339.
+    pub since: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct AdminUsers {
+    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) store: Store,
+    pub(crate) events: EventRecorder,
+    pub(crate) notifier: Arc<dyn Notifier>,
+    pub(crate) notices: Notices,
+    pub(crate) subjects: Subjects,
+    /// `AUTHGATE_SIGN_UP_REVEALS_EXISTING` (the profile's open sign-up).
+    pub(crate) sign_up_reveals_existing: bool,
+}
+
+impl AdminUsers {
     /// The account behind a provider subject, with its app user (created on
     /// first sight). Unknown subjects are `NotFound`.
     pub async fn user_by_sub(&self, sub: &str) -> Result<ManagedUser, AuthError> {
@@ -55,11 +83,6 @@ impl AuthService {
         }
         let account = self.provider.admin_get_user(sub).await?;
         self.managed(account).await
-    }
-
-    /// The account of an authenticated caller (name, email, phone).
-    pub async fn caller_account(&self, caller: &Caller) -> Result<ProviderAccount, AuthError> {
-        self.provider.admin_get_user(&caller.claims.sub).await
     }
 
     async fn managed(&self, account: ProviderAccount) -> Result<ManagedUser, AuthError> {
@@ -74,15 +97,6 @@ impl AuthService {
             )
             .await?;
         Ok(ManagedUser { app_user, account })
-    }
-
-    /// The provider subject of an app user id.
-    pub(crate) async fn target(&self, id: Uuid) -> Result<AppUser, AuthError> {
-        self.store
-            .app_user(id)
-            .await?
-            .filter(|u| u.provider == self.provider.name())
-            .ok_or_else(|| AuthError::NotFound("user".into()))
     }
 
     /// Create an account whose temporary password is mailed as
@@ -112,7 +126,7 @@ impl AuthService {
         let email = normalize_email("email", email)?;
         let phone = phone
             .filter(|p| !p.trim().is_empty())
-            .map(|p| crate::recovery::normalize_phone(&p))
+            .map(|p| authgate_core::policy::normalize_phone(&p))
             .transpose()?;
         let password = temporary_password();
         let result = async {
@@ -155,11 +169,12 @@ impl AuthService {
     ) -> Result<String, AuthError> {
         match self.create_account(meta, None, email, name, phone).await {
             Ok(user) => Ok(user.account.sub),
-            Err(AuthError::UsernameExists) if !self.security.sign_up_reveals_existing => {
+            Err(AuthError::UsernameExists) if !self.sign_up_reveals_existing => {
                 let email = normalize_email("email", email)?;
-                self.notice(&email, authgate_core::SecurityEvent::SignUpAttempt)
+                self.notices
+                    .notice(&email, authgate_core::SecurityEvent::SignUpAttempt)
                     .await;
-                Ok(self.decoy_sub(&email))
+                Ok(self.notices.decoy_sub(&email))
             }
             Err(other) => Err(other),
         }
@@ -191,7 +206,7 @@ impl AuthService {
         _admin: &AdminActor,
         id: Uuid,
     ) -> Result<ManagedUser, AuthError> {
-        let app_user = self.target(id).await?;
+        let app_user = self.subjects.target(id).await?;
         let account = self.provider.admin_get_user(&app_user.provider_sub).await?;
         Ok(ManagedUser { app_user, account })
     }
@@ -207,9 +222,13 @@ impl AuthService {
         id: Uuid,
         action: impl AsyncFnOnce(&AppUser) -> Result<(), AuthError>,
     ) -> Result<(), AuthError> {
-        let target = self.target(id).await;
+        let target = self.subjects.target(id).await;
         let result = match &target {
-            Ok(user) => match self.platform_grants(user.platform_role.as_deref()).await {
+            Ok(user) => match self
+                .subjects
+                .platform_grants(user.platform_role.as_deref())
+                .await
+            {
                 Ok(grants) => match actor.require_all(&grants, "this account's platform role") {
                     Ok(()) => action(user).await,
                     Err(err) => Err(err),
@@ -362,39 +381,7 @@ impl AuthService {
             ..user
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use authgate_core::policy::PasswordPolicy;
-
-    #[test]
-    fn temporary_passwords_meet_the_default_policy_and_differ() {
-        let a = temporary_password();
-        let b = temporary_password();
-        assert_ne!(a, b);
-        for password in [a, b] {
-            assert_eq!(password.expose().chars().count(), 20);
-            PasswordPolicy::default().check(password.expose()).unwrap();
-        }
-    }
-}
-
-/// The audit-trail filter as an administrator sends it (all optional).
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub subject: Option<String>,
-    pub email: Option<String>,
-    pub kind: Option<String>,
-    pub reason: Option<String>,
-    pub target: Option<String>,
-    /// RFC 3339.
-    pub since: Option<String>,
-    pub limit: Option<i64>,
-}
-
-impl AuthService {
     /// The audit trail, newest first, every queued event written first.
     pub async fn admin_audit_events(
         &self,
@@ -437,7 +424,8 @@ impl AuthService {
         caller: &Caller,
     ) -> Result<(), AuthError> {
         let owner = self
-            .actor(&crate::authz::Principal::User(Box::new(caller.clone())))
+            .subjects
+            .actor(&crate::principal::Principal::User(Box::new(caller.clone())))
             .await?;
         let id = owner
             .app_user
@@ -445,5 +433,22 @@ impl AuthService {
             .map(|user| user.id)
             .ok_or_else(|| AuthError::Internal("a user actor without an app user".into()))?;
         self.admin_delete_user(meta, &owner, id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authgate_core::policy::PasswordPolicy;
+
+    #[test]
+    fn temporary_passwords_meet_the_default_policy_and_differ() {
+        let a = temporary_password();
+        let b = temporary_password();
+        assert_ne!(a, b);
+        for password in [a, b] {
+            assert_eq!(password.expose().chars().count(), 20);
+            PasswordPolicy::default().check(password.expose()).unwrap();
+        }
     }
 }

@@ -5,8 +5,9 @@
 //! ended by a password change). Every front end asks this module, so no
 //! front end can accept a token the others refuse.
 
-use crate::auth::{AuthService, Caller};
-use crate::authz::Principal;
+use crate::clients::MachineClients;
+use crate::principal::{Caller, Principal};
+use crate::sessions::SessionService;
 use authgate_core::{AuthError, Secret};
 use authgate_guard::{Guard, GuardError};
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use std::sync::Arc;
 /// Turns bearer tokens into principals.
 #[derive(Clone)]
 pub struct Authenticator {
-    auth: AuthService,
+    sessions: SessionService,
+    clients: MachineClients,
     /// Access tokens of the provider's users.
     guard: Arc<Guard>,
     /// CognitoApi profile only: also accepts id tokens, for `GET
@@ -28,14 +30,16 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub(crate) fn new(
-        auth: AuthService,
+        sessions: SessionService,
+        clients: MachineClients,
         guard: Arc<Guard>,
         id_token_guard: Option<Arc<Guard>>,
         machine_guard: Arc<Guard>,
         machine_issuer: String,
     ) -> Self {
         Self {
-            auth,
+            sessions,
+            clients,
             guard,
             id_token_guard,
             machine_guard,
@@ -68,11 +72,8 @@ impl Authenticator {
             return Err(AuthError::MissingToken);
         }
         let claims = guard.validate(token).await.map_err(AuthError::from)?;
-        self.auth.check_session(&claims).await?;
-        Ok(Caller {
-            claims,
-            token: Secret::new(token),
-        })
+        self.sessions.check_session(&claims).await?;
+        Ok(Caller::new(claims, Secret::new(token)))
     }
 
     /// A user's access token, or a machine client's. Machine tokens carry
@@ -86,26 +87,28 @@ impl Authenticator {
         if token.is_empty() {
             return Err(AuthError::MissingToken);
         }
-        if self.auth.provider().issuer() != self.machine_issuer
+        if self.sessions.provider.issuer() != self.machine_issuer
             && authgate_core::token::unverified_claims(token)
                 .is_some_and(|c| c.iss == self.machine_issuer)
         {
             let claims = self.machine_guard.validate(token).await?;
-            return Ok(Principal::Client(self.auth.machine_caller(&claims).await?));
+            return Ok(Principal::Client(
+                self.clients.machine_caller(&claims).await?,
+            ));
         }
         match self.guard.validate(token).await {
             Ok(claims) => {
-                self.auth.check_session(&claims).await?;
-                Ok(Principal::User(Box::new(Caller {
+                self.sessions.check_session(&claims).await?;
+                Ok(Principal::User(Box::new(Caller::new(
                     claims,
-                    token: Secret::new(token),
-                })))
+                    Secret::new(token),
+                ))))
             }
             Err(refused @ GuardError::WrongClient) => {
                 match self.machine_guard.validate(token).await {
-                    Ok(claims) if claims.client_id.as_deref() == Some(claims.sub.as_str()) => {
-                        Ok(Principal::Client(self.auth.machine_caller(&claims).await?))
-                    }
+                    Ok(claims) if claims.client_id.as_deref() == Some(claims.sub.as_str()) => Ok(
+                        Principal::Client(self.clients.machine_caller(&claims).await?),
+                    ),
                     _ => Err(refused.into()),
                 }
             }

@@ -4,11 +4,23 @@
 //! (key reload, throttle housekeeping). The HTTP server builds one; the CLI's
 //! admin commands build one without a router.
 
-use crate::auth::{AuthService, AuthzParts, SecurityOptions};
+use crate::account::AccountService;
+use crate::admin::AdminUsers;
 use crate::authn::Authenticator;
-use crate::clients::MachineTokens;
-use crate::forward::RouteRules;
+use crate::catalog::CatalogService;
+use crate::clients::{MachineClients, MachineTokens};
+use crate::decisions::{DecisionService, PolicyCache};
+use crate::discovery::Discovery;
+use crate::events::EventRecorder;
+use crate::forward::{ForwardAuth, RouteRules};
+use crate::mfa::MfaService;
+use crate::notices::Notices;
+use crate::recovery_codes::RecoveryCodes;
+use crate::sessions::SessionService;
 use crate::settings::{ForwardDefault, MfaMode, ProviderKind, Settings};
+use crate::sign_in::SignInService;
+use crate::subjects::Subjects;
+use crate::tenants::TenantService;
 use crate::throttle::{InMemoryThrottle, Throttle};
 use anyhow::Context;
 use async_trait::async_trait;
@@ -21,13 +33,28 @@ use authgate_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Every service of one authgate instance.
+/// Every service of one authgate instance, one field per capability.
 pub struct Services {
-    pub auth: AuthService,
+    pub sign_in: SignInService,
+    pub sessions: SessionService,
+    pub account: AccountService,
+    pub mfa: MfaService,
+    pub admin_users: AdminUsers,
+    pub tenants: TenantService,
+    pub catalog: CatalogService,
+    pub decisions: DecisionService,
+    pub forward: ForwardAuth,
+    pub clients: MachineClients,
+    /// The app user and context of a caller.
+    pub subjects: Subjects,
+    pub discovery: Discovery,
+    /// Bearer token → principal.
     pub authn: Authenticator,
     /// Request budgets of the public routes.
     pub throttle: Arc<dyn Throttle>,
     pub settings: Arc<Settings>,
+    store: Store,
+    events: EventRecorder,
     notifier: Arc<BackgroundNotifier>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -224,55 +251,151 @@ impl Services {
             }));
         }
         let decoy_key = decoy_key(&store).await?;
-        let auth = AuthService::new(
-            provider,
-            store,
-            settings.password_policy(),
-            Duration::from_secs(settings.password_verification_ttl),
-            notifier.clone(),
-            AuthzParts {
-                machine: MachineTokens {
-                    keys: key_ring,
-                    issuer: settings.issuer(),
-                    ttl: Duration::from_secs(settings.access_token_ttl),
-                },
-                forward_rules,
-            },
-            SecurityOptions {
-                sign_up_reveals_existing: settings.sign_up_reveals_existing,
-                mfa_reset_cooldown: Duration::from_secs(settings.mfa_reset_cooldown),
-                decoy_key,
-            },
-        );
+        let events = EventRecorder::spawn(store.clone(), provider.name());
+        let mail: Arc<dyn Notifier> = notifier.clone();
+        let policy = settings.password_policy();
+        let subjects = Subjects {
+            provider: provider.clone(),
+            store: store.clone(),
+            events: events.clone(),
+        };
+        let notices = Notices {
+            notifier: mail.clone(),
+            decoy_key,
+        };
+        let recovery_codes = RecoveryCodes {
+            provider: provider.clone(),
+            store: store.clone(),
+            notices: notices.clone(),
+            cooldown: Duration::from_secs(settings.mfa_reset_cooldown),
+        };
+        let sessions = SessionService {
+            provider: provider.clone(),
+            store: store.clone(),
+            events: events.clone(),
+            subjects: subjects.clone(),
+        };
+        let account = AccountService {
+            provider: provider.clone(),
+            store: store.clone(),
+            events: events.clone(),
+            notifier: mail.clone(),
+            policy: policy.clone(),
+            verification_ttl: Duration::from_secs(settings.password_verification_ttl),
+            notices: notices.clone(),
+            recovery_codes: recovery_codes.clone(),
+            sessions: sessions.clone(),
+        };
+        let policies = Arc::new(PolicyCache::new());
+        let decisions = DecisionService {
+            store: store.clone(),
+            subjects: subjects.clone(),
+            policies: policies.clone(),
+        };
+        let clients = MachineClients {
+            store: store.clone(),
+            events: events.clone(),
+            machine: Arc::new(MachineTokens {
+                keys: key_ring,
+                issuer: settings.issuer(),
+                ttl: Duration::from_secs(settings.access_token_ttl),
+            }),
+        };
         let authn = Authenticator::new(
-            auth.clone(),
+            sessions.clone(),
+            clients.clone(),
             guard,
             id_token_guard,
             machine_guard,
             settings.issuer(),
         );
         Ok(Self {
-            auth,
+            sign_in: SignInService {
+                provider: provider.clone(),
+                events: events.clone(),
+                policy,
+                sign_up_reveals_existing: settings.sign_up_reveals_existing,
+                notices: notices.clone(),
+                sessions: sessions.clone(),
+                recovery_codes: recovery_codes.clone(),
+            },
+            mfa: MfaService {
+                provider: provider.clone(),
+                store: store.clone(),
+                events: events.clone(),
+                notifier: mail.clone(),
+                notices: notices.clone(),
+                recovery_codes,
+                sessions: sessions.clone(),
+                subjects: subjects.clone(),
+                account: account.clone(),
+            },
+            admin_users: AdminUsers {
+                provider: provider.clone(),
+                store: store.clone(),
+                events: events.clone(),
+                notifier: mail,
+                notices,
+                subjects: subjects.clone(),
+                sign_up_reveals_existing: settings.sign_up_reveals_existing,
+            },
+            tenants: TenantService {
+                provider: provider.clone(),
+                store: store.clone(),
+                events: events.clone(),
+                subjects: subjects.clone(),
+            },
+            catalog: CatalogService {
+                store: store.clone(),
+                events: events.clone(),
+                subjects: subjects.clone(),
+                policies,
+            },
+            forward: ForwardAuth {
+                rules: Arc::new(forward_rules),
+                decisions: decisions.clone(),
+                subjects: subjects.clone(),
+                store: store.clone(),
+            },
+            discovery: Discovery {
+                provider,
+                clients: clients.clone(),
+            },
+            sessions,
+            account,
+            decisions,
+            clients,
+            subjects,
             authn,
             throttle,
             settings,
+            store,
+            events,
             notifier,
             background,
         })
     }
 
+    /// Can this instance serve? The database answers.
+    pub async fn ready(&self) -> Result<(), authgate_core::AuthError> {
+        self.store
+            .ping()
+            .await
+            .map_err(|_| authgate_core::AuthError::StoreUnavailable)
+    }
+
     /// Stop the background tasks, write the queued audit events, let mail
     /// under way go out (at most `grace`), close the database.
-    pub async fn close(self, grace: Duration) {
-        for task in self.background {
+    pub async fn close(&self, grace: Duration) {
+        for task in &self.background {
             task.abort();
         }
-        self.auth.events().flush().await;
+        self.events.flush().await;
         let undelivered = self.notifier.drain(grace).await;
         if undelivered > 0 {
             tracing::warn!(undelivered, "mail still being delivered at exit");
         }
-        self.auth.store().close().await;
+        self.store.close().await;
     }
 }
 

@@ -4,14 +4,19 @@
 //! hints, with a version for `ETag`. Nobody writes a role whose grants they
 //! do not hold; a role in use or the built-in owner role cannot be deleted.
 
-use crate::AuthService;
-use crate::authz::{AdminActor, OWNER_ROLE};
-use crate::events::RequestMeta;
+use crate::decisions::PolicyCache;
+use crate::events::{EventRecorder, RequestMeta};
+use crate::principal::AdminActor;
+use crate::subjects::Subjects;
 use authgate_core::authz::{grants_cover_all, validate_grant, validate_tenant_grant};
 use authgate_core::{AuthError, now_millis};
 use authgate_store::catalog::{PolicyRow, Role, RoleDeletion, RoleScope};
-use authgate_store::{AppUser, StoreError};
+use authgate_store::{AppUser, Store, StoreError};
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The tenant role a tenant's creator gets; a tenant always keeps one.
+pub const OWNER_ROLE: &str = "owner";
 
 /// A role as an admin writes it.
 #[derive(Debug, Clone)]
@@ -120,7 +125,16 @@ fn may_write_policies(actor: &AdminActor) -> Result<(), AuthError> {
     }
 }
 
-impl AuthService {
+#[derive(Clone)]
+pub struct CatalogService {
+    pub(crate) store: Store,
+    pub(crate) events: EventRecorder,
+    pub(crate) subjects: Subjects,
+    /// Invalidated at every policy change on this instance.
+    pub(crate) policies: Arc<PolicyCache>,
+}
+
+impl CatalogService {
     pub async fn catalog(&self) -> Result<Catalog, AuthError> {
         let roles = self.store.roles().await?;
         let policies = self.store.policies().await?;
@@ -331,9 +345,12 @@ impl AuthService {
         let mut subject = None;
         let target = format!("role:platform/{}", role.unwrap_or_default());
         let result = async {
-            let user = self.target(user_id).await?;
+            let user = self.subjects.target(user_id).await?;
             subject = Some(user.provider_sub.clone());
-            let current = self.platform_grants(user.platform_role.as_deref()).await?;
+            let current = self
+                .subjects
+                .platform_grants(user.platform_role.as_deref())
+                .await?;
             no_escalation(actor, &current)?;
             if let Some(key) = role {
                 let definition = self

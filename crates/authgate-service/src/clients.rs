@@ -6,12 +6,12 @@
 //! client id, `scope` = the granted scopes); a revoked client's tokens stop
 //! working at once because every use looks the client up.
 
-use crate::AuthService;
-use crate::authz::{AdminActor, ClientCaller};
-use crate::events::RequestMeta;
+use crate::events::{EventRecorder, RequestMeta};
+use crate::principal::{AdminActor, ClientCaller};
 use authgate_core::authz::validate_grant;
 use authgate_core::{AccessClaims, AuthError, Secret, now_millis};
 use authgate_embedded::keys::KeyRing;
+use authgate_store::Store;
 use authgate_store::clients::MachineClient;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -82,7 +82,14 @@ fn scopes(list: &[String]) -> Result<Vec<String>, AuthError> {
     Ok(out)
 }
 
-impl AuthService {
+#[derive(Clone)]
+pub struct MachineClients {
+    pub(crate) store: Store,
+    pub(crate) events: EventRecorder,
+    pub(crate) machine: Arc<MachineTokens>,
+}
+
+impl MachineClients {
     /// Register a client; the secret is returned once and never stored.
     pub async fn create_machine_client(
         &self,

@@ -23,10 +23,13 @@
 //! after authgate checked that the caller is a member (or holds a platform
 //! grant covering `tenant:read` for a tenant that exists).
 
-use crate::AuthService;
-use crate::authz::{CheckRequest, MAX_RESOURCE_LEN, Principal};
+use crate::decisions::{CheckRequest, DecisionService, MAX_RESOURCE_LEN};
+use crate::principal::Principal;
+use crate::subjects::Subjects;
 use authgate_core::AuthError;
 use authgate_core::authz::{Decision, UserContext, covering_grant, validate_grant};
+use authgate_store::Store;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -299,7 +302,15 @@ pub struct ForwardRequest<'a> {
     pub ip: Option<&'a str>,
 }
 
-impl AuthService {
+#[derive(Clone)]
+pub struct ForwardAuth {
+    pub(crate) rules: Arc<RouteRules>,
+    pub(crate) decisions: DecisionService,
+    pub(crate) subjects: Subjects,
+    pub(crate) store: Store,
+}
+
+impl ForwardAuth {
     /// Decide a gateway request. `Ok` with `allowed = false` is a 403.
     pub async fn forward(
         &self,
@@ -307,7 +318,7 @@ impl AuthService {
         request: ForwardRequest<'_>,
     ) -> Result<Forwarded, AuthError> {
         let (mut decision, tenant, mut context) =
-            match self.forward_rules.resolve(request.method, request.uri) {
+            match self.rules.resolve(request.method, request.uri) {
                 RouteMatch::Ambiguous { why } => (
                     Decision::deny("ambiguous_uri", format!("the URI is refused: it has {why}")),
                     None,
@@ -338,7 +349,7 @@ impl AuthService {
                         tenant_id: tenant.as_deref(),
                         ip: request.ip,
                     };
-                    match self.decide(principal, check).await {
+                    match self.decisions.decide(principal, check).await {
                         Ok((decision, context)) => (decision, tenant, context),
                         // A tenant that is not a tenant id: not a member.
                         Err(AuthError::InvalidRequest {
@@ -365,7 +376,7 @@ impl AuthService {
             Principal::User(caller) => {
                 let context = match context {
                     Some(context) => context,
-                    None => self.user_context(caller).await?,
+                    None => self.subjects.user_context(caller).await?,
                 };
                 let mut roles = Vec::new();
                 if let Some(role) = &context.platform_role {
@@ -414,7 +425,7 @@ impl AuthService {
         let platform_grants = match principal {
             Principal::User(caller) => {
                 if context.is_none() {
-                    *context = Some(self.user_context(caller).await?);
+                    *context = Some(self.subjects.user_context(caller).await?);
                 }
                 let context = context.as_ref().expect("the context was just read");
                 if context.tenant(&id.to_string()).is_some() {
@@ -422,7 +433,7 @@ impl AuthService {
                 }
                 context.platform_grants.clone()
             }
-            Principal::Client(_) => self.actor(principal).await?.grants,
+            Principal::Client(_) => self.subjects.actor(principal).await?.grants,
         };
         Ok(covering_grant(&platform_grants, "tenant:read").is_some()
             && self.store.tenant(id).await?.is_some())

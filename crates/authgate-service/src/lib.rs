@@ -1,48 +1,69 @@
 //! # authgate-service
 //!
-//! The application without any front end: the business rules of every
-//! capability, the authentication of bearer tokens into typed principals
-//! ([`authn`]), and [`Services`], built from [`Settings`] ([`build`]). No
-//! axum, no HTML: the JSON API, the CognitoApi profile and the CLI all call
-//! these, so they share one implementation and one set of access checks.
+//! The application without any front end: one service per capability, each
+//! a small struct holding only what it needs, assembled into [`Services`]
+//! from [`Settings`] ([`build`]). No axum, no HTML: the JSON API, the
+//! CognitoApi profile and the CLI all call these, so they share one
+//! implementation and one set of access checks. Bearer tokens become typed
+//! principals in [`authn`] only; methods that need rights take an
+//! [`AdminActor`] (or a [`Caller`]) that no front end can make up.
 //!
-//! | module | owns |
-//! |---|---|
-//! | [`settings`] | every configuration value, its default and its check |
-//! | [`build`] | [`Services`] from [`Settings`]: store, mailer, provider, keys, guards |
-//! | [`authn`] | bearer token → [`Principal`] (user, machine client) |
-//! | [`auth`] | sign-up, sign-in and challenges, refresh, sign-out, the subject |
-//! | [`account`] | TOTP enrolment, password reset, change and re-verification |
-//! | [`recovery`], [`recovery_codes`], [`mfa_reset`] | identifier recovery, recovery codes, lost-authenticator reset |
-//! | [`admin`] | the admin user lifecycle and the audit trail |
-//! | [`tenants`] | tenants, memberships, invitations |
-//! | [`catalog`] | roles, grants and Cedar policies, edited at run time |
-//! | [`authz`] | the user context, principals and actors, decisions |
-//! | [`forward`] | the gateway authorizer's route rules |
-//! | [`clients`] | machine clients and their tokens |
-//! | [`events`] | audit rows and metrics for every event |
-//! | [`throttle`] | the request-budget port and its in-process implementation |
+//! | module | service | owns |
+//! |---|---|---|
+//! | [`sign_in`] | [`SignInService`] | sign-up and confirmation, sign-in and its challenges |
+//! | [`sessions`] | [`SessionService`] | refresh, sign-out, whether a session is live, ending other sessions |
+//! | [`account`] | [`AccountService`] | password reset, change and re-verification, identifier recovery |
+//! | [`mfa`], [`mfa_reset`] | [`MfaService`] | TOTP enrolment, recovery codes, the lost-authenticator reset |
+//! | [`admin`] | [`AdminUsers`] | the admin user lifecycle, the audit trail |
+//! | [`tenants`] | [`TenantService`] | tenants, memberships, invitations |
+//! | [`catalog`] | [`CatalogService`] | roles, grants and Cedar policies, edited at run time |
+//! | [`decisions`] | [`DecisionService`] | may a principal do an action (roles, then policies) |
+//! | [`forward`] | [`ForwardAuth`] | the gateway authorizer's route rules |
+//! | [`clients`] | [`MachineClients`] | machine clients and `client_credentials` |
+//! | [`discovery`] | [`Discovery`] | issuer and keys for OIDC discovery and JWKS |
+//! | [`authn`] | [`Authenticator`] | bearer token → [`Principal`] |
+//! | [`subjects`] | [`Subjects`](subjects::Subjects) | the app user and context of a caller, admin rights |
+//! | [`recovery_codes`], [`notices`] | helpers | recovery codes and cooling-off; security notices and decoys |
+//! | [`principal`] | — | [`Principal`], [`Caller`], [`ClientCaller`], [`AdminActor`] |
+//! | [`events`] | — | audit rows and metrics for every event |
+//! | [`throttle`] | — | the request-budget port and its in-process implementation |
+//! | [`settings`], [`build`] | [`Services`] | configuration; assembly from it |
 
 pub mod account;
 pub mod admin;
-pub mod auth;
 pub mod authn;
-pub mod authz;
 pub mod build;
 pub mod catalog;
 pub mod clients;
+pub mod decisions;
+pub mod discovery;
 pub mod events;
 pub mod forward;
+pub mod mfa;
 pub mod mfa_reset;
-pub mod recovery;
+pub mod notices;
+pub mod principal;
 pub mod recovery_codes;
+pub mod sessions;
 pub mod settings;
+pub mod sign_in;
+pub mod subjects;
 pub mod tenants;
 pub mod throttle;
 
-pub use auth::{AuthService, Caller, SessionView, SignInResult};
+pub use account::AccountService;
+pub use admin::AdminUsers;
 pub use authn::Authenticator;
-pub use authz::{AdminActor, ClientCaller, Principal};
 pub use build::{Services, open_store};
+pub use catalog::CatalogService;
+pub use clients::MachineClients;
+pub use decisions::DecisionService;
+pub use discovery::Discovery;
 pub use events::{EventRecorder, RequestMeta};
+pub use forward::ForwardAuth;
+pub use mfa::MfaService;
+pub use principal::{AdminActor, Caller, ClientCaller, Principal};
+pub use sessions::{SessionService, SessionView};
 pub use settings::Settings;
+pub use sign_in::{SignInResult, SignInService};
+pub use tenants::TenantService;

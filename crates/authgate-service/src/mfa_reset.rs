@@ -14,8 +14,8 @@
 //! also needs one of the account's recovery codes. An address without an
 //! account gets a decoy session that answers every step like a real one.
 
-use crate::auth::AuthService;
 use crate::events::RequestMeta;
+use crate::mfa::MfaService;
 use authgate_core::policy::normalize_email;
 use authgate_core::{AuthError, Notification, Secret, SecurityEvent, TotpEnrolment, now_millis};
 use authgate_embedded::codes::{code_matches, generate_code, hash_code};
@@ -23,9 +23,12 @@ use authgate_embedded::tokens::{new_refresh_token, token_digest};
 use authgate_store::recovery::Recovery;
 
 const PURPOSE: &str = "mfa_reset";
+
 /// Tries on a session or recovery token before it is spent.
 const MAX_TRIES: i64 = 5;
+
 const CODE_TTL_MILLIS: i64 = 15 * 60 * 1000;
+
 const RECOVERY_TTL_MILLIS: i64 = 10 * 60 * 1000;
 
 /// What `verify` answers: the new secret and the recovery-only token.
@@ -35,7 +38,7 @@ pub struct MfaRecovery {
     pub recovery_token: Secret,
 }
 
-impl AuthService {
+impl MfaService {
     pub async fn mfa_reset_start(
         &self,
         meta: &RequestMeta,
@@ -53,7 +56,7 @@ impl AuthService {
             let Some(account) = account else {
                 // A decoy: its code was never sent, so `verify` answers
                 // code_mismatch as it would for a real account.
-                let decoy = format!("decoy:{}", self.decoy_sub(&email));
+                let decoy = format!("decoy:{}", self.notices.decoy_sub(&email));
                 self.store
                     .create_mfa_reset(
                         &token_digest(&session),
@@ -136,12 +139,12 @@ impl AuthService {
             // is not enough.
             let recovery_code = recovery_code.filter(|c| !c.expose().trim().is_empty());
             let with_recovery_code = match recovery_code {
-                Some(given) if self.recovery_code_unused(&reset.sub, given).await? => Some(given),
+                Some(given) if self.recovery_codes.is_unused(&reset.sub, given).await? => Some(given),
                 Some(_) => return fail(AuthError::CodeMismatch).await,
                 None => None,
             };
             if with_recovery_code.is_none()
-                && let Some(until) = self.cooling_off(&reset.sub, Recovery::PasswordReset).await?
+                && let Some(until) = self.recovery_codes.cooling_off(&reset.sub, Recovery::PasswordReset).await?
             {
                 return Err(AuthError::RecoveryCooldown {
                     message: "the authenticator cannot be replaced this soon after a mailed password reset"
@@ -154,7 +157,7 @@ impl AuthService {
                 Err(err) => return fail(err).await,
             };
             if let Some(given) = with_recovery_code
-                && !self.spend_recovery_code(&reset.sub, &email, given).await?
+                && !self.recovery_codes.spend(&reset.sub, &email, given).await?
             {
                 return fail(AuthError::CodeMismatch).await;
             }
@@ -225,8 +228,9 @@ impl AuthService {
             self.store
                 .record_recovery(self.provider.name(), &reset.sub, Recovery::MfaReset, now)
                 .await?;
-            let codes = self.issue_recovery_codes(&reset.sub).await?;
-            self.notice(&reset.email, SecurityEvent::AuthenticatorReplaced)
+            let codes = self.recovery_codes.issue(&reset.sub).await?;
+            self.notices
+                .notice(&reset.email, SecurityEvent::AuthenticatorReplaced)
                 .await;
             Ok(codes)
         }

@@ -2,21 +2,32 @@
 //! of ten whenever an authenticator becomes active, shown once, stored as
 //! digests, each spendable once as the second factor at sign-in (embedded
 //! provider), as `currentCode` when replacing an authenticator, and to skip
-//! the cooling-off period of a lost-authenticator reset. Also the security
-//! notices mailed to an account's owner, and the decoy identities answered
-//! for addresses without an account.
+//! the cooling-off period between a mailed password reset and a
+//! lost-authenticator reset (`AUTHGATE_MFA_RESET_COOLDOWN`).
 
-use crate::auth::{AuthService, Caller};
-use crate::events::RequestMeta;
-use authgate_core::{AuthError, Notification, Secret, SecurityEvent, now_millis};
+use crate::notices::Notices;
+use authgate_core::{AuthError, IdentityProvider, Secret, SecurityEvent, now_millis};
 use authgate_embedded::codes::{generate_recovery_code, hash_recovery_code};
+use authgate_store::Store;
+use authgate_store::recovery::Recovery;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How many codes a set has.
 pub const RECOVERY_CODES: usize = 10;
 
-impl AuthService {
+#[derive(Clone)]
+pub struct RecoveryCodes {
+    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) store: Store,
+    pub(crate) notices: Notices,
+    /// `AUTHGATE_MFA_RESET_COOLDOWN`.
+    pub(crate) cooldown: Duration,
+}
+
+impl RecoveryCodes {
     /// A fresh set of recovery codes for `sub`, replacing the old ones.
-    pub(crate) async fn issue_recovery_codes(&self, sub: &str) -> Result<Vec<Secret>, AuthError> {
+    pub(crate) async fn issue(&self, sub: &str) -> Result<Vec<Secret>, AuthError> {
         let codes: Vec<String> = (0..RECOVERY_CODES)
             .map(|_| generate_recovery_code())
             .collect();
@@ -31,11 +42,7 @@ impl AuthService {
     }
 
     /// Is `code` an unused recovery code of `sub`? Spends nothing.
-    pub(crate) async fn recovery_code_unused(
-        &self,
-        sub: &str,
-        code: &Secret,
-    ) -> Result<bool, AuthError> {
+    pub(crate) async fn is_unused(&self, sub: &str, code: &Secret) -> Result<bool, AuthError> {
         match hash_recovery_code(sub, code.expose()) {
             Some(hash) => Ok(self
                 .store
@@ -47,7 +54,7 @@ impl AuthService {
 
     /// Spend `code` (true when it was an unused recovery code of `sub`) and
     /// tell the owner how many are left.
-    pub(crate) async fn spend_recovery_code(
+    pub(crate) async fn spend(
         &self,
         sub: &str,
         email: &str,
@@ -61,102 +68,43 @@ impl AuthService {
             .spend_recovery_code(self.provider.name(), sub, &hash, now_millis())
             .await?;
         if spent {
-            self.recovery_code_used_notice(sub, email).await?;
+            self.used_notice(sub, email).await?;
         }
         Ok(spent)
     }
 
     /// Mail the owner that a recovery code was spent.
-    pub(crate) async fn recovery_code_used_notice(
-        &self,
-        sub: &str,
-        email: &str,
-    ) -> Result<(), AuthError> {
+    pub(crate) async fn used_notice(&self, sub: &str, email: &str) -> Result<(), AuthError> {
         let remaining = self
             .store
             .recovery_codes_left(self.provider.name(), sub)
             .await?;
-        self.notice(
-            email,
-            SecurityEvent::RecoveryCodeUsed {
-                remaining: u32::try_from(remaining).unwrap_or(0),
-            },
-        )
-        .await;
+        self.notices
+            .notice(
+                email,
+                SecurityEvent::RecoveryCodeUsed {
+                    remaining: u32::try_from(remaining).unwrap_or(0),
+                },
+            )
+            .await;
         Ok(())
     }
 
-    /// Mail a security notice to `email`. A failed hand-over is logged: the
-    /// operation it reports has happened either way.
-    pub(crate) async fn notice(&self, email: &str, event: SecurityEvent) {
-        let kind = event.kind();
-        if let Err(err) = self
-            .notifier
-            .send(Notification::SecurityNotice {
-                to: email.to_string(),
-                name: None,
-                event,
-            })
-            .await
-        {
-            tracing::error!(kind, error = %err, "security notice not sent");
-        }
-    }
-
-    /// A new set of recovery codes for a signed-in user with an active
-    /// authenticator who proves the password.
-    pub async fn regenerate_recovery_codes(
+    /// When the cooling-off period after the account's last `after` ends
+    /// (RFC 3339), if it has not ended yet.
+    pub(crate) async fn cooling_off(
         &self,
-        meta: &RequestMeta,
-        caller: &Caller,
-        password: &Secret,
-    ) -> Result<Vec<Secret>, AuthError> {
-        let result = async {
-            self.provider
-                .verify_password(&caller.claims, &caller.token, password)
-                .await?;
-            let account = self.provider.admin_get_user(&caller.claims.sub).await?;
-            if !account.mfa_enabled {
-                return Err(AuthError::Conflict(
-                    "no authenticator is active: recovery codes come with one (POST /v1/auth/mfa/totp)"
-                        .into(),
-                ));
-            }
-            let codes = self.issue_recovery_codes(&caller.claims.sub).await?;
-            self.notice(&account.email, SecurityEvent::RecoveryCodesRegenerated)
-                .await;
-            Ok(codes)
-        }
-        .await;
-        self.events
-            .record(
-                "recovery_codes_regenerate",
-                meta,
-                None,
-                Some(&caller.claims.sub),
-                &result,
-            )
-            .await;
-        result
-    }
-
-    pub async fn recovery_codes_left(&self, caller: &Caller) -> Result<i64, AuthError> {
-        Ok(self
-            .store
-            .recovery_codes_left(self.provider.name(), &caller.claims.sub)
-            .await?)
-    }
-
-    /// A stable stand-in subject for an address, as a sign-up answers it:
-    /// derived with the installation's secret key, so it is the same at
-    /// every call and tells a stranger nothing.
-    pub(crate) fn decoy_sub(&self, email: &str) -> String {
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.security.decoy_key);
-        let tag = aws_lc_rs::hmac::sign(&key, format!("decoy-sub\0{email}").as_bytes());
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&tag.as_ref()[..16]);
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string()
+        sub: &str,
+        after: Recovery,
+    ) -> Result<Option<String>, AuthError> {
+        let recoveries = self.store.recoveries(self.provider.name(), sub).await?;
+        let at = match after {
+            Recovery::PasswordReset => recoveries.password_reset_at,
+            Recovery::MfaReset => recoveries.mfa_reset_at,
+        };
+        let ends = at.map(|at| at + self.cooldown.as_millis() as i64);
+        Ok(ends
+            .filter(|ends| *ends > now_millis())
+            .map(|ends| authgate_core::rfc3339(ends / 1000)))
     }
 }

@@ -6,15 +6,17 @@
 //! are not members get `404` (a tenant's existence is not revealed). Every
 //! change is an audit event with the actor and `tenant:<id>` as target.
 
-use crate::auth::{AuthService, Caller};
-use crate::authz::OWNER_ROLE;
-use crate::events::RequestMeta;
+use crate::catalog::OWNER_ROLE;
+use crate::events::{EventRecorder, RequestMeta};
+use crate::principal::Caller;
+use crate::subjects::Subjects;
 use authgate_core::authz::{covering_grant, grants_cover_all};
 use authgate_core::policy::normalize_email;
-use authgate_core::{AuthError, now_millis};
+use authgate_core::{AuthError, IdentityProvider, now_millis};
 use authgate_store::catalog::RoleScope;
 use authgate_store::tenants::{Invitation, Member, MembershipChange, Tenant};
-use authgate_store::{AppUser, StoreError};
+use authgate_store::{AppUser, Store, StoreError};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A tenant as one of its members sees it.
@@ -74,9 +76,17 @@ fn parse_id(id: &str, what: &str) -> Result<Uuid, AuthError> {
     Uuid::parse_str(id).map_err(|_| AuthError::NotFound(what.into()))
 }
 
-impl AuthService {
+#[derive(Clone)]
+pub struct TenantService {
+    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) store: Store,
+    pub(crate) events: EventRecorder,
+    pub(crate) subjects: Subjects,
+}
+
+impl TenantService {
     async fn in_tenant(&self, caller: &Caller, tenant_id: &str) -> Result<TenantActor, AuthError> {
-        let user = self.subject(caller).await?;
+        let user = self.subjects.subject(caller).await?;
         let id = parse_id(tenant_id, "tenant")?;
         let tenant = self
             .store
@@ -84,7 +94,10 @@ impl AuthService {
             .await?
             .ok_or_else(|| AuthError::NotFound("tenant".into()))?;
         let role = self.store.membership_role(id, user.id).await?;
-        let mut grants = self.platform_grants(user.platform_role.as_deref()).await?;
+        let mut grants = self
+            .subjects
+            .platform_grants(user.platform_role.as_deref())
+            .await?;
         if let Some(role) = role.as_deref()
             && let Some(definition) = self.store.role(RoleScope::Tenant, role).await?
         {
@@ -155,7 +168,7 @@ impl AuthService {
     ) -> Result<TenantView, AuthError> {
         let result = async {
             let name = tenant_name(name)?;
-            let user = self.subject(caller).await?;
+            let user = self.subjects.subject(caller).await?;
             let tenant = self
                 .store
                 .create_tenant(&name, user.id, OWNER_ROLE, now_millis())
@@ -189,8 +202,8 @@ impl AuthService {
     }
 
     pub async fn my_tenants(&self, caller: &Caller) -> Result<Vec<TenantView>, AuthError> {
-        let user = self.subject(caller).await?;
-        self.bind_invitations(&user).await?;
+        let user = self.subjects.subject(caller).await?;
+        self.subjects.bind_invitations(&user).await?;
         Ok(self
             .store
             .user_tenants(user.id)

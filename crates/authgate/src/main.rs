@@ -9,7 +9,7 @@
 
 use anyhow::Context;
 use authgate_http::App;
-use authgate_service::authz::AdminActor;
+use authgate_service::AdminActor;
 use authgate_service::settings::LogFormat;
 use authgate_service::{Services, Settings};
 use clap::{Parser, Subcommand};
@@ -224,10 +224,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin { command } => {
             // The services without a router: the same rules as the API.
             let services = Services::build(settings).await?;
-            let auth = services.auth.clone();
             let operator = AdminActor::operator();
             let result = match command {
-                AdminCommand::CreateUser { email, name, phone } => auth
+                AdminCommand::CreateUser { email, name, phone } => services
+                    .admin_users
                     .admin_create_user(&Default::default(), &operator, &email, name, phone)
                     .await
                     .map(|user| {
@@ -236,7 +236,8 @@ async fn main() -> anyhow::Result<()> {
                             user.account.email, user.app_user.id, user.account.sub
                         )
                     }),
-                AdminCommand::CreateClient { name, scopes } => auth
+                AdminCommand::CreateClient { name, scopes } => services
+                    .clients
                     .create_machine_client(&operator, &name, &scopes)
                     .await
                     .map(|(client, secret)| {
@@ -247,12 +248,17 @@ async fn main() -> anyhow::Result<()> {
                             client.scopes.join(" ")
                         )
                     }),
-                AdminCommand::RevokeClient { id } => auth
+                AdminCommand::RevokeClient { id } => services
+                    .clients
                     .revoke_machine_client(&Default::default(), &operator, &id)
                     .await
                     .map(|()| format!("client {id} revoked")),
                 AdminCommand::GrantPlatformRole { email, role } => {
-                    auth.grant_platform_role(&operator, &email, &role).await.map(|user| {
+                    services
+                        .admin_users
+                        .grant_platform_role(&operator, &email, &role)
+                        .await
+                        .map(|user| {
                         format!(
                             "{email} (app user {}) now has the platform role {role}",
                             user.id

@@ -1,5 +1,5 @@
 //! Handlers of the CognitoApi profile. Each one parses the original's
-//! snake_case body, calls the same [`authgate_service::AuthService`] methods as
+//! snake_case body, calls the same `authgate_service` methods as
 //! the native contract, and renders the original's answer.
 
 use crate::compat::{CompatError, CompatJson, CompatMessage};
@@ -55,7 +55,7 @@ const PASSKEYS: &str =
 /// Unknown ids and another account's id answer the same 404.
 async fn matching_user(cx: &Cx, user_id: &str, email: &str) -> Result<ManagedUser, CompatError> {
     let email = normalize_email("email", email)?;
-    match cx.auth.user_by_sub(user_id).await {
+    match cx.admin_users.user_by_sub(user_id).await {
         Ok(user) if user.account.email.eq_ignore_ascii_case(&email) => Ok(user),
         Ok(_) | Err(AuthError::NotFound(_)) => Err(AuthError::NotFound("user".into()).into()),
         Err(err) => Err(err.into()),
@@ -76,7 +76,7 @@ async fn body_caller(cx: &Cx, token: &Secret) -> Result<Caller, CompatError> {
 /// End a session the profile does not hand out (its tokens never leave authgate).
 async fn end_session(cx: &Cx, session: &SessionView) -> Result<(), CompatError> {
     let caller = body_caller(cx, &session.tokens.access_token).await?;
-    cx.auth.sign_out(&cx.meta, &caller).await?;
+    cx.sessions.sign_out(&cx.meta, &caller).await?;
     Ok(())
 }
 
@@ -137,7 +137,7 @@ pub async fn create_user(
     CompatJson(body): CompatJson<CreateUserBody>,
 ) -> CompatResult<UserStatusResponse> {
     let user_id = cx
-        .auth
+        .admin_users
         .open_create_user(
             &cx.meta,
             &body.email,
@@ -163,8 +163,8 @@ pub async fn delete_user(
 ) -> CompatResult<UserStatusResponse> {
     let caller = bearer_caller(&cx, &headers).await?;
     if caller.claims.sub == user_id {
-        let target = cx.auth.user_by_sub(&user_id).await?;
-        cx.auth.delete_own_account(&cx.meta, &caller).await?;
+        let target = cx.admin_users.user_by_sub(&user_id).await?;
+        cx.admin_users.delete_own_account(&cx.meta, &caller).await?;
         return Ok(Json(UserStatusResponse {
             email: target.account.email,
             user_id,
@@ -172,11 +172,11 @@ pub async fn delete_user(
         }));
     }
     let admin = cx
-        .auth
+        .subjects
         .require_admin(&Principal::User(Box::new(caller)))
         .await?;
-    let target = cx.auth.user_by_sub(&user_id).await?;
-    cx.auth
+    let target = cx.admin_users.user_by_sub(&user_id).await?;
+    cx.admin_users
         .admin_delete_user(&cx.meta, &admin, target.app_user.id)
         .await?;
     Ok(Json(UserStatusResponse {
@@ -198,7 +198,7 @@ pub async fn confirm_user(
 ) -> CompatResult<ConfirmUserResponse> {
     let user = matching_user(&cx, &user_id, &body.email).await?;
     let signed_in = cx
-        .auth
+        .sign_in
         .sign_in(&cx.meta, &body.email, &body.temporary_password)
         .await?;
     let step = expect_challenge(
@@ -209,7 +209,7 @@ pub async fn confirm_user(
     )
     .await?;
     let answered = cx
-        .auth
+        .sign_in
         .respond_to_challenge(
             &cx.meta,
             ChallengeKind::NewPasswordRequired,
@@ -247,7 +247,7 @@ pub async fn confirm_mfa(
 ) -> CompatResult<ConfirmMfaResponse> {
     let user = matching_user(&cx, &user_id, &body.email).await?;
     let answered = cx
-        .auth
+        .sign_in
         .respond_to_challenge(
             &cx.meta,
             ChallengeKind::MfaSetupRequired,
@@ -273,7 +273,9 @@ pub async fn resend_confirmation_code(
     cx: Cx,
     CompatJson(body): CompatJson<EmailBody>,
 ) -> CompatResult<EmailStatusResponse> {
-    cx.auth.resend_confirmation(&cx.meta, &body.email).await?;
+    cx.sign_in
+        .resend_confirmation(&cx.meta, &body.email)
+        .await?;
     Ok(email_status(body, "CONFIRMATION_CODE_SENT"))
 }
 
@@ -284,7 +286,7 @@ pub async fn forgot_password(
     cx: Cx,
     CompatJson(body): CompatJson<EmailBody>,
 ) -> CompatResult<EmailStatusResponse> {
-    cx.auth
+    cx.account
         .request_password_reset(&cx.meta, &body.email, None)
         .await?;
     Ok(email_status(body, "PASSWORD_FORGOT_CONFIRMATION_SENT"))
@@ -300,7 +302,7 @@ pub async fn confirm_password(
     CompatJson(body): CompatJson<ConfirmPasswordBody>,
 ) -> CompatResult<UserStatusResponse> {
     let user = matching_user(&cx, &user_id, &body.email).await?;
-    cx.auth
+    cx.account
         .confirm_password_reset(
             &cx.meta,
             &body.email,
@@ -328,11 +330,11 @@ pub async fn reset_password(
 ) -> CompatResult<UserStatusResponse> {
     let caller = bearer_caller(&cx, &headers).await?;
     let admin = cx
-        .auth
+        .subjects
         .require_admin(&Principal::User(Box::new(caller.clone())))
         .await?;
     let user = matching_user(&cx, &user_id, &body.email).await?;
-    cx.auth
+    cx.admin_users
         .admin_reset_password(&cx.meta, &admin, user.app_user.id)
         .await?;
     Ok(Json(UserStatusResponse {
@@ -355,7 +357,7 @@ pub async fn change_password(
     if caller.claims.sub != user_id {
         return Err(AuthError::Forbidden("the access token is not this user's".into()).into());
     }
-    cx.auth
+    cx.account
         .change_password(&cx.meta, &caller, &body.old_password, &body.new_password)
         .await?;
     Ok(Json(UserStatusResponse {
@@ -373,7 +375,7 @@ pub async fn mfa_reset_start(
     cx: Cx,
     CompatJson(body): CompatJson<EmailBody>,
 ) -> CompatResult<MfaResetStartResponse> {
-    let session = cx.auth.mfa_reset_start(&cx.meta, &body.email).await?;
+    let session = cx.mfa.mfa_reset_start(&cx.meta, &body.email).await?;
     Ok(Json(MfaResetStartResponse {
         status: "MFA_RESET_CODE_SENT",
         session: session.into_inner(),
@@ -388,7 +390,7 @@ pub async fn mfa_reset_verify(
     CompatJson(body): CompatJson<NativeMfaResetVerifyBody>,
 ) -> CompatResult<MfaResetVerifyResponse> {
     let recovery =
-        crate::api::v1::auth::mfa_reset::prove_code_and_password(&body, &cx.auth, &cx.meta).await?;
+        crate::api::v1::auth::mfa_reset::prove_code_and_password(&body, &cx.mfa, &cx.meta).await?;
     Ok(Json(MfaResetVerifyResponse {
         qr_code_secret: recovery.enrolment.secret.into_inner(),
         otpauth_uri: recovery.enrolment.otpauth_uri.into_inner(),
@@ -405,7 +407,7 @@ pub async fn mfa_reset_confirm(
     CompatJson(body): CompatJson<MfaResetConfirmBody>,
 ) -> CompatResult<MfaResetCompleteResponse> {
     let codes = cx
-        .auth
+        .mfa
         .mfa_reset_confirm(&cx.meta, &body.access_token, &body.otp)
         .await?;
     Ok(Json(MfaResetCompleteResponse {
@@ -419,7 +421,7 @@ pub async fn mfa_reset_confirm(
     responses((status = 200, body = LoginResponse), (status = 401, description = "wrong email or password", body = CompatMessage), (status = 403, description = "the user must confirm (or confirm MFA) first", body = CompatMessage)))]
 pub async fn login(cx: Cx, CompatJson(body): CompatJson<LoginBody>) -> CompatResult<LoginResponse> {
     let result = cx
-        .auth
+        .sign_in
         .sign_in(&cx.meta, &body.email, &body.password)
         .await?;
     let message = match &result {
@@ -456,7 +458,7 @@ pub async fn mfa_verify(
         .into());
     }
     let answered = cx
-        .auth
+        .sign_in
         .respond_to_challenge(
             &cx.meta,
             ChallengeKind::TotpRequired,
@@ -476,7 +478,7 @@ pub async fn refresh_token(
     cx: Cx,
     CompatJson(body): CompatJson<RefreshTokenBody>,
 ) -> CompatResult<TokensResponse> {
-    let session = cx.auth.refresh(&cx.meta, &body.refresh_token).await?;
+    let session = cx.sessions.refresh(&cx.meta, &body.refresh_token).await?;
     let email = session.user.email.clone().unwrap_or(body.email);
     Ok(Json(tokens(
         session,
@@ -493,7 +495,7 @@ pub async fn refresh_token(
 pub async fn userinfo(cx: Cx, headers: HeaderMap) -> CompatResult<UserInfoResponse> {
     let token = bearer_from_headers(&headers).ok_or(AuthError::MissingToken)?;
     let caller = cx.authn.user_by_any_token(token).await?;
-    let account = cx.auth.caller_account(&caller).await?;
+    let account = cx.account.caller_account(&caller).await?;
     Ok(Json(UserInfoResponse {
         name: account.name,
         user_id: account.sub,
@@ -511,7 +513,7 @@ pub async fn logout(
     CompatJson(body): CompatJson<LogoutBody>,
 ) -> CompatResult<LogoutResponse> {
     let caller = body_caller(&cx, &body.access_token).await?;
-    cx.auth.sign_out(&cx.meta, &caller).await?;
+    cx.sessions.sign_out(&cx.meta, &caller).await?;
     Ok(Json(LogoutResponse {
         user_status: "logout",
     }))

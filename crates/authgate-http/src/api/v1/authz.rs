@@ -6,7 +6,7 @@ use crate::state::AppState;
 use authgate_api_types::authz::*;
 use authgate_core::AuthError;
 use authgate_core::authz::Decision;
-use authgate_service::authz::CheckRequest;
+use authgate_service::decisions::CheckRequest;
 use authgate_service::forward::ForwardRequest;
 use authgate_service::{Principal, RequestMeta};
 use axum::Json;
@@ -27,7 +27,7 @@ pub async fn check(
     ApiJson(body): ApiJson<CheckBody>,
 ) -> ApiResult<Json<Decision>> {
     let decision = state
-        .auth
+        .decisions
         .check(
             &principal,
             CheckRequest {
@@ -135,7 +135,7 @@ pub async fn forward(
         .map(str::trim)
         .filter(|v| !v.is_empty());
     let forwarded = state
-        .auth
+        .forward
         .forward(
             &principal,
             ForwardRequest {

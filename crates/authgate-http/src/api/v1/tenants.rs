@@ -22,7 +22,10 @@ pub async fn create_tenant(
     caller: Caller,
     ApiJson(body): ApiJson<TenantBody>,
 ) -> ApiResult<(StatusCode, Json<TenantResponse>)> {
-    let view = state.auth.create_tenant(&meta, &caller, &body.name).await?;
+    let view = state
+        .tenants
+        .create_tenant(&meta, &caller, &body.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(view.to_wire())))
 }
 
@@ -33,7 +36,7 @@ pub async fn list_tenants(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<TenantList>> {
-    let tenants = state.auth.my_tenants(&caller).await?;
+    let tenants = state.tenants.my_tenants(&caller).await?;
     Ok(Json(TenantList {
         tenants: tenants.into_iter().map(ToWire::to_wire).collect(),
     }))
@@ -48,7 +51,9 @@ pub async fn get_tenant(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TenantResponse>> {
-    Ok(Json(state.auth.get_tenant(&caller, &id).await?.to_wire()))
+    Ok(Json(
+        state.tenants.get_tenant(&caller, &id).await?.to_wire(),
+    ))
 }
 
 /// Rename a tenant (`tenant:update`).
@@ -64,7 +69,7 @@ pub async fn rename_tenant(
 ) -> ApiResult<Json<TenantResponse>> {
     Ok(Json(
         state
-            .auth
+            .tenants
             .rename_tenant(&meta, &caller, &id, &body.name)
             .await?
             .to_wire(),
@@ -81,7 +86,7 @@ pub async fn delete_tenant(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.auth.delete_tenant(&meta, &caller, &id).await?;
+    state.tenants.delete_tenant(&meta, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -94,7 +99,7 @@ pub async fn list_members(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MemberList>> {
-    let (members, invitations) = state.auth.tenant_members(&caller, &id).await?;
+    let (members, invitations) = state.tenants.tenant_members(&caller, &id).await?;
     Ok(Json(MemberList {
         members: members.into_iter().map(ToWire::to_wire).collect(),
         invitations: invitations.into_iter().map(ToWire::to_wire).collect(),
@@ -119,7 +124,7 @@ pub async fn add_member(
     ApiJson(body): ApiJson<AddMemberBody>,
 ) -> ApiResult<(StatusCode, Json<AddMemberResponse>)> {
     let added = state
-        .auth
+        .tenants
         .add_member(&meta, &caller, &id, &body.email, &body.role)
         .await?;
     Ok((StatusCode::CREATED, Json(added.to_wire())))
@@ -139,7 +144,7 @@ pub async fn change_member_role(
     ApiJson(body): ApiJson<MemberRoleBody>,
 ) -> ApiResult<StatusCode> {
     state
-        .auth
+        .tenants
         .change_member(&meta, &caller, &id, &user_id, Some(&body.role))
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -157,7 +162,7 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
-        .auth
+        .tenants
         .change_member(&meta, &caller, &id, &user_id, None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -174,7 +179,7 @@ pub async fn withdraw_invitation(
     Path((id, email)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
-        .auth
+        .tenants
         .withdraw_invitation(&meta, &caller, &id, &email)
         .await?;
     Ok(StatusCode::NO_CONTENT)

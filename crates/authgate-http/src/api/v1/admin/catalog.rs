@@ -22,8 +22,8 @@ pub async fn list_roles(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<RoleList>> {
-    let admin = state.auth.require_admin(&principal).await?;
-    let roles = state.auth.admin_roles(&admin).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
+    let roles = state.catalog.admin_roles(&admin).await?;
     Ok(Json(RoleList {
         roles: roles.into_iter().map(ToWire::to_wire).collect(),
     }))
@@ -39,9 +39,9 @@ pub async fn create_role(
     principal: Principal,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<(StatusCode, Json<RoleResponse>)> {
-    let actor = state.auth.require_admin(&principal).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
     let role = state
-        .auth
+        .catalog
         .create_role(
             &meta,
             &actor,
@@ -66,11 +66,11 @@ pub async fn get_role(
     Path(key): Path<String>,
     scope: Result<Query<ScopeQuery>, QueryRejection>,
 ) -> ApiResult<Json<RoleResponse>> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     let scope = query_params(scope)?.scope;
     Ok(Json(
         state
-            .auth
+            .catalog
             .role(&admin, &key, scope.as_deref())
             .await?
             .to_wire(),
@@ -89,10 +89,10 @@ pub async fn update_role(
     scope: Result<Query<ScopeQuery>, QueryRejection>,
     ApiJson(body): ApiJson<RoleUpdateBody>,
 ) -> ApiResult<Json<RoleResponse>> {
-    let actor = state.auth.require_admin(&principal).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
     let scope = query_params(scope)?.scope;
     let role = state
-        .auth
+        .catalog
         .update_role(
             &meta,
             &actor,
@@ -121,10 +121,10 @@ pub async fn delete_role(
     Path(key): Path<String>,
     scope: Result<Query<ScopeQuery>, QueryRejection>,
 ) -> ApiResult<StatusCode> {
-    let actor = state.auth.require_admin(&principal).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
     let scope = query_params(scope)?.scope;
     state
-        .auth
+        .catalog
         .delete_role(&meta, &actor, &key, scope.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -143,10 +143,10 @@ pub async fn set_platform_role(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PlatformRoleBody>,
 ) -> ApiResult<Json<PlatformRoleResponse>> {
-    let actor = state.auth.require_admin(&principal).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| AuthError::NotFound("user".into()))?;
     let user = state
-        .auth
+        .catalog
         .set_platform_role(&meta, &actor, id, body.role.as_deref())
         .await?;
     Ok(Json(PlatformRoleResponse {
@@ -162,8 +162,8 @@ pub async fn list_policies(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<PolicyList>> {
-    let admin = state.auth.require_admin(&principal).await?;
-    let policies = state.auth.policies(&admin).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
+    let policies = state.catalog.policies(&admin).await?;
     Ok(Json(PolicyList {
         policies: policies.into_iter().map(ToWire::to_wire).collect(),
     }))
@@ -180,9 +180,9 @@ pub async fn create_policy(
     principal: Principal,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> ApiResult<(StatusCode, Json<PolicyResponse>)> {
-    let actor = state.auth.require_admin(&principal).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
     let policy = state
-        .auth
+        .catalog
         .create_policy(
             &meta,
             &actor,
@@ -205,8 +205,8 @@ pub async fn get_policy(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PolicyResponse>> {
-    let admin = state.auth.require_admin(&principal).await?;
-    Ok(Json(state.auth.policy(&admin, &id).await?.to_wire()))
+    let admin = state.subjects.require_admin(&principal).await?;
+    Ok(Json(state.catalog.policy(&admin, &id).await?.to_wire()))
 }
 
 /// Create or replace a policy under this id.
@@ -221,9 +221,9 @@ pub async fn put_policy(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> ApiResult<Json<PolicyResponse>> {
-    let actor = state.auth.require_admin(&principal).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
     let policy = state
-        .auth
+        .catalog
         .put_policy(
             &meta,
             &actor,
@@ -247,7 +247,7 @@ pub async fn delete_policy(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let actor = state.auth.require_admin(&principal).await?;
-    state.auth.delete_policy(&meta, &actor, &id).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
+    state.catalog.delete_policy(&meta, &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

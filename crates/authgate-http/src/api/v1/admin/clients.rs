@@ -18,8 +18,8 @@ pub async fn list_clients(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<ClientList>> {
-    let admin = state.auth.require_admin(&principal).await?;
-    let clients = state.auth.machine_clients(&admin).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
+    let clients = state.clients.machine_clients(&admin).await?;
     Ok(Json(ClientList {
         clients: clients.into_iter().map(ToWire::to_wire).collect(),
     }))
@@ -36,7 +36,10 @@ pub async fn revoke_client(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let actor = state.auth.require_admin(&principal).await?;
-    state.auth.revoke_machine_client(&meta, &actor, &id).await?;
+    let actor = state.subjects.require_admin(&principal).await?;
+    state
+        .clients
+        .revoke_machine_client(&meta, &actor, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

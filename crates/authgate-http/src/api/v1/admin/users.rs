@@ -34,9 +34,9 @@ pub async fn create_user(
     principal: Principal,
     ApiJson(body): ApiJson<AdminCreateUserBody>,
 ) -> ApiResult<(StatusCode, Json<AdminUserView>)> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     let user = state
-        .auth
+        .admin_users
         .admin_create_user(&meta, &admin, &body.email, body.name, body.phone)
         .await?;
     Ok((StatusCode::CREATED, Json(user.to_wire())))
@@ -54,7 +54,7 @@ pub async fn list_users(
     principal: Principal,
     query: Result<Query<AdminUserQuery>, QueryRejection>,
 ) -> ApiResult<Json<AdminUserList>> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     let query = query_params(query)?;
     let status = match query.status.as_deref() {
         None | Some("") => None,
@@ -66,7 +66,7 @@ pub async fn list_users(
         })?),
     };
     let users = state
-        .auth
+        .admin_users
         .admin_list_users(
             &admin,
             query.email_prefix,
@@ -92,10 +92,10 @@ pub async fn get_user(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AdminUserView>> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     Ok(Json(
         state
-            .auth
+            .admin_users
             .admin_get_user(&admin, user_id(&id)?)
             .await?
             .to_wire(),
@@ -116,9 +116,9 @@ pub async fn delete_user(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     state
-        .auth
+        .admin_users
         .admin_delete_user(&meta, &admin, user_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -138,9 +138,9 @@ pub async fn disable_user(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     state
-        .auth
+        .admin_users
         .admin_set_enabled(&meta, &admin, user_id(&id)?, false)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -160,9 +160,9 @@ pub async fn enable_user(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     state
-        .auth
+        .admin_users
         .admin_set_enabled(&meta, &admin, user_id(&id)?, true)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -182,9 +182,9 @@ pub async fn reset_user_password(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     state
-        .auth
+        .admin_users
         .admin_reset_password(&meta, &admin, user_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -203,10 +203,10 @@ pub async fn audit_events(
     principal: Principal,
     query: Result<Query<AuditQueryParams>, QueryRejection>,
 ) -> ApiResult<Json<AuditEventList>> {
-    let admin = state.auth.require_admin(&principal).await?;
+    let admin = state.subjects.require_admin(&principal).await?;
     let query = query_params(query)?;
     let rows = state
-        .auth
+        .admin_users
         .admin_audit_events(
             &admin,
             AuditFilter {

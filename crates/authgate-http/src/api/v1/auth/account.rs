@@ -24,7 +24,7 @@ pub async fn begin_totp(
     meta: RequestMeta,
     caller: Caller,
 ) -> ApiResult<Json<TotpEnrolmentResponse>> {
-    let enrolment = state.auth.begin_totp_enrolment(&meta, &caller).await?;
+    let enrolment = state.mfa.begin_totp_enrolment(&meta, &caller).await?;
     Ok(Json(TotpEnrolmentResponse {
         secret: enrolment.secret.into_inner(),
         otpauth_uri: enrolment.otpauth_uri.into_inner(),
@@ -51,7 +51,7 @@ pub async fn verify_totp(
     ApiJson(body): ApiJson<TotpVerifyBody>,
 ) -> ApiResult<Json<MfaEnabledResponse>> {
     let codes = state
-        .auth
+        .mfa
         .finish_totp_enrolment(&meta, &caller, &body.code, body.current_code.as_ref())
         .await?;
     Ok(Json(MfaEnabledResponse {
@@ -76,7 +76,7 @@ pub async fn regenerate_recovery_codes(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<(StatusCode, Json<RecoveryCodesResponse>)> {
     let codes = state
-        .auth
+        .mfa
         .regenerate_recovery_codes(&meta, &caller, &body.password)
         .await?;
     Ok((
@@ -95,7 +95,7 @@ pub async fn recovery_codes_left(
     caller: Caller,
 ) -> ApiResult<Json<RecoveryCodesLeftResponse>> {
     Ok(Json(RecoveryCodesLeftResponse {
-        remaining: state.auth.recovery_codes_left(&caller).await?,
+        remaining: state.mfa.recovery_codes_left(&caller).await?,
     }))
 }
 
@@ -108,7 +108,7 @@ pub async fn request_password_reset(
     ApiJson(body): ApiJson<PasswordResetRequestBody>,
 ) -> ApiResult<(StatusCode, Json<AcceptedResponse>)> {
     state
-        .auth
+        .account
         .request_password_reset(&meta, &body.email, body.recovery_code.as_ref())
         .await?;
     Ok((
@@ -132,7 +132,7 @@ pub async fn recover_identifier(
     meta: RequestMeta,
     ApiJson(body): ApiJson<IdentifierRecoveryBody>,
 ) -> ApiResult<(StatusCode, Json<AcceptedResponse>)> {
-    state.auth.recover_identifier(&meta, &body.phone).await?;
+    state.account.recover_identifier(&meta, &body.phone).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(AcceptedResponse {
@@ -157,7 +157,7 @@ pub async fn confirm_password_reset(
     ApiJson(body): ApiJson<PasswordResetConfirmBody>,
 ) -> ApiResult<Json<PasswordResetResponse>> {
     state
-        .auth
+        .account
         .confirm_password_reset(&meta, &body.email, &body.code, &body.new_password)
         .await?;
     Ok(Json(PasswordResetResponse {
@@ -180,7 +180,7 @@ pub async fn change_password(
     ApiJson(body): ApiJson<PasswordChangeBody>,
 ) -> ApiResult<StatusCode> {
     state
-        .auth
+        .account
         .change_password(&meta, &caller, &body.current_password, &body.new_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -200,7 +200,7 @@ pub async fn verify_password(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<PasswordVerifiedResponse>> {
     let until = state
-        .auth
+        .account
         .verify_password(&meta, &caller, &body.password)
         .await?;
     Ok(Json(PasswordVerifiedResponse {

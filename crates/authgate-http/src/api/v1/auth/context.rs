@@ -22,7 +22,7 @@ pub async fn subject(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<UserContext>> {
-    Ok(Json(state.auth.user_context(&caller).await?))
+    Ok(Json(state.subjects.user_context(&caller).await?))
 }
 
 /// Role keys, grants and policy hints; `If-None-Match` with the `ETag`
@@ -34,7 +34,7 @@ pub async fn catalog(
     _principal: Principal,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let catalog = state.auth.catalog().await?;
+    let catalog = state.catalog.catalog().await?;
     let etag = format!("\"{}\"", catalog.version);
     let unchanged = headers
         .get_all(header::IF_NONE_MATCH)

@@ -6,7 +6,7 @@ use crate::state::AppState;
 use authgate_api_types::native::*;
 use authgate_core::AuthError;
 use authgate_service::mfa_reset::MfaRecovery;
-use authgate_service::{AuthService, RequestMeta};
+use authgate_service::{MfaService, RequestMeta};
 use axum::Json;
 use axum::extract::State;
 
@@ -21,7 +21,7 @@ pub async fn start(
     meta: RequestMeta,
     ApiJson(body): ApiJson<EmailBody>,
 ) -> ApiResult<Json<MfaResetStartResponse>> {
-    let session = state.auth.mfa_reset_start(&meta, &body.email).await?;
+    let session = state.mfa.mfa_reset_start(&meta, &body.email).await?;
     Ok(Json(MfaResetStartResponse {
         session: session.into_inner(),
     }))
@@ -41,7 +41,7 @@ pub async fn verify(
     meta: RequestMeta,
     ApiJson(body): ApiJson<MfaResetVerifyBody>,
 ) -> ApiResult<Json<MfaResetVerifyResponse>> {
-    let recovery = prove_code_and_password(&body, &state.auth, &meta).await?;
+    let recovery = prove_code_and_password(&body, &state.mfa, &meta).await?;
     Ok(Json(MfaResetVerifyResponse {
         secret: recovery.enrolment.secret.into_inner(),
         otpauth_uri: recovery.enrolment.otpauth_uri.into_inner(),
@@ -63,7 +63,7 @@ pub async fn confirm(
     ApiJson(body): ApiJson<MfaResetConfirmBody>,
 ) -> ApiResult<Json<MfaResetConfirmResponse>> {
     let codes = state
-        .auth
+        .mfa
         .mfa_reset_confirm(&meta, &body.access_token, &body.code)
         .await?;
     Ok(Json(MfaResetConfirmResponse {
@@ -76,10 +76,10 @@ pub async fn confirm(
 /// contracts' verify step (the CognitoApi profile sends the same body).
 pub(crate) async fn prove_code_and_password(
     body: &MfaResetVerifyBody,
-    auth: &AuthService,
+    mfa: &MfaService,
     meta: &RequestMeta,
 ) -> Result<MfaRecovery, AuthError> {
-    auth.mfa_reset_verify(
+    mfa.mfa_reset_verify(
         meta,
         &body.email,
         &body.session,

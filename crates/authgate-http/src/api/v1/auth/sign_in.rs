@@ -1,5 +1,6 @@
 //! Handlers of the native authentication contract (`/v1/auth/*`). Each one
-//! parses, calls [`authgate_service::AuthService`], and renders.
+//! parses, calls [`authgate_service::SignInService`] or
+//! [`authgate_service::SessionService`], and renders.
 
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, Problem};
@@ -27,7 +28,7 @@ pub async fn sign_up(
     ApiJson(body): ApiJson<SignUpBody>,
 ) -> ApiResult<(StatusCode, Json<SignUpResponse>)> {
     let outcome = state
-        .auth
+        .sign_in
         .sign_up(&meta, &body.email, body.password, body.name, body.phone)
         .await?;
     Ok((StatusCode::CREATED, Json(outcome.to_wire())))
@@ -46,7 +47,7 @@ pub async fn confirm_sign_up(
     ApiJson(body): ApiJson<ConfirmSignUpBody>,
 ) -> ApiResult<Json<ConfirmSignUpResponse>> {
     state
-        .auth
+        .sign_in
         .confirm_sign_up(&meta, &body.email, &body.code)
         .await?;
     Ok(Json(ConfirmSignUpResponse {
@@ -63,7 +64,10 @@ pub async fn resend_confirmation(
     meta: RequestMeta,
     ApiJson(body): ApiJson<EmailBody>,
 ) -> ApiResult<(StatusCode, Json<AcceptedResponse>)> {
-    state.auth.resend_confirmation(&meta, &body.email).await?;
+    state
+        .sign_in
+        .resend_confirmation(&meta, &body.email)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(AcceptedResponse {
@@ -88,7 +92,7 @@ pub async fn sign_in(
 ) -> ApiResult<Json<SignInResponse>> {
     Ok(Json(
         match state
-            .auth
+            .sign_in
             .sign_in(&meta, &body.email, &body.password)
             .await?
         {
@@ -118,7 +122,7 @@ pub async fn new_password_challenge(
     ApiJson(body): ApiJson<NewPasswordChallengeBody>,
 ) -> ApiResult<Json<SignInResponse>> {
     let result = state
-        .auth
+        .sign_in
         .respond_to_challenge(
             &meta,
             ChallengeKind::NewPasswordRequired,
@@ -143,7 +147,7 @@ pub async fn totp_challenge(
     ApiJson(body): ApiJson<CodeChallengeBody>,
 ) -> ApiResult<Json<SignInResponse>> {
     let result = state
-        .auth
+        .sign_in
         .respond_to_challenge(
             &meta,
             ChallengeKind::TotpRequired,
@@ -169,7 +173,7 @@ pub async fn mfa_setup_challenge(
     ApiJson(body): ApiJson<CodeChallengeBody>,
 ) -> ApiResult<Json<SignInResponse>> {
     let result = state
-        .auth
+        .sign_in
         .respond_to_challenge(
             &meta,
             ChallengeKind::MfaSetupRequired,
@@ -194,7 +198,7 @@ pub async fn refresh(
 ) -> ApiResult<Json<SessionResponse>> {
     Ok(Json(
         state
-            .auth
+            .sessions
             .refresh(&meta, &body.refresh_token)
             .await?
             .to_wire(),
@@ -212,6 +216,6 @@ pub async fn sign_out(
     meta: RequestMeta,
     caller: Caller,
 ) -> ApiResult<StatusCode> {
-    state.auth.sign_out(&meta, &caller).await?;
+    state.sessions.sign_out(&meta, &caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,218 @@
+//! Refresh and sign-out, and the bookkeeping of sessions at authgate's
+//! boundary: the session a sign-in or refresh answers (the app user
+//! upserted, invitations bound, MFA state recorded), whether a session is
+//! still live, and ending a user's other sessions. For a provider that does
+//! not track sessions (Cognito), authgate records the sessions it started
+//! and refuses tokens and refreshes of signed-out ones.
+
+use crate::events::{EventRecorder, RequestMeta};
+use crate::principal::Caller;
+use crate::subjects::Subjects;
+use authgate_core::token::unverified_claims;
+use authgate_core::{
+    AccessClaims, AuthError, Authenticated, IdentityProvider, Secret, TokenSet, now_millis,
+};
+use authgate_store::sessions::SessionState;
+use authgate_store::{AppUser, Store};
+use std::sync::Arc;
+
+/// A signed-in session as the contract returns it.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub tokens: TokenSet,
+    pub user: AppUser,
+    /// Unix seconds at which the access token expires.
+    pub expires_at: i64,
+    /// Recovery codes, when this step enrolled an authenticator (shown once).
+    pub recovery_codes: Vec<Secret>,
+}
+
+#[derive(Clone)]
+pub struct SessionService {
+    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) store: Store,
+    pub(crate) events: EventRecorder,
+    pub(crate) subjects: Subjects,
+}
+
+impl SessionService {
+    pub async fn refresh(
+        &self,
+        meta: &RequestMeta,
+        refresh_token: &Secret,
+    ) -> Result<SessionView, AuthError> {
+        let result = if refresh_token.is_empty() {
+            Err(AuthError::invalid_field(
+                "refreshToken",
+                "refreshToken must not be empty",
+            ))
+        } else {
+            match self.provider.refresh(refresh_token).await {
+                Ok(done) => match self.refreshed_session_is_live(&done).await {
+                    Ok(()) => self.session(done, false).await,
+                    Err(err) => Err(err),
+                },
+                Err(err) => Err(err),
+            }
+        };
+        let sub = result.as_ref().ok().map(|s| s.user.provider_sub.as_str());
+        self.events
+            .record("refresh", meta, None, sub, &result)
+            .await;
+        result
+    }
+
+    pub async fn sign_out(&self, meta: &RequestMeta, caller: &Caller) -> Result<(), AuthError> {
+        let mut result = self.provider.sign_out(&caller.claims, &caller.token).await;
+        if result.is_ok() && !self.provider.tracks_sessions() {
+            result = self
+                .store
+                .revoke_provider_sessions(self.provider.name(), &caller.claims.sub, now_millis())
+                .await
+                .map_err(AuthError::from);
+        }
+        self.events
+            .record("sign_out", meta, None, Some(&caller.claims.sub), &result)
+            .await;
+        result
+    }
+
+    /// Is the session behind validated claims still live? The provider
+    /// decides when it tracks sessions; otherwise authgate's own record of
+    /// the sessions it started and of sign-outs does.
+    pub async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+        self.provider.check_session(claims).await?;
+        if self.signed_out_through_authgate(claims).await? {
+            return Err(AuthError::TokenRevoked);
+        }
+        Ok(())
+    }
+
+    /// A provider that does not track sign-outs may still refresh a session
+    /// that was signed out through authgate: refuse that here.
+    async fn refreshed_session_is_live(&self, done: &Authenticated) -> Result<(), AuthError> {
+        match unverified_claims(done.tokens.access_token.expose()) {
+            Some(claims) if self.signed_out_through_authgate(&claims).await? => {
+                Err(AuthError::InvalidRefreshToken)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// For providers that do not track sessions: was the session of these
+    /// claims signed out through authgate? (Always false for the others.)
+    async fn signed_out_through_authgate(&self, claims: &AccessClaims) -> Result<bool, AuthError> {
+        if self.provider.tracks_sessions() {
+            return Ok(false);
+        }
+        let state = self
+            .store
+            .provider_session_state(
+                self.provider.name(),
+                claims.origin_jti.as_deref(),
+                &claims.sub,
+            )
+            .await?;
+        Ok(signed_out(state, claims))
+    }
+
+    /// The session of an authentication. After a sign-in (not a refresh) the
+    /// user's MFA state is read from the provider and recorded, and
+    /// invitations to the address bind.
+    pub(crate) async fn session(
+        &self,
+        done: Authenticated,
+        signed_in: bool,
+    ) -> Result<SessionView, AuthError> {
+        if !self.provider.tracks_sessions()
+            && let Some(claims) = unverified_claims(done.tokens.access_token.expose())
+            && let Some(session_id) = claims.origin_jti.as_deref()
+        {
+            self.store
+                .record_provider_session(
+                    self.provider.name(),
+                    session_id,
+                    &claims.sub,
+                    now_millis(),
+                )
+                .await?;
+        }
+        let (user, new_address) = self
+            .store
+            .upsert_app_user(
+                self.provider.name(),
+                &done.user.sub,
+                // An unverified address never enters the context.
+                done.user.email_verified.then_some(done.user.email.as_str()),
+                done.user.name.as_deref(),
+                now_millis(),
+            )
+            .await?;
+        if signed_in || new_address {
+            self.subjects.bind_invitations(&user).await?;
+        }
+        if signed_in {
+            match self.provider.admin_get_user(&done.user.sub).await {
+                Ok(account) if account.mfa_enabled != user.mfa_totp => {
+                    self.store
+                        .set_app_user_mfa(user.id, account.mfa_enabled, now_millis())
+                        .await?;
+                }
+                Ok(_) => {}
+                // The session stands; the recorded MFA state stays as it was.
+                Err(err) => tracing::warn!(error = %err, "MFA state not refreshed at sign-in"),
+            }
+        }
+        Ok(SessionView {
+            expires_at: now_millis() / 1000 + done.tokens.expires_in as i64,
+            tokens: done.tokens,
+            user,
+            recovery_codes: Vec::new(),
+        })
+    }
+
+    /// End the caller's other sessions, in the provider and at authgate's
+    /// boundary.
+    pub(crate) async fn end_other_sessions(&self, caller: &Caller) -> Result<(), AuthError> {
+        self.provider.revoke_other_sessions(&caller.claims).await?;
+        self.end_other_sessions_at_boundary(caller).await
+    }
+
+    /// For a provider that does not track sessions: end the caller's other
+    /// sessions at authgate's boundary (their tokens and refreshes).
+    pub(crate) async fn end_other_sessions_at_boundary(
+        &self,
+        caller: &Caller,
+    ) -> Result<(), AuthError> {
+        if !self.provider.tracks_sessions() {
+            let keep = caller.claims.origin_jti.as_deref().unwrap_or_default();
+            self.store
+                .revoke_other_provider_sessions(
+                    self.provider.name(),
+                    &caller.claims.sub,
+                    keep,
+                    now_millis(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Was the session of these claims signed out? A session authgate started
+/// knows its own state; any other is judged by its authentication time
+/// against the subject's last sign-out.
+fn signed_out(state: SessionState, claims: &AccessClaims) -> bool {
+    match state {
+        SessionState::Live => false,
+        SessionState::Revoked => true,
+        SessionState::Unknown { signed_out_at } => signed_out_at.is_some_and(|at| {
+            let authenticated = if claims.auth_time > 0 {
+                claims.auth_time
+            } else {
+                claims.iat
+            };
+            authenticated * 1000 <= at
+        }),
+    }
+}

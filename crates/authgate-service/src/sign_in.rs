@@ -1,0 +1,247 @@
+//! Sign-up and sign-in: input rules that hold for every provider (email
+//! shape, password policy), the provider call, the session or the next
+//! challenge (new password, TOTP, MFA set-up), and an audit event for every
+//! outcome. A taken address at sign-up answers like a new one unless
+//! `AUTHGATE_SIGN_UP_REVEALS_EXISTING` asks otherwise.
+
+use crate::events::{EventRecorder, RequestMeta};
+use crate::notices::Notices;
+use crate::recovery_codes::RecoveryCodes;
+use crate::sessions::{SessionService, SessionView};
+use authgate_core::policy::{PasswordPolicy, normalize_email};
+use authgate_core::provider::ChallengeResponse;
+use authgate_core::{
+    AuthError, AuthStep, ChallengeKind, ChallengeStep, IdentityProvider, Secret, SignUpOutcome,
+    SignUpRequest,
+};
+use std::sync::Arc;
+
+/// What a sign-in produced.
+#[derive(Debug, Clone)]
+// A return value, moved once to its renderer: boxing the session buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum SignInResult {
+    Session(SessionView),
+    Challenge(ChallengeStep),
+}
+
+#[derive(Clone)]
+pub struct SignInService {
+    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) events: EventRecorder,
+    pub(crate) policy: PasswordPolicy,
+    /// `AUTHGATE_SIGN_UP_REVEALS_EXISTING`: a sign-up for a taken address
+    /// answers 409 (Cognito's behaviour) instead of the generic answer.
+    pub(crate) sign_up_reveals_existing: bool,
+    pub(crate) notices: Notices,
+    pub(crate) sessions: SessionService,
+    pub(crate) recovery_codes: RecoveryCodes,
+}
+
+impl SignInService {
+    pub async fn sign_up(
+        &self,
+        meta: &RequestMeta,
+        email: &str,
+        password: Secret,
+        name: Option<String>,
+        phone: Option<String>,
+    ) -> Result<SignUpOutcome, AuthError> {
+        let email = normalize_email("email", email)?;
+        let phone = clean(phone)
+            .map(|p| authgate_core::policy::normalize_phone(&p))
+            .transpose()?;
+        let result = async {
+            self.policy.check(password.expose())?;
+            self.provider
+                .sign_up(SignUpRequest {
+                    email: email.clone(),
+                    password,
+                    name: clean(name),
+                    phone,
+                })
+                .await
+        }
+        .await;
+        let sub = result.as_ref().ok().map(|o| o.user_sub.as_str());
+        self.events
+            .record("sign_up", meta, Some(&email), sub, &result)
+            .await;
+        match result {
+            // A taken address answers like a new sign-up (the audit row above
+            // says what happened); its owner gets a notice instead of a code.
+            Err(AuthError::UsernameExists) if !self.sign_up_reveals_existing => {
+                self.notices
+                    .notice(&email, authgate_core::SecurityEvent::SignUpAttempt)
+                    .await;
+                Ok(SignUpOutcome {
+                    user_sub: self.notices.decoy_sub(&email),
+                    requires_confirmation: true,
+                    delivery: Some(authgate_core::CodeDelivery {
+                        medium: "EMAIL",
+                        destination: authgate_core::policy::mask_email(&email),
+                    }),
+                })
+            }
+            other => other,
+        }
+    }
+
+    pub async fn confirm_sign_up(
+        &self,
+        meta: &RequestMeta,
+        email: &str,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let email = normalize_email("email", email)?;
+        let result = if code.expose().trim().is_empty() {
+            Err(AuthError::invalid_field("code", "code must not be empty"))
+        } else {
+            self.provider.confirm_sign_up(&email, code).await
+        };
+        self.events
+            .record("sign_up_confirm", meta, Some(&email), None, &result)
+            .await;
+        result
+    }
+
+    pub async fn resend_confirmation(
+        &self,
+        meta: &RequestMeta,
+        email: &str,
+    ) -> Result<(), AuthError> {
+        let email = normalize_email("email", email)?;
+        let result = self.provider.resend_confirmation(&email).await;
+        self.events
+            .record("sign_up_resend", meta, Some(&email), None, &result)
+            .await;
+        result
+    }
+
+    pub async fn sign_in(
+        &self,
+        meta: &RequestMeta,
+        email: &str,
+        password: &Secret,
+    ) -> Result<SignInResult, AuthError> {
+        let email = normalize_email("email", email)?;
+        let step = self.provider.sign_in(&email, password).await;
+        let result = self.next_step(step).await;
+        self.events
+            .record(
+                "sign_in",
+                meta,
+                Some(&email),
+                signed_in_sub(&result),
+                &result,
+            )
+            .await;
+        result
+    }
+
+    /// Answer a challenge of a sign-in: a Session or the next Challenge.
+    pub async fn respond_to_challenge(
+        &self,
+        meta: &RequestMeta,
+        kind: ChallengeKind,
+        email: &str,
+        session: Secret,
+        answer: Secret,
+    ) -> Result<SignInResult, AuthError> {
+        let email = normalize_email("email", email)?;
+        let result = async {
+            if session.is_empty() {
+                return Err(AuthError::invalid_field(
+                    "session",
+                    "session must not be empty",
+                ));
+            }
+            match kind {
+                ChallengeKind::NewPasswordRequired => {
+                    self.policy.check_new_password(answer.expose())?
+                }
+                ChallengeKind::TotpRequired | ChallengeKind::MfaSetupRequired => {
+                    if answer.expose().trim().is_empty() {
+                        return Err(AuthError::invalid_field("code", "code must not be empty"));
+                    }
+                }
+            }
+            let step = self
+                .provider
+                .respond_to_challenge(ChallengeResponse {
+                    kind,
+                    email: email.clone(),
+                    session,
+                    answer,
+                })
+                .await;
+            let recovery_code = matches!(
+                &step,
+                Ok(AuthStep::Authenticated(done))
+                    if done.second_factor == Some(authgate_core::SecondFactor::RecoveryCode)
+            );
+            let mut result = self.next_step(step).await;
+            if let Ok(SignInResult::Session(session)) = &mut result {
+                if kind == ChallengeKind::MfaSetupRequired {
+                    session.recovery_codes = self
+                        .recovery_codes
+                        .issue(&session.user.provider_sub)
+                        .await?;
+                }
+                if recovery_code {
+                    self.recovery_codes
+                        .used_notice(&session.user.provider_sub, &email)
+                        .await?;
+                    self.events
+                        .record(
+                            "recovery_code_sign_in",
+                            meta,
+                            Some(&email),
+                            Some(&session.user.provider_sub),
+                            &Ok::<(), AuthError>(()),
+                        )
+                        .await;
+                }
+            }
+            result
+        }
+        .await;
+        let event = match kind {
+            ChallengeKind::NewPasswordRequired => "challenge_new_password",
+            ChallengeKind::TotpRequired => "challenge_totp",
+            ChallengeKind::MfaSetupRequired => "challenge_mfa_setup",
+        };
+        self.events
+            .record(event, meta, Some(&email), signed_in_sub(&result), &result)
+            .await;
+        result
+    }
+
+    async fn next_step(
+        &self,
+        step: Result<AuthStep, AuthError>,
+    ) -> Result<SignInResult, AuthError> {
+        match step? {
+            AuthStep::Authenticated(done) => self
+                .sessions
+                .session(done, true)
+                .await
+                .map(SignInResult::Session),
+            AuthStep::Challenge(challenge) => Ok(SignInResult::Challenge(challenge)),
+        }
+    }
+}
+
+fn signed_in_sub(result: &Result<SignInResult, AuthError>) -> Option<&str> {
+    match result {
+        Ok(SignInResult::Session(s)) => Some(s.user.provider_sub.as_str()),
+        _ => None,
+    }
+}
+
+/// Trim optional text; blank becomes `None`.
+fn clean(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
