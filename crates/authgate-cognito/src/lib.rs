@@ -1,7 +1,7 @@
 //! # authgate-cognito
 //!
 //! The Cognito identity provider of authgate: [`CognitoProvider`] implements
-//! the [`authgate_core::IdentityProvider`] port on top of a Cognito user pool
+//! the provider ports of `authgate-core` on top of a Cognito user pool
 //! through the official AWS SDK, and [`bootstrap()`] creates a pool and an app
 //! client with the settings authgate expects. No SDK type appears in the
 //! public API.

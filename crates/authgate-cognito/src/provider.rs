@@ -1,4 +1,4 @@
-//! [`CognitoProvider`]: the [`IdentityProvider`] port on top of a Cognito
+//! [`CognitoProvider`]: the provider ports on top of a Cognito
 //! user pool, through the official AWS SDK.
 //!
 //! The user-facing methods use only unsigned operations (`SignUp`,
@@ -8,7 +8,7 @@
 //! `GetUser`, `ForgotPassword`, `ConfirmForgotPassword`, `ChangePassword`,
 //! `RevokeToken`, `GlobalSignOut`) and need no AWS credentials; the
 //! `admin_*` methods ([`crate::admin`]) and the software-token deletion of
-//! [`IdentityProvider::begin_totp_replacement`] ([`crate::totp_replacement`])
+//! [`TotpAuthenticator::begin_totp_replacement`] ([`crate::totp_replacement`])
 //! are signed with the configured ones.
 //! Every SDK failure goes through [`crate::error_map`].
 
@@ -19,9 +19,11 @@ use crate::{id_token, refresh_token, secret_hash};
 use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::{
-    AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
-    ChallengeResponse, ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount,
-    Secret, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment, TotpReplacement,
+    AccessClaims, AccountFilter, AccountStatus, Administration, AuthError, AuthStep, Authenticated,
+    ChallengeKind, ChallengeParameters, ChallengeResponse, ChallengeStep, CodeDelivery, NewAccount,
+    PasswordSignIn, ProviderAccount, ProviderId, ProviderInfo, ProviderSessions, Secret,
+    SelfService, SignUpOutcome, SignUpRequest, TokenSet, TotpAuthenticator, TotpEnrolment,
+    TotpReplacement,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
@@ -30,7 +32,6 @@ use aws_sdk_cognitoidentityprovider::types::{
     AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType, DeliveryMediumType,
     SoftwareTokenMfaSettingsType, VerifySoftwareTokenResponseType,
 };
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// The Cognito identity provider.
@@ -147,7 +148,7 @@ impl CognitoProvider {
     }
 
     /// Revoke a refresh token authgate obtained but will not hand out (the
-    /// proof of [`IdentityProvider::verify_password`]). Best effort: a
+    /// proof of [`SelfService::verify_password`]). Best effort: a
     /// failure (moto does not implement `RevokeToken`; a client without
     /// token revocation refuses it) leaves that session to expire, unused.
     async fn discard_refresh_token(&self, refresh_token: &str) {
@@ -188,13 +189,13 @@ impl CognitoProvider {
         let step = match challenge {
             ChallengeNameType::NewPasswordRequired => ChallengeStep {
                 kind: ChallengeKind::NewPasswordRequired,
-                session: Secret::new(session),
-                parameters: BTreeMap::new(),
+                state: Secret::new(session),
+                parameters: ChallengeParameters::None,
             },
             ChallengeNameType::SoftwareTokenMfa => ChallengeStep {
                 kind: ChallengeKind::TotpRequired,
-                session: Secret::new(session),
-                parameters: BTreeMap::new(),
+                state: Secret::new(session),
+                parameters: ChallengeParameters::None,
             },
             ChallengeNameType::MfaSetup => self.start_totp_enrolment(email, session).await?,
             other => {
@@ -240,14 +241,14 @@ impl CognitoProvider {
             .associate(Association::Session(session), Operation::Challenge)
             .await?;
         let session = next.as_deref().unwrap_or(session);
-        let parameters = BTreeMap::from([
-            ("otpauthUri".to_string(), otpauth_uri(&secret, email)),
-            ("secret".to_string(), secret),
-        ]);
+        let enrolment = TotpEnrolment {
+            otpauth_uri: Secret::new(otpauth_uri(&secret, email)),
+            secret: Secret::new(secret),
+        };
         Ok(ChallengeStep {
             kind: ChallengeKind::MfaSetupRequired,
-            session: Secret::new(session),
-            parameters,
+            state: Secret::new(session),
+            parameters: ChallengeParameters::TotpSetup(enrolment),
         })
     }
 
@@ -400,9 +401,9 @@ fn delivery_medium(medium: Option<&DeliveryMediumType>) -> &'static str {
 }
 
 #[async_trait]
-impl IdentityProvider for CognitoProvider {
-    fn name(&self) -> &'static str {
-        "cognito"
+impl ProviderInfo for CognitoProvider {
+    fn id(&self) -> ProviderId {
+        ProviderId::COGNITO
     }
 
     /// Always the AWS form, also with an endpoint override: it is what the
@@ -447,11 +448,10 @@ impl IdentityProvider for CognitoProvider {
             .await
             .map_err(unavailable)
     }
+}
 
-    fn tracks_sessions(&self) -> bool {
-        false
-    }
-
+#[async_trait]
+impl PasswordSignIn for CognitoProvider {
     /// `SignUp`. An address whose account is still `UNCONFIRMED` starts
     /// over: `AdminDeleteUser`, then `SignUp` again, so the password that
     /// works after confirmation is the latest sign-up's. A confirmed one is
@@ -467,27 +467,6 @@ impl IdentityProvider for CognitoProvider {
             },
             other => other,
         }
-    }
-
-    /// Cognito checks codes of the current authenticator only inside a
-    /// sign-in: provider limit.
-    async fn verify_current_totp(
-        &self,
-        _claims: &AccessClaims,
-        _access_token: &Secret,
-        _code: &Secret,
-    ) -> Result<(), AuthError> {
-        Err(AuthError::NotSupportedByProvider(
-            "Cognito checks a code of the current authenticator only inside a sign-in: \
-             give one of your recovery codes as currentCode"
-                .into(),
-        ))
-    }
-
-    /// authgate ends the other sessions at its boundary
-    /// ([`IdentityProvider::tracks_sessions`] is false).
-    async fn revoke_other_sessions(&self, _claims: &AccessClaims) -> Result<(), AuthError> {
-        Ok(())
     }
 
     async fn confirm_sign_up(&self, email: &str, code: &Secret) -> Result<(), AuthError> {
@@ -561,7 +540,7 @@ impl IdentityProvider for CognitoProvider {
         let ChallengeResponse {
             kind,
             email,
-            session,
+            state: session,
             answer,
         } = response;
         if session.is_empty() {
@@ -614,6 +593,13 @@ impl IdentityProvider for CognitoProvider {
             }
         }
     }
+}
+
+#[async_trait]
+impl ProviderSessions for CognitoProvider {
+    fn tracks_sessions(&self) -> bool {
+        false
+    }
 
     /// Unwraps authgate's `cg1.` refresh token and runs `REFRESH_TOKEN_AUTH`.
     /// Cognito returns no new refresh token (unless rotation is on): the
@@ -662,72 +648,20 @@ impl IdentityProvider for CognitoProvider {
     }
 
     /// Cognito checks revocation only inside AWS; authgate's service layer
-    /// keeps its own record ([`IdentityProvider::tracks_sessions`] is false).
+    /// keeps its own record ([`ProviderSessions::tracks_sessions`] is false).
     async fn check_session(&self, _claims: &AccessClaims) -> Result<(), AuthError> {
         Ok(())
     }
 
-    /// `GetUser` (the email for the `otpauth://` label, and Cognito's check
-    /// of the token), then `AssociateSoftwareToken` with the access token.
-    async fn begin_totp_enrolment(
-        &self,
-        claims: &AccessClaims,
-        access_token: &Secret,
-    ) -> Result<TotpEnrolment, AuthError> {
-        let user = self.current_user(access_token).await?;
-        let (secret, _) = self
-            .associate(
-                Association::AccessToken(access_token.expose()),
-                Operation::TotpEnrolment,
-            )
-            .await?;
-        let account = user
-            .email
-            .as_deref()
-            .or(claims.email.as_deref())
-            .or(claims.username.as_deref())
-            .unwrap_or(&user.username);
-        Ok(TotpEnrolment {
-            otpauth_uri: Secret::new(otpauth_uri(&secret, account)),
-            secret: Secret::new(secret),
-        })
-    }
-
-    /// `VerifySoftwareToken` with the access token (a status other than
-    /// `SUCCESS` is [`AuthError::CodeMismatch`]), then `SetUserMFAPreference`:
-    /// software token enabled and preferred.
-    async fn finish_totp_enrolment(
-        &self,
-        _claims: &AccessClaims,
-        access_token: &Secret,
-        code: &Secret,
-    ) -> Result<(), AuthError> {
-        let verified = self
-            .client
-            .verify_software_token()
-            .access_token(access_token.expose())
-            .user_code(code.expose())
-            .send()
-            .await
-            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
-        if verified.status() != Some(&VerifySoftwareTokenResponseType::Success) {
-            return Err(AuthError::CodeMismatch);
-        }
-        self.client
-            .set_user_mfa_preference()
-            .access_token(access_token.expose())
-            .software_token_mfa_settings(
-                SoftwareTokenMfaSettingsType::builder()
-                    .enabled(true)
-                    .preferred_mfa(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
+    /// authgate ends the other sessions at its boundary
+    /// ([`ProviderSessions::tracks_sessions`] is false).
+    async fn revoke_other_sessions(&self, _claims: &AccessClaims) -> Result<(), AuthError> {
         Ok(())
     }
+}
 
+#[async_trait]
+impl SelfService for CognitoProvider {
     /// `ForgotPassword`. `Ok` whether or not the account exists: the
     /// answers about the account (unknown, disabled, unconfirmed, nowhere to
     /// send the code) are swallowed.
@@ -850,6 +784,85 @@ impl IdentityProvider for CognitoProvider {
         }
         Err(provider_broken("tokens or a challenge"))
     }
+}
+
+#[async_trait]
+impl TotpAuthenticator for CognitoProvider {
+    /// `GetUser` (the email for the `otpauth://` label, and Cognito's check
+    /// of the token), then `AssociateSoftwareToken` with the access token.
+    async fn begin_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+    ) -> Result<TotpEnrolment, AuthError> {
+        let user = self.current_user(access_token).await?;
+        let (secret, _) = self
+            .associate(
+                Association::AccessToken(access_token.expose()),
+                Operation::TotpEnrolment,
+            )
+            .await?;
+        let account = user
+            .email
+            .as_deref()
+            .or(claims.email.as_deref())
+            .or(claims.username.as_deref())
+            .unwrap_or(&user.username);
+        Ok(TotpEnrolment {
+            otpauth_uri: Secret::new(otpauth_uri(&secret, account)),
+            secret: Secret::new(secret),
+        })
+    }
+
+    /// `VerifySoftwareToken` with the access token (a status other than
+    /// `SUCCESS` is [`AuthError::CodeMismatch`]), then `SetUserMFAPreference`:
+    /// software token enabled and preferred.
+    async fn finish_totp_enrolment(
+        &self,
+        _claims: &AccessClaims,
+        access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let verified = self
+            .client
+            .verify_software_token()
+            .access_token(access_token.expose())
+            .user_code(code.expose())
+            .send()
+            .await
+            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
+        if verified.status() != Some(&VerifySoftwareTokenResponseType::Success) {
+            return Err(AuthError::CodeMismatch);
+        }
+        self.client
+            .set_user_mfa_preference()
+            .access_token(access_token.expose())
+            .software_token_mfa_settings(
+                SoftwareTokenMfaSettingsType::builder()
+                    .enabled(true)
+                    .preferred_mfa(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| fail(Operation::TotpEnrolment, err))?;
+        Ok(())
+    }
+
+    /// Cognito checks codes of the current authenticator only inside a
+    /// sign-in: provider limit.
+    async fn verify_current_totp(
+        &self,
+        _claims: &AccessClaims,
+        _access_token: &Secret,
+        _code: &Secret,
+    ) -> Result<(), AuthError> {
+        Err(AuthError::NotSupportedByProvider(
+            "Cognito checks a code of the current authenticator only inside a sign-in: \
+             give one of your recovery codes as currentCode"
+                .into(),
+        ))
+    }
 
     /// `InitiateAuth` `USER_PASSWORD_AUTH` (the proof of the password);
     /// on `SOFTWARE_TOKEN_MFA`, `AdminDeleteSoftwareToken` and `InitiateAuth`
@@ -875,7 +888,10 @@ impl IdentityProvider for CognitoProvider {
     ) -> Result<(), AuthError> {
         self.finish_replacement(email, state, code).await
     }
+}
 
+#[async_trait]
+impl Administration for CognitoProvider {
     /// `AdminCreateUser` (username = email, `MessageAction = SUPPRESS`,
     /// `email_verified = true`).
     async fn admin_create_user(&self, account: NewAccount) -> Result<ProviderAccount, AuthError> {

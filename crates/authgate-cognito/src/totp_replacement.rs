@@ -1,5 +1,5 @@
-//! Lost-authenticator recovery on Cognito: [`authgate_core::IdentityProvider::begin_totp_replacement`]
-//! and [`authgate_core::IdentityProvider::finish_totp_replacement`].
+//! Lost-authenticator recovery on Cognito: [`authgate_core::TotpAuthenticator::begin_totp_replacement`]
+//! and [`authgate_core::TotpAuthenticator::finish_totp_replacement`].
 //!
 //! Cognito hands out a new TOTP secret only with a signed-in user's access
 //! token or with the session of an `MFA_SETUP` challenge, and neither comes
@@ -107,9 +107,9 @@ fn unusable(challenge: &ChallengeNameType) -> AuthError {
 
 impl CognitoProvider {
     /// `InitiateAuth` `USER_PASSWORD_AUTH` with the email as `USERNAME`
-    /// (and its `SECRET_HASH`), like [`IdentityProvider::sign_in`].
+    /// (and its `SECRET_HASH`), like [`PasswordSignIn::sign_in`].
     ///
-    /// [`IdentityProvider::sign_in`]: authgate_core::IdentityProvider::sign_in
+    /// [`PasswordSignIn::sign_in`]: authgate_core::PasswordSignIn::sign_in
     async fn prove_password(
         &self,
         email: &str,
@@ -227,7 +227,7 @@ impl CognitoProvider {
         ))
     }
 
-    /// See [`authgate_core::IdentityProvider::begin_totp_replacement`] and
+    /// See [`authgate_core::TotpAuthenticator::begin_totp_replacement`] and
     /// the module docs.
     pub(crate) async fn begin_replacement(
         &self,
@@ -288,7 +288,7 @@ impl CognitoProvider {
         }
     }
 
-    /// See [`authgate_core::IdentityProvider::finish_totp_replacement`] and
+    /// See [`authgate_core::TotpAuthenticator::finish_totp_replacement`] and
     /// the module docs.
     pub(crate) async fn finish_replacement(
         &self,

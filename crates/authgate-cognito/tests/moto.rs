@@ -23,8 +23,12 @@ use authgate_cognito::{
 };
 use authgate_core::{
     AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
-    ChallengeResponse, ChallengeStep, IdentityProvider, NewAccount, ProviderAccount, Secret,
+    ChallengeParameters, ChallengeResponse, ChallengeStep, NewAccount, ProviderAccount, Secret,
     SignUpRequest,
+};
+// The provider ports, whose methods the tests call.
+use authgate_core::{
+    Administration, PasswordSignIn, ProviderInfo, ProviderSessions, SelfService, TotpAuthenticator,
 };
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use base64::Engine;
@@ -203,7 +207,7 @@ fn respond(
     ChallengeResponse {
         kind,
         email: email.to_string(),
-        session: session.clone(),
+        state: session.clone(),
         answer,
     }
 }
@@ -225,24 +229,20 @@ async fn enrolled_totp_user(
         .respond_to_challenge(respond(
             ChallengeKind::NewPasswordRequired,
             email,
-            &new_password.session,
+            &new_password.state,
             Secret::new(NEW_PASSWORD),
         ))
         .await
         .expect("new password");
     let setup = challenge(step, ChallengeKind::MfaSetupRequired);
-    let secret = setup
-        .parameters
-        .get("secret")
-        .expect("secret parameter")
-        .clone();
-    let uri = setup
-        .parameters
-        .get("otpauthUri")
-        .expect("otpauthUri parameter");
+    let ChallengeParameters::TotpSetup(enrolment) = &setup.parameters else {
+        panic!("MFA_SETUP_REQUIRED carries the authenticator to enrol");
+    };
+    let secret = enrolment.secret.expose().to_string();
+    let uri = enrolment.otpauth_uri.expose();
     assert_eq!(
         uri,
-        &format!(
+        format!(
             "otpauth://totp/authgate:{}?secret={secret}&issuer=authgate",
             email.replace('@', "%40")
         )
@@ -252,7 +252,7 @@ async fn enrolled_totp_user(
         .respond_to_challenge(respond(
             ChallengeKind::MfaSetupRequired,
             email,
-            &setup.session,
+            &setup.state,
             totp_code(&secret).await,
         ))
         .await
@@ -281,7 +281,7 @@ async fn bootstrap_returns_ids_that_work_and_moto_serves_the_jwks() {
     )));
     assert!(!env.contains("CLIENT_SECRET"));
 
-    assert_eq!(provider.name(), "cognito");
+    assert_eq!(provider.id(), authgate_core::ProviderId::COGNITO);
     assert_eq!(
         provider.issuer(),
         format!(
@@ -621,7 +621,7 @@ async fn new_password_then_mfa_setup_then_tokens_with_a_secret_client() {
         .respond_to_challenge(respond(
             ChallengeKind::TotpRequired,
             &email,
-            &totp.session,
+            &totp.state,
             totp_code("asdfasdfasdf").await,
         ))
         .await
@@ -640,7 +640,7 @@ async fn wrong_totp_code_is_code_mismatch_and_the_right_one_then_signs_in() {
         .await
         .unwrap();
     let totp = challenge(step, ChallengeKind::TotpRequired);
-    assert!(totp.parameters.is_empty());
+    assert_eq!(totp.parameters, ChallengeParameters::None);
     let right = totp_code("asdfasdfasdf").await;
     let wrong = Secret::new(if right.expose() == "000000" {
         "111111"
@@ -652,7 +652,7 @@ async fn wrong_totp_code_is_code_mismatch_and_the_right_one_then_signs_in() {
             .respond_to_challenge(respond(
                 ChallengeKind::TotpRequired,
                 &email,
-                &totp.session,
+                &totp.state,
                 wrong
             ))
             .await,
@@ -662,7 +662,7 @@ async fn wrong_totp_code_is_code_mismatch_and_the_right_one_then_signs_in() {
         .respond_to_challenge(respond(
             ChallengeKind::TotpRequired,
             &email,
-            &totp.session,
+            &totp.state,
             totp_code("asdfasdfasdf").await,
         ))
         .await
@@ -684,7 +684,7 @@ async fn wrong_code_at_mfa_setup_is_code_mismatch() {
         .respond_to_challenge(respond(
             ChallengeKind::NewPasswordRequired,
             &email,
-            &new_password.session,
+            &new_password.state,
             Secret::new(NEW_PASSWORD),
         ))
         .await
@@ -701,7 +701,7 @@ async fn wrong_code_at_mfa_setup_is_code_mismatch() {
             .respond_to_challenge(respond(
                 ChallengeKind::MfaSetupRequired,
                 &email,
-                &setup.session,
+                &setup.state,
                 wrong
             ))
             .await,
@@ -724,7 +724,7 @@ async fn weak_new_password_in_the_challenge_is_invalid_password() {
             .respond_to_challenge(respond(
                 ChallengeKind::NewPasswordRequired,
                 &email,
-                &new_password.session,
+                &new_password.state,
                 Secret::new("weak"),
             ))
             .await,
@@ -1018,7 +1018,7 @@ async fn totp_enrolment_of_a_signed_in_user_wrong_code_is_code_mismatch_then_sig
         .respond_to_challenge(respond(
             ChallengeKind::TotpRequired,
             &email,
-            &totp.session,
+            &totp.state,
             totp_code(enrolment.secret.expose()).await,
         ))
         .await
@@ -1353,7 +1353,7 @@ async fn first_sign_in(provider: &CognitoProvider, email: &str) -> Authenticated
             .respond_to_challenge(respond(
                 ChallengeKind::NewPasswordRequired,
                 email,
-                &new_password.session,
+                &new_password.state,
                 Secret::new(NEW_PASSWORD),
             ))
             .await
@@ -1901,7 +1901,7 @@ async fn signed_in_with_totp(provider: &CognitoProvider, email: &str, password: 
         .respond_to_challenge(respond(
             ChallengeKind::TotpRequired,
             email,
-            &totp.session,
+            &totp.state,
             totp_code("asdfasdfasdf").await,
         ))
         .await

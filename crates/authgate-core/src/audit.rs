@@ -26,7 +26,7 @@ pub struct AuditEvent {
     pub kind: &'static str,
     pub outcome: AuditOutcome,
     pub reason: Option<&'static str>,
-    pub provider: &'static str,
+    pub provider: crate::ProviderId,
     /// The provider subject the event is about, when known.
     pub subject: Option<String>,
     /// Who did it, when it is not the subject (an administrator's subject).

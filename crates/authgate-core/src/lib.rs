@@ -1,7 +1,8 @@
 //! # authgate-core
 //!
 //! The domain of authgate, free of HTTP, SQL and provider SDKs: the
-//! [`IdentityProvider`] port that the embedded and Cognito providers implement,
+//! provider ports ([`provider`]) that the embedded and Cognito providers
+//! implement, held as a [`Provider`] under its [`ProviderId`],
 //! the result of an authentication step ([`AuthStep`]: tokens or a challenge),
 //! the claims of a validated access token, the outgoing [`Notification`]s, audit
 //! events, and the one error enum [`AuthError`] with its stable codes.
@@ -23,9 +24,11 @@ pub use audit::{AuditEvent, AuditOutcome};
 pub use error::AuthError;
 pub use notify::{Notification, Notifier, SecurityEvent};
 pub use provider::{
-    AccountFilter, AccountStatus, AuthStep, Authenticated, ChallengeKind, ChallengeResponse,
-    ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, ProviderAccount, ProviderUser,
-    SecondFactor, SignUpOutcome, SignUpRequest, TokenSet, TotpEnrolment, TotpReplacement,
+    AccountFilter, AccountStatus, Administration, AuthStep, Authenticated, ChallengeKind,
+    ChallengeParameters, ChallengeResponse, ChallengeStep, CodeDelivery, IdentityProvider,
+    NewAccount, PasswordSignIn, Provider, ProviderAccount, ProviderId, ProviderInfo,
+    ProviderSessions, ProviderUser, SecondFactor, SelfService, SignUpOutcome, SignUpRequest,
+    TokenSet, TotpAuthenticator, TotpEnrolment, TotpReplacement,
 };
 pub use secret::Secret;
 pub use token::AccessClaims;

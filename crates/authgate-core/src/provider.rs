@@ -1,14 +1,21 @@
-//! The [`IdentityProvider`] port: what authgate needs from an identity provider.
+//! The provider ports: what authgate needs from an identity provider, one
+//! trait per capability ([`ProviderInfo`], [`PasswordSignIn`],
+//! [`ProviderSessions`], [`SelfService`], [`TotpAuthenticator`],
+//! [`Administration`]), held together as a [`Provider`] under its
+//! [`ProviderId`].
 //!
 //! The model is Cognito's `InitiateAuth` / `RespondToAuthChallenge`: a sign-in
-//! answers either tokens ([`AuthStep::Authenticated`]) or a challenge with an
-//! opaque, short-lived session ([`AuthStep::Challenge`]) that the client answers
-//! with [`IdentityProvider::respond_to_challenge`]. The port speaks domain
+//! answers either tokens ([`AuthStep::Authenticated`]) or a challenge
+//! ([`AuthStep::Challenge`]) whose provider state the service keeps in its
+//! login transaction and hands back with the answer
+//! ([`PasswordSignIn::respond_to_challenge`]). Providers answer single steps;
+//! they keep no cross-request state of their own. The ports speak domain
 //! language only; each adapter maps its own vocabulary at its edge.
 
 use crate::{AccessClaims, AuthError, Secret};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The tokens of a successful authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,14 +76,25 @@ impl ChallengeKind {
     }
 }
 
-/// Another step is needed before tokens are issued.
+/// What a challenge gives the client to answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ChallengeParameters {
+    #[default]
+    None,
+    /// `MFA_SETUP_REQUIRED`: the authenticator to enrol.
+    TotpSetup(TotpEnrolment),
+}
+
+/// Another step is needed before tokens are issued, as a provider answers
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChallengeStep {
     pub kind: ChallengeKind,
-    /// Opaque, short-lived, single-use; bound to the user.
-    pub session: Secret,
-    /// Challenge parameters for the client (e.g. a TOTP `secret` to enrol).
-    pub parameters: BTreeMap<String, String>,
+    /// What the provider needs to go on (Cognito's session; the embedded
+    /// provider's pending step). The service keeps it in the login
+    /// transaction and hands it back; it never reaches the client.
+    pub state: Secret,
+    pub parameters: ChallengeParameters,
 }
 
 /// What one authentication step produced.
@@ -91,7 +109,8 @@ pub enum AuthStep {
 pub struct ChallengeResponse {
     pub kind: ChallengeKind,
     pub email: String,
-    pub session: Secret,
+    /// The [`ChallengeStep::state`] of the step answered.
+    pub state: Secret,
     /// The new password (NEW_PASSWORD_REQUIRED) or the TOTP code.
     pub answer: Secret,
 }
@@ -207,11 +226,43 @@ pub struct AccountFilter {
     pub limit: usize,
 }
 
-/// An identity provider: the embedded one or Cognito.
+/// Which provider an account lives at: `embedded`, `cognito`, or
+/// `oidc:<id>` for an external OpenID provider. The first half of an app
+/// user's `(provider, sub)` key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderId(Cow<'static, str>);
+
+impl ProviderId {
+    pub const EMBEDDED: ProviderId = ProviderId(Cow::Borrowed("embedded"));
+    pub const COGNITO: ProviderId = ProviderId(Cow::Borrowed("cognito"));
+
+    /// An external OpenID provider configured under `id`.
+    pub fn oidc(id: &str) -> Self {
+        ProviderId(Cow::Owned(format!("oidc:{id}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for ProviderId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What every provider says about itself: its id, the issuer, client and keys of its tokens.
 #[async_trait]
-pub trait IdentityProvider: Send + Sync {
-    /// `embedded` or `cognito`: the provider half of an app user's key.
-    fn name(&self) -> &'static str;
+pub trait ProviderInfo: Send + Sync {
+    /// The provider half of an app user's key.
+    fn id(&self) -> ProviderId;
 
     /// The `iss` of the tokens this provider issues.
     fn issuer(&self) -> String;
@@ -226,13 +277,11 @@ pub trait IdentityProvider: Send + Sync {
 
     /// The JSON Web Key Set that verifies this provider's tokens.
     async fn jwks(&self) -> Result<serde_json::Value, AuthError>;
+}
 
-    /// Does the provider itself know whether a token's session was signed
-    /// out ([`Self::check_session`] is authoritative)? When it does not
-    /// (Cognito: revocation is checked only inside AWS), authgate keeps its
-    /// own record of the sessions it started and of sign-outs.
-    fn tracks_sessions(&self) -> bool;
-
+/// Sign-up with a password and its confirmation, sign-in, and the challenges of a sign-in. Each call is one step: cross-request state (a challenge's [`ChallengeStep::state`]) is kept by the service's login transaction and handed back.
+#[async_trait]
+pub trait PasswordSignIn: Send + Sync {
     async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpOutcome, AuthError>;
 
     /// Confirm a sign-up with the mailed code. Wrong, expired and
@@ -254,6 +303,16 @@ pub trait IdentityProvider: Send + Sync {
         &self,
         response: ChallengeResponse,
     ) -> Result<AuthStep, AuthError>;
+}
+
+/// The sessions a sign-in starts: refresh, sign-out, liveness.
+#[async_trait]
+pub trait ProviderSessions: Send + Sync {
+    /// Does the provider itself know whether a token's session was signed
+    /// out ([`Self::check_session`] is authoritative)? When it does not
+    /// (Cognito: revocation is checked only inside AWS), authgate keeps its
+    /// own record of the sessions it started and of sign-outs.
+    fn tracks_sessions(&self) -> bool;
 
     /// Exchange a refresh token for new tokens (rotating it where the provider does).
     async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError>;
@@ -267,23 +326,15 @@ pub trait IdentityProvider: Send + Sync {
     /// Called by authgate's own protected endpoints after the guard.
     async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError>;
 
-    /// Start enrolling a TOTP authenticator for a signed-in user: a new
-    /// secret, not active until [`Self::finish_totp_enrolment`].
-    async fn begin_totp_enrolment(
-        &self,
-        claims: &AccessClaims,
-        access_token: &Secret,
-    ) -> Result<TotpEnrolment, AuthError>;
+    /// End every session of the signed-in user but the one of `claims`,
+    /// where the provider tracks sessions (authgate ends them at its own
+    /// boundary for the others).
+    async fn revoke_other_sessions(&self, claims: &AccessClaims) -> Result<(), AuthError>;
+}
 
-    /// Finish the enrolment with a code from the authenticator: TOTP becomes
-    /// the user's MFA. A wrong code is [`AuthError::CodeMismatch`].
-    async fn finish_totp_enrolment(
-        &self,
-        claims: &AccessClaims,
-        access_token: &Secret,
-        code: &Secret,
-    ) -> Result<(), AuthError>;
-
+/// What a person does to their own password.
+#[async_trait]
+pub trait SelfService: Send + Sync {
     /// Mail a password-reset code. `Ok` whether or not the account exists.
     async fn forgot_password(&self, email: &str) -> Result<(), AuthError>;
 
@@ -306,6 +357,70 @@ pub trait IdentityProvider: Send + Sync {
         new_password: &Secret,
     ) -> Result<(), AuthError>;
 
+    /// Does `password` belong to the signed-in user? `Ok` or
+    /// [`AuthError::InvalidCredentials`]; nothing else changes.
+    async fn verify_password(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+        password: &Secret,
+    ) -> Result<(), AuthError>;
+}
+
+/// TOTP authenticators: enrolment, the current factor, replacement of a lost one.
+#[async_trait]
+pub trait TotpAuthenticator: Send + Sync {
+    /// Start enrolling a TOTP authenticator for a signed-in user: a new
+    /// secret, not active until [`Self::finish_totp_enrolment`].
+    async fn begin_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+    ) -> Result<TotpEnrolment, AuthError>;
+
+    /// Finish the enrolment with a code from the authenticator: TOTP becomes
+    /// the user's MFA. A wrong code is [`AuthError::CodeMismatch`].
+    async fn finish_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError>;
+
+    /// Does `code` come from the signed-in user's active authenticator (each
+    /// code accepted once)? [`AuthError::CodeMismatch`] when not. A provider
+    /// that can check codes only inside a sign-in answers
+    /// [`AuthError::NotSupportedByProvider`].
+    async fn verify_current_totp(
+        &self,
+        claims: &AccessClaims,
+        access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError>;
+
+    /// Lost-authenticator recovery, after authgate checked the mailed code:
+    /// prove `password` ([`AuthError::InvalidCredentials`] if wrong) and set
+    /// up a new TOTP secret. MFA stays mandatory; nothing signs in.
+    async fn begin_totp_replacement(
+        &self,
+        email: &str,
+        password: &Secret,
+    ) -> Result<TotpReplacement, AuthError>;
+
+    /// Finish the recovery with a code from the new authenticator: it
+    /// replaces the old one (which stops working) and every session of the
+    /// account ends. A wrong code is [`AuthError::CodeMismatch`].
+    async fn finish_totp_replacement(
+        &self,
+        email: &str,
+        state: Option<&Secret>,
+        code: &Secret,
+    ) -> Result<(), AuthError>;
+}
+
+/// Accounts as an administrator manages them.
+#[async_trait]
+pub trait Administration: Send + Sync {
     /// Create an account with a temporary password: the first sign-in
     /// answers `NEW_PASSWORD_REQUIRED`. An existing email is
     /// [`AuthError::UsernameExists`].
@@ -337,48 +452,56 @@ pub trait IdentityProvider: Send + Sync {
     /// mailed, and sign-in answers [`AuthError::PasswordResetRequired`]
     /// until the user resets with the code.
     async fn admin_reset_password(&self, sub: &str) -> Result<(), AuthError>;
+}
 
-    /// Lost-authenticator recovery, after authgate checked the mailed code:
-    /// prove `password` ([`AuthError::InvalidCredentials`] if wrong) and set
-    /// up a new TOTP secret. MFA stays mandatory; nothing signs in.
-    async fn begin_totp_replacement(
-        &self,
-        email: &str,
-        password: &Secret,
-    ) -> Result<TotpReplacement, AuthError>;
+/// A provider that implements every port of a password provider (the
+/// embedded one and Cognito). A provider with fewer capabilities (an
+/// upstream OpenID provider) implements only its ports.
+pub trait IdentityProvider:
+    ProviderInfo + PasswordSignIn + ProviderSessions + SelfService + TotpAuthenticator + Administration
+{
+}
 
-    /// Finish the recovery with a code from the new authenticator: it
-    /// replaces the old one (which stops working) and every session of the
-    /// account ends. A wrong code is [`AuthError::CodeMismatch`].
-    async fn finish_totp_replacement(
-        &self,
-        email: &str,
-        state: Option<&Secret>,
-        code: &Secret,
-    ) -> Result<(), AuthError>;
+impl<T> IdentityProvider for T where
+    T: ProviderInfo
+        + PasswordSignIn
+        + ProviderSessions
+        + SelfService
+        + TotpAuthenticator
+        + Administration
+{
+}
 
-    /// Does `code` come from the signed-in user's active authenticator (each
-    /// code accepted once)? [`AuthError::CodeMismatch`] when not. A provider
-    /// that can check codes only inside a sign-in answers
-    /// [`AuthError::NotSupportedByProvider`].
-    async fn verify_current_totp(
-        &self,
-        claims: &AccessClaims,
-        access_token: &Secret,
-        code: &Secret,
-    ) -> Result<(), AuthError>;
+/// One provider as the services hold it: its id and one handle per port.
+/// A capability a provider lacks will be an `Option` here (passkeys,
+/// upstream OpenID), so a service asks for it and answers
+/// `not_supported_by_provider` when it is missing.
+#[derive(Clone)]
+pub struct Provider {
+    pub id: ProviderId,
+    pub info: Arc<dyn ProviderInfo>,
+    pub passwords: Arc<dyn PasswordSignIn>,
+    pub sessions: Arc<dyn ProviderSessions>,
+    pub account: Arc<dyn SelfService>,
+    pub totp: Arc<dyn TotpAuthenticator>,
+    pub admin: Arc<dyn Administration>,
+}
 
-    /// End every session of the signed-in user but the one of `claims`,
-    /// where the provider tracks sessions (authgate ends them at its own
-    /// boundary for the others).
-    async fn revoke_other_sessions(&self, claims: &AccessClaims) -> Result<(), AuthError>;
+impl Provider {
+    pub fn new<P: IdentityProvider + 'static>(provider: Arc<P>) -> Self {
+        Self {
+            id: provider.id(),
+            info: provider.clone(),
+            passwords: provider.clone(),
+            sessions: provider.clone(),
+            account: provider.clone(),
+            totp: provider.clone(),
+            admin: provider,
+        }
+    }
 
-    /// Does `password` belong to the signed-in user? `Ok` or
-    /// [`AuthError::InvalidCredentials`]; nothing else changes.
-    async fn verify_password(
-        &self,
-        claims: &AccessClaims,
-        access_token: &Secret,
-        password: &Secret,
-    ) -> Result<(), AuthError>;
+    /// The provider half of an app user's key, as the store takes it.
+    pub fn name(&self) -> &str {
+        self.id.as_str()
+    }
 }

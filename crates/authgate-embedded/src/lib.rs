@@ -16,10 +16,11 @@ use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
-    AccessClaims, AccountFilter, AccountStatus, AuthError, AuthStep, Authenticated, ChallengeKind,
-    ChallengeStep, CodeDelivery, IdentityProvider, NewAccount, Notification, Notifier,
-    ProviderAccount, ProviderUser, SecondFactor, Secret, SignUpOutcome, SignUpRequest, TokenSet,
-    TotpEnrolment, TotpReplacement, now_millis,
+    AccessClaims, AccountFilter, AccountStatus, Administration, AuthError, AuthStep, Authenticated,
+    ChallengeKind, ChallengeParameters, ChallengeStep, CodeDelivery, NewAccount, Notification,
+    Notifier, PasswordSignIn, ProviderAccount, ProviderId, ProviderInfo, ProviderSessions,
+    ProviderUser, SecondFactor, Secret, SelfService, SignUpOutcome, SignUpRequest, TokenSet,
+    TotpAuthenticator, TotpEnrolment, TotpReplacement, now_millis,
 };
 use authgate_store::embedded::{EmbeddedUser, NewEmbeddedUser, UserStatus};
 use authgate_store::refresh::{NewFamily, RotateOutcome};
@@ -34,10 +35,21 @@ use tokens::{AccessTokenClaims, IdTokenClaims, new_refresh_token, token_digest};
 const SIGN_UP_CODE: &str = "sign_up";
 const PASSWORD_RESET_CODE: &str = "password_reset";
 /// Wrong answers after which a challenge session is invalidated.
-const MAX_CHALLENGE_ATTEMPTS: i64 = 3;
 const TOTP_CHALLENGE: &str = "totp";
 const MFA_SETUP_CHALLENGE: &str = "mfa_setup";
 const NEW_PASSWORD_CHALLENGE: &str = "new_password";
+
+/// The embedded provider's state of a pending challenge: whose it is, which
+/// step, and the TOTP secret being set up. The service keeps it in its login
+/// transaction (never shown to the client) and hands it back with the
+/// answer, so the provider holds nothing between the steps.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingStep {
+    sub: String,
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_secret: Option<String>,
+}
 
 /// When the embedded provider asks for a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +75,6 @@ pub struct EmbeddedConfig {
     pub sign_up_code_ttl: Duration,
     pub password_reset_code_ttl: Duration,
     /// Lifetime of a sign-in challenge session (at most 5 minutes).
-    pub challenge_ttl: Duration,
     pub mfa: MfaPolicy,
     /// How many argon2 hashes run at once (defaults to the CPU count).
     pub hash_concurrency: usize,
@@ -178,59 +189,25 @@ impl EmbeddedProvider {
         }
         let state = self.store.totp_state(&user.sub).await?;
         if state.active_secret.is_some() {
-            return self
-                .challenge(user, ChallengeKind::TotpRequired, TOTP_CHALLENGE, None)
-                .await;
+            return challenge(
+                user,
+                ChallengeKind::TotpRequired,
+                TOTP_CHALLENGE,
+                None,
+                ChallengeParameters::None,
+            );
         }
         if self.config.mfa == MfaPolicy::Required {
             let enrolment = totp::new_enrolment(&user.email)?;
-            let mut step = self
-                .challenge(
-                    user,
-                    ChallengeKind::MfaSetupRequired,
-                    MFA_SETUP_CHALLENGE,
-                    Some(enrolment.secret.expose()),
-                )
-                .await?;
-            if let AuthStep::Challenge(challenge) = &mut step {
-                challenge
-                    .parameters
-                    .insert("secret".into(), enrolment.secret.into_inner());
-                challenge
-                    .parameters
-                    .insert("otpauthUri".into(), enrolment.otpauth_uri.into_inner());
-            }
-            return Ok(step);
+            return challenge(
+                user,
+                ChallengeKind::MfaSetupRequired,
+                MFA_SETUP_CHALLENGE,
+                Some(enrolment.secret.expose().to_string()),
+                ChallengeParameters::TotpSetup(enrolment),
+            );
         }
         Ok(AuthStep::Authenticated(self.start_session(user).await?))
-    }
-
-    /// A new challenge session: opaque to the client, stored as a digest.
-    async fn challenge(
-        &self,
-        user: &EmbeddedUser,
-        kind: ChallengeKind,
-        stored_kind: &str,
-        pending_secret: Option<&str>,
-    ) -> Result<AuthStep, AuthError> {
-        let session = new_refresh_token();
-        let now = now_millis();
-        let ttl = self.config.challenge_ttl.min(Duration::from_secs(300));
-        self.store
-            .create_challenge(
-                &token_digest(&session),
-                &user.sub,
-                stored_kind,
-                pending_secret,
-                now + ttl.as_millis() as i64,
-                now,
-            )
-            .await?;
-        Ok(AuthStep::Challenge(ChallengeStep {
-            kind,
-            session: Secret::new(session),
-            parameters: Default::default(),
-        }))
     }
 
     /// Check a code against the active secret; a step is accepted once.
@@ -361,10 +338,31 @@ fn provider_user(user: &EmbeddedUser) -> ProviderUser {
     }
 }
 
+/// A challenge for `user`, carrying its [`PendingStep`] as the state.
+fn challenge(
+    user: &EmbeddedUser,
+    kind: ChallengeKind,
+    stored_kind: &str,
+    pending_secret: Option<String>,
+    parameters: ChallengeParameters,
+) -> Result<AuthStep, AuthError> {
+    let state = serde_json::to_string(&PendingStep {
+        sub: user.sub.clone(),
+        kind: stored_kind.to_string(),
+        pending_secret,
+    })
+    .map_err(|e| AuthError::Internal(format!("challenge state: {e}")))?;
+    Ok(AuthStep::Challenge(ChallengeStep {
+        kind,
+        state: Secret::new(state),
+        parameters,
+    }))
+}
+
 #[async_trait]
-impl IdentityProvider for EmbeddedProvider {
-    fn name(&self) -> &'static str {
-        "embedded"
+impl ProviderInfo for EmbeddedProvider {
+    fn id(&self) -> ProviderId {
+        ProviderId::EMBEDDED
     }
 
     fn issuer(&self) -> String {
@@ -379,14 +377,13 @@ impl IdentityProvider for EmbeddedProvider {
         None
     }
 
-    fn tracks_sessions(&self) -> bool {
-        true
-    }
-
     async fn jwks(&self) -> Result<serde_json::Value, AuthError> {
         Ok(self.keys.jwks())
     }
+}
 
+#[async_trait]
+impl PasswordSignIn for EmbeddedProvider {
     /// A new account, or a new start for an unconfirmed one: its pending
     /// password, name and phone are replaced and earlier codes voided, so
     /// the password that works after confirmation is the latest sign-up's
@@ -512,15 +509,13 @@ impl IdentityProvider for EmbeddedProvider {
         match user.status {
             UserStatus::Unconfirmed => Err(AuthError::UserNotConfirmed),
             UserStatus::ResetRequired => Err(AuthError::PasswordResetRequired),
-            UserStatus::TemporaryPassword => {
-                self.challenge(
-                    &user,
-                    ChallengeKind::NewPasswordRequired,
-                    NEW_PASSWORD_CHALLENGE,
-                    None,
-                )
-                .await
-            }
+            UserStatus::TemporaryPassword => challenge(
+                &user,
+                ChallengeKind::NewPasswordRequired,
+                NEW_PASSWORD_CHALLENGE,
+                None,
+                ChallengeParameters::None,
+            ),
             UserStatus::Confirmed => self.second_factor(&user).await,
         }
     }
@@ -530,26 +525,21 @@ impl IdentityProvider for EmbeddedProvider {
         response: ChallengeResponse,
     ) -> Result<AuthStep, AuthError> {
         let now = now_millis();
-        let session_hash = token_digest(response.session.expose());
-        let challenge = self
-            .store
-            .take_challenge_attempt(&session_hash, MAX_CHALLENGE_ATTEMPTS, now)
-            .await?
-            .ok_or(AuthError::InvalidSession)?;
+        let challenge: PendingStep =
+            serde_json::from_str(response.state.expose()).map_err(|_| AuthError::InvalidSession)?;
         let expected_kind = match response.kind {
             ChallengeKind::TotpRequired => TOTP_CHALLENGE,
             ChallengeKind::MfaSetupRequired => MFA_SETUP_CHALLENGE,
             ChallengeKind::NewPasswordRequired => NEW_PASSWORD_CHALLENGE,
         };
-        // The session is bound to its user and to its kind of challenge;
-        // presenting it otherwise destroys it.
+        // The step is bound to its user and to its kind of challenge (the
+        // service's login transaction checks the same and ends it).
         let user = self
             .store
             .embedded_user_by_sub(&challenge.sub)
             .await?
             .filter(|u| u.email == response.email && u.disabled_at.is_none());
         let Some(user) = user.filter(|_| challenge.kind == expected_kind) else {
-            self.store.delete_challenge(&session_hash).await?;
             return Err(AuthError::InvalidSession);
         };
         if response.kind == ChallengeKind::NewPasswordRequired {
@@ -559,7 +549,6 @@ impl IdentityProvider for EmbeddedProvider {
             self.store
                 .update_embedded_password(&user.sub, &hash, now)
                 .await?;
-            self.store.delete_challenge(&session_hash).await?;
             let user = self
                 .store
                 .embedded_user_by_sub(&user.sub)
@@ -575,7 +564,7 @@ impl IdentityProvider for EmbeddedProvider {
                 {
                     second_factor = SecondFactor::RecoveryCode;
                     self.store
-                        .spend_recovery_code(self.name(), &user.sub, &hash, now)
+                        .spend_recovery_code(ProviderId::EMBEDDED.as_str(), &user.sub, &hash, now)
                         .await?
                 }
                 Some(secret) => {
@@ -600,15 +589,18 @@ impl IdentityProvider for EmbeddedProvider {
             }
         };
         if !accepted {
-            if challenge.attempts >= MAX_CHALLENGE_ATTEMPTS {
-                self.store.delete_challenge(&session_hash).await?;
-            }
             return Err(AuthError::CodeMismatch);
         }
-        self.store.delete_challenge(&session_hash).await?;
         let mut done = self.start_session(&user).await?;
         done.second_factor = Some(second_factor);
         Ok(AuthStep::Authenticated(done))
+    }
+}
+
+#[async_trait]
+impl ProviderSessions for EmbeddedProvider {
+    fn tracks_sessions(&self) -> bool {
+        true
     }
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError> {
@@ -675,49 +667,17 @@ impl IdentityProvider for EmbeddedProvider {
         }
     }
 
-    async fn begin_totp_enrolment(
-        &self,
-        claims: &AccessClaims,
-        _access_token: &Secret,
-    ) -> Result<TotpEnrolment, AuthError> {
-        if self.config.mfa == MfaPolicy::Off {
-            return Err(AuthError::Forbidden(
-                "multi-factor authentication is turned off".into(),
-            ));
-        }
-        let user = self.user_of(claims).await?;
-        let enrolment = totp::new_enrolment(&user.email)?;
+    async fn revoke_other_sessions(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+        let keep = claims.origin_jti.as_deref().unwrap_or_default();
         self.store
-            .set_pending_totp(&user.sub, enrolment.secret.expose(), now_millis())
+            .revoke_other_families(&claims.sub, keep, "authenticator_changed", now_millis())
             .await?;
-        Ok(enrolment)
+        Ok(())
     }
+}
 
-    async fn finish_totp_enrolment(
-        &self,
-        claims: &AccessClaims,
-        _access_token: &Secret,
-        code: &Secret,
-    ) -> Result<(), AuthError> {
-        let user = self.user_of(claims).await?;
-        let state = self.store.totp_state(&user.sub).await?;
-        let Some(secret) = state.pending_secret else {
-            return Err(AuthError::InvalidRequest {
-                field: None,
-                message: "no enrolment in progress: start one with POST /v1/auth/mfa/totp".into(),
-            });
-        };
-        match totp::matching_step(&secret, code, now_secs())? {
-            Some(step) => {
-                self.store
-                    .activate_totp(&user.sub, &secret, step, now_millis())
-                    .await?;
-                Ok(())
-            }
-            None => Err(AuthError::CodeMismatch),
-        }
-    }
-
+#[async_trait]
+impl SelfService for EmbeddedProvider {
     async fn forgot_password(&self, email: &str) -> Result<(), AuthError> {
         if let Some(user) = self.store.embedded_user_by_email(email).await?
             && user.disabled_at.is_none()
@@ -791,31 +751,6 @@ impl IdentityProvider for EmbeddedProvider {
         Ok(())
     }
 
-    async fn verify_current_totp(
-        &self,
-        claims: &AccessClaims,
-        _access_token: &Secret,
-        code: &Secret,
-    ) -> Result<(), AuthError> {
-        let user = self.user_of(claims).await?;
-        let Some(secret) = self.store.totp_state(&user.sub).await?.active_secret else {
-            return Err(AuthError::CodeMismatch);
-        };
-        if self.accept_totp(&user.sub, &secret, code).await? {
-            Ok(())
-        } else {
-            Err(AuthError::CodeMismatch)
-        }
-    }
-
-    async fn revoke_other_sessions(&self, claims: &AccessClaims) -> Result<(), AuthError> {
-        let keep = claims.origin_jti.as_deref().unwrap_or_default();
-        self.store
-            .revoke_other_families(&claims.sub, keep, "authenticator_changed", now_millis())
-            .await?;
-        Ok(())
-    }
-
     async fn verify_password(
         &self,
         claims: &AccessClaims,
@@ -831,6 +766,69 @@ impl IdentityProvider for EmbeddedProvider {
             Ok(())
         } else {
             Err(AuthError::InvalidCredentials)
+        }
+    }
+}
+
+#[async_trait]
+impl TotpAuthenticator for EmbeddedProvider {
+    async fn begin_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+    ) -> Result<TotpEnrolment, AuthError> {
+        if self.config.mfa == MfaPolicy::Off {
+            return Err(AuthError::Forbidden(
+                "multi-factor authentication is turned off".into(),
+            ));
+        }
+        let user = self.user_of(claims).await?;
+        let enrolment = totp::new_enrolment(&user.email)?;
+        self.store
+            .set_pending_totp(&user.sub, enrolment.secret.expose(), now_millis())
+            .await?;
+        Ok(enrolment)
+    }
+
+    async fn finish_totp_enrolment(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let user = self.user_of(claims).await?;
+        let state = self.store.totp_state(&user.sub).await?;
+        let Some(secret) = state.pending_secret else {
+            return Err(AuthError::InvalidRequest {
+                field: None,
+                message: "no enrolment in progress: start one with POST /v1/auth/mfa/totp".into(),
+            });
+        };
+        match totp::matching_step(&secret, code, now_secs())? {
+            Some(step) => {
+                self.store
+                    .activate_totp(&user.sub, &secret, step, now_millis())
+                    .await?;
+                Ok(())
+            }
+            None => Err(AuthError::CodeMismatch),
+        }
+    }
+
+    async fn verify_current_totp(
+        &self,
+        claims: &AccessClaims,
+        _access_token: &Secret,
+        code: &Secret,
+    ) -> Result<(), AuthError> {
+        let user = self.user_of(claims).await?;
+        let Some(secret) = self.store.totp_state(&user.sub).await?.active_secret else {
+            return Err(AuthError::CodeMismatch);
+        };
+        if self.accept_totp(&user.sub, &secret, code).await? {
+            Ok(())
+        } else {
+            Err(AuthError::CodeMismatch)
         }
     }
 
@@ -888,7 +886,10 @@ impl IdentityProvider for EmbeddedProvider {
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Administration for EmbeddedProvider {
     async fn admin_create_user(&self, account: NewAccount) -> Result<ProviderAccount, AuthError> {
         let password_hash = self.hasher.hash(&account.temporary_password).await?;
         let sub = uuid::Uuid::new_v4().to_string();

@@ -4,12 +4,12 @@
 
 use authgate_api_types::authz::*;
 use authgate_api_types::native::*;
-use authgate_core::{ChallengeStep, Secret, SignUpOutcome, rfc3339};
-use authgate_service::SessionView;
+use authgate_core::{ChallengeParameters, Secret, SignUpOutcome, rfc3339};
 use authgate_service::admin::ManagedUser;
 use authgate_service::catalog::Catalog;
 use authgate_service::catalog::OWNER_ROLE;
 use authgate_service::tenants::{Added, TenantView};
+use authgate_service::{Challenge, SessionView};
 use authgate_store::AppUser;
 use authgate_store::audit::AuditRow;
 use authgate_store::catalog::{PolicyRow, Role};
@@ -70,14 +70,29 @@ impl ToWire for SessionView {
     }
 }
 
-impl ToWire for ChallengeStep {
+impl ToWire for Challenge {
     type Wire = ChallengeResponseBody;
     fn to_wire(self) -> ChallengeResponseBody {
-        let step = self;
         ChallengeResponseBody {
-            challenge: step.kind.as_str().to_string(),
-            session: step.session.into_inner(),
-            parameters: step.parameters,
+            challenge: self.kind.as_str().to_string(),
+            session: self.session.into_inner(),
+            parameters: self.parameters.to_wire(),
+        }
+    }
+}
+
+/// Challenge parameters on the wire: `secret` and `otpauthUri` for an
+/// authenticator to enrol.
+impl ToWire for ChallengeParameters {
+    type Wire = std::collections::BTreeMap<String, String>;
+    fn to_wire(self) -> Self::Wire {
+        match self {
+            ChallengeParameters::None => Default::default(),
+            ChallengeParameters::TotpSetup(enrolment) => [
+                ("secret".to_string(), enrolment.secret.into_inner()),
+                ("otpauthUri".to_string(), enrolment.otpauth_uri.into_inner()),
+            ]
+            .into(),
         }
     }
 }

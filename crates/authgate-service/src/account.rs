@@ -11,8 +11,7 @@ use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use authgate_core::policy::{PasswordPolicy, normalize_email, normalize_phone};
 use authgate_core::{
-    AuthError, IdentityProvider, Notification, Notifier, ProviderAccount, Secret, SecurityEvent,
-    now_millis,
+    AuthError, Notification, Notifier, Provider, ProviderAccount, Secret, SecurityEvent, now_millis,
 };
 use authgate_store::Store;
 use authgate_store::recovery::Recovery;
@@ -21,7 +20,7 @@ use std::time::Duration;
 
 #[derive(Clone)]
 pub struct AccountService {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) notifier: Arc<dyn Notifier>,
@@ -36,7 +35,7 @@ pub struct AccountService {
 impl AccountService {
     /// The account of an authenticated caller (name, email, phone).
     pub async fn caller_account(&self, caller: &Caller) -> Result<ProviderAccount, AuthError> {
-        self.provider.admin_get_user(&caller.claims.sub).await
+        self.provider.admin.admin_get_user(&caller.claims.sub).await
     }
 
     /// A sensitive change needs the password re-verified within
@@ -67,7 +66,7 @@ impl AccountService {
     ) -> Result<(), AuthError> {
         let email = normalize_email("email", email)?;
         let result = async {
-            if let Some(account) = self.provider.admin_find_by_email(&email).await?
+            if let Some(account) = self.provider.admin.admin_find_by_email(&email).await?
                 && let Some(until) = self
                     .recovery_codes
                     .cooling_off(&account.sub, Recovery::MfaReset)
@@ -97,7 +96,7 @@ impl AccountService {
                     });
                 }
             }
-            self.provider.forgot_password(&email).await
+            self.provider.account.forgot_password(&email).await
         }
         .await;
         self.events
@@ -124,11 +123,11 @@ impl AccountService {
             }
             self.policy.check_new_password(new_password.expose())?;
             self.provider
-                .confirm_forgot_password(&email, code, new_password)
+                .account.confirm_forgot_password(&email, code, new_password)
                 .await?;
             // The password is set: what follows must not turn the answer
             // into an error (the cooling-off record is logged when it fails).
-            match self.provider.admin_find_by_email(&email).await {
+            match self.provider.admin.admin_find_by_email(&email).await {
                 Ok(Some(account)) => {
                     if let Err(err) = self
                         .store
@@ -149,7 +148,7 @@ impl AccountService {
                     tracing::error!(error = %err, "password reset not recorded: no cooling-off period");
                 }
             }
-            if !self.provider.tracks_sessions() {
+            if !self.provider.sessions.tracks_sessions() {
                 // The provider keeps the old sessions; authgate ends them at its boundary.
                 for user in self
                     .store
@@ -184,6 +183,7 @@ impl AccountService {
         let result = async {
             self.policy.check_new_password(new_password.expose())?;
             self.provider
+                .account
                 .change_password(&caller.claims, &caller.token, current, new_password)
                 .await?;
             // The provider cannot sign out "all but this session": authgate
@@ -212,6 +212,7 @@ impl AccountService {
     ) -> Result<i64, AuthError> {
         let result = async {
             self.provider
+                .account
                 .verify_password(&caller.claims, &caller.token, password)
                 .await?;
             let until = now_millis() + self.verification_ttl.as_millis() as i64;
@@ -240,7 +241,7 @@ impl AccountService {
     ) -> Result<(), AuthError> {
         let phone = normalize_phone(phone)?;
         let result = async {
-            for account in self.provider.admin_find_by_phone(&phone).await? {
+            for account in self.provider.admin.admin_find_by_phone(&phone).await? {
                 if account.enabled {
                     self.notifier
                         .send(Notification::SignInIdentifier {

@@ -10,8 +10,8 @@ use crate::principal::{AdminActor, Caller};
 use crate::subjects::Subjects;
 use authgate_core::policy::normalize_email;
 use authgate_core::{
-    AccountFilter, AuthError, IdentityProvider, NewAccount, Notification, Notifier,
-    ProviderAccount, Secret, now_millis,
+    AccountFilter, AuthError, NewAccount, Notification, Notifier, Provider, ProviderAccount,
+    Secret, now_millis,
 };
 use authgate_store::{AppUser, Store};
 use rand::Rng;
@@ -63,7 +63,7 @@ pub struct AuditFilter {
 
 #[derive(Clone)]
 pub struct AdminUsers {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) notifier: Arc<dyn Notifier>,
@@ -81,7 +81,7 @@ impl AdminUsers {
         if sub.is_empty() {
             return Err(AuthError::NotFound("user".into()));
         }
-        let account = self.provider.admin_get_user(sub).await?;
+        let account = self.provider.admin.admin_get_user(sub).await?;
         self.managed(account).await
     }
 
@@ -132,6 +132,7 @@ impl AdminUsers {
         let result = async {
             let account = self
                 .provider
+                .admin
                 .admin_create_user(NewAccount {
                     email: email.clone(),
                     name: name.clone(),
@@ -195,7 +196,7 @@ impl AdminUsers {
             limit: limit.clamp(1, 500),
         };
         let mut users = Vec::new();
-        for account in self.provider.admin_list_users(&filter).await? {
+        for account in self.provider.admin.admin_list_users(&filter).await? {
             users.push(self.managed(account).await?);
         }
         Ok(users)
@@ -207,7 +208,11 @@ impl AdminUsers {
         id: Uuid,
     ) -> Result<ManagedUser, AuthError> {
         let app_user = self.subjects.target(id).await?;
-        let account = self.provider.admin_get_user(&app_user.provider_sub).await?;
+        let account = self
+            .provider
+            .admin
+            .admin_get_user(&app_user.provider_sub)
+            .await?;
         Ok(ManagedUser { app_user, account })
     }
 
@@ -259,7 +264,10 @@ impl AdminUsers {
             "admin_delete_user",
             id,
             async |user: &AppUser| {
-                self.provider.admin_delete_user(&user.provider_sub).await?;
+                self.provider
+                    .admin
+                    .admin_delete_user(&user.provider_sub)
+                    .await?;
                 self.store
                     .revoke_provider_sessions(
                         self.provider.name(),
@@ -288,6 +296,7 @@ impl AdminUsers {
         };
         self.admin_action(meta, actor, kind, id, async |user: &AppUser| {
             self.provider
+                .admin
                 .admin_set_enabled(&user.provider_sub, enabled)
                 .await?;
             if !enabled {
@@ -318,6 +327,7 @@ impl AdminUsers {
             id,
             async |user: &AppUser| {
                 self.provider
+                    .admin
                     .admin_reset_password(&user.provider_sub)
                     .await?;
                 self.store
@@ -359,6 +369,7 @@ impl AdminUsers {
         actor.require_all(&stored.grants, "this platform role")?;
         let account = self
             .provider
+            .admin
             .admin_find_by_email(&email)
             .await?
             .ok_or_else(|| AuthError::NotFound(format!("an account for {email}")))?;

@@ -87,7 +87,7 @@ impl Authenticator {
         if token.is_empty() {
             return Err(AuthError::MissingToken);
         }
-        if self.sessions.provider.issuer() != self.machine_issuer
+        if self.sessions.provider.info.issuer() != self.machine_issuer
             && authgate_core::token::unverified_claims(token)
                 .is_some_and(|c| c.iss == self.machine_issuer)
         {

@@ -13,6 +13,7 @@ use crate::decisions::{DecisionService, PolicyCache};
 use crate::discovery::Discovery;
 use crate::events::EventRecorder;
 use crate::forward::{ForwardAuth, RouteRules};
+use crate::login::LoginTransactions;
 use crate::mfa::MfaService;
 use crate::notices::Notices;
 use crate::recovery_codes::RecoveryCodes;
@@ -24,7 +25,7 @@ use crate::tenants::TenantService;
 use crate::throttle::{InMemoryThrottle, Throttle};
 use anyhow::Context;
 use async_trait::async_trait;
-use authgate_core::{IdentityProvider, Notifier};
+use authgate_core::{Notifier, Provider, ProviderInfo};
 use authgate_embedded::keys::KeyRing;
 use authgate_embedded::{EmbeddedConfig, EmbeddedProvider, MfaPolicy};
 use authgate_guard::{Guard, GuardConfig, GuardError, JwksSource, KeySource};
@@ -113,7 +114,7 @@ impl KeySource for RingKeys {
 }
 
 /// The guard's keys, read from the provider in process.
-struct ProviderKeys(Arc<dyn IdentityProvider>);
+struct ProviderKeys(Arc<dyn ProviderInfo>);
 
 #[async_trait]
 impl KeySource for ProviderKeys {
@@ -144,7 +145,7 @@ impl Services {
         let mut background = Vec::new();
         let mut key_ring: Option<Arc<KeyRing>> = None;
 
-        let provider: Arc<dyn IdentityProvider> = match settings.provider {
+        let provider: Provider = match settings.provider {
             ProviderKind::Embedded => {
                 let embedded = EmbeddedProvider::new(
                     EmbeddedConfig {
@@ -156,7 +157,6 @@ impl Services {
                         password_reset_code_ttl: Duration::from_secs(
                             settings.password_reset_code_ttl,
                         ),
-                        challenge_ttl: Duration::from_secs(settings.challenge_ttl),
                         mfa: match settings.mfa {
                             MfaMode::Off => MfaPolicy::Off,
                             MfaMode::Optional => MfaPolicy::Optional,
@@ -173,7 +173,7 @@ impl Services {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the embedded provider: {e}"))?;
                 key_ring = Some(embedded.key_ring());
-                Arc::new(embedded)
+                Provider::new(Arc::new(embedded))
             }
             ProviderKind::Cognito => cognito_provider(&settings).await?,
         };
@@ -218,13 +218,13 @@ impl Services {
             Arc::new(Guard::new(config))
         };
 
-        let jwks = match provider.jwks_url() {
+        let jwks = match provider.info.jwks_url() {
             Some(url) => JwksSource::Url(url),
-            None => JwksSource::Source(Arc::new(ProviderKeys(provider.clone()))),
+            None => JwksSource::Source(Arc::new(ProviderKeys(provider.info.clone()))),
         };
         let guard = Arc::new(Guard::new(GuardConfig::new(
-            provider.issuer(),
-            provider.client_id(),
+            provider.info.issuer(),
+            provider.info.client_id(),
             jwks.clone(),
         )));
         let id_token_guard = settings.compat_cognito_api.then(|| {
@@ -235,7 +235,8 @@ impl Services {
                      its login answers an error for accounts without an authenticator"
                 );
             }
-            let mut config = GuardConfig::new(provider.issuer(), provider.client_id(), jwks);
+            let mut config =
+                GuardConfig::new(provider.info.issuer(), provider.info.client_id(), jwks);
             config.accept_id_tokens = true;
             Arc::new(Guard::new(config))
         });
@@ -251,7 +252,7 @@ impl Services {
             }));
         }
         let decoy_key = decoy_key(&store).await?;
-        let events = EventRecorder::spawn(store.clone(), provider.name());
+        let events = EventRecorder::spawn(store.clone(), provider.id.clone());
         let mail: Arc<dyn Notifier> = notifier.clone();
         let policy = settings.password_policy();
         let subjects = Subjects {
@@ -318,6 +319,11 @@ impl Services {
                 notices: notices.clone(),
                 sessions: sessions.clone(),
                 recovery_codes: recovery_codes.clone(),
+                logins: LoginTransactions {
+                    store: store.clone(),
+                    provider: provider.id.clone(),
+                    ttl: Duration::from_secs(settings.challenge_ttl),
+                },
             },
             mfa: MfaService {
                 provider: provider.clone(),
@@ -400,7 +406,7 @@ impl Services {
 }
 
 #[cfg(feature = "cognito")]
-async fn cognito_provider(settings: &Settings) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+async fn cognito_provider(settings: &Settings) -> anyhow::Result<Provider> {
     let cognito = settings.cognito().map_err(anyhow::Error::msg)?;
     let provider = authgate_cognito::CognitoProvider::new(authgate_cognito::CognitoConfig {
         region: cognito.region,
@@ -412,11 +418,11 @@ async fn cognito_provider(settings: &Settings) -> anyhow::Result<Arc<dyn Identit
     .await
     .map_err(|e| anyhow::anyhow!("cannot start the Cognito provider: {e}"))?;
     tracing::info!(issuer = %provider.issuer(), "Cognito provider configured");
-    Ok(Arc::new(provider))
+    Ok(Provider::new(Arc::new(provider)))
 }
 
 #[cfg(not(feature = "cognito"))]
-async fn cognito_provider(_settings: &Settings) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+async fn cognito_provider(_settings: &Settings) -> anyhow::Result<Provider> {
     anyhow::bail!(
         "this build of authgate has no Cognito provider: build it with `--features cognito`"
     )

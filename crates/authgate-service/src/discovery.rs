@@ -2,29 +2,28 @@
 //! client id and keys, and authgate's own keys (machine-client tokens).
 
 use crate::clients::MachineClients;
-use authgate_core::{AuthError, IdentityProvider};
-use std::sync::Arc;
+use authgate_core::{AuthError, Provider};
 
 #[derive(Clone)]
 pub struct Discovery {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) clients: MachineClients,
 }
 
 impl Discovery {
     /// The issuer of user tokens.
     pub fn issuer(&self) -> String {
-        self.provider.issuer()
+        self.provider.info.issuer()
     }
 
     /// Where the provider publishes its keys, when it does so itself.
     pub fn provider_jwks_url(&self) -> Option<String> {
-        self.provider.jwks_url()
+        self.provider.info.jwks_url()
     }
 
     /// The keys of user tokens.
     pub async fn user_jwks(&self) -> Result<serde_json::Value, AuthError> {
-        self.provider.jwks().await
+        self.provider.info.jwks().await
     }
 
     /// The keys of authgate's own signatures (machine-client tokens; with

@@ -8,7 +8,7 @@
 //! (a full queue makes requests wait rather than drop events) and is flushed
 //! at shutdown.
 
-use authgate_core::{AuditEvent, AuditOutcome, AuthError, now_millis};
+use authgate_core::{AuditEvent, AuditOutcome, AuthError, ProviderId, now_millis};
 use authgate_store::Store;
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,7 +28,7 @@ enum Message {
 #[derive(Clone)]
 pub struct EventRecorder {
     queue: mpsc::Sender<Message>,
-    provider: &'static str,
+    provider: ProviderId,
 }
 
 const QUEUE_CAPACITY: usize = 10_000;
@@ -36,7 +36,7 @@ const BATCH: usize = 512;
 
 impl EventRecorder {
     /// Start the writer task on the current runtime.
-    pub fn spawn(store: Store, provider: &'static str) -> Self {
+    pub fn spawn(store: Store, provider: ProviderId) -> Self {
         let (queue, mut inbox) = mpsc::channel::<Message>(QUEUE_CAPACITY);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
@@ -149,7 +149,7 @@ impl EventRecorder {
             kind,
             outcome,
             reason,
-            provider: self.provider,
+            provider: self.provider.clone(),
             subject: subject.map(str::to_string),
             actor: actor.map(str::to_string),
             target: target.map(str::to_string),

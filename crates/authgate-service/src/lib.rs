@@ -11,6 +11,7 @@
 //! | module | service | owns |
 //! |---|---|---|
 //! | [`sign_in`] | [`SignInService`] | sign-up and confirmation, sign-in and its challenges |
+//! | [`login`] | [`LoginTransactions`](login::LoginTransactions) | the login transaction: what a sign-in across requests proved and what comes next |
 //! | [`sessions`] | [`SessionService`] | refresh, sign-out, whether a session is live, ending other sessions |
 //! | [`account`] | [`AccountService`] | password reset, change and re-verification, identifier recovery |
 //! | [`mfa`], [`mfa_reset`] | [`MfaService`] | TOTP enrolment, recovery codes, the lost-authenticator reset |
@@ -39,6 +40,7 @@ pub mod decisions;
 pub mod discovery;
 pub mod events;
 pub mod forward;
+pub mod login;
 pub mod mfa;
 pub mod mfa_reset;
 pub mod notices;
@@ -65,5 +67,5 @@ pub use mfa::MfaService;
 pub use principal::{AdminActor, Caller, ClientCaller, Principal};
 pub use sessions::{SessionService, SessionView};
 pub use settings::Settings;
-pub use sign_in::{SignInResult, SignInService};
+pub use sign_in::{Challenge, SignInResult, SignInService};
 pub use tenants::TenantService;

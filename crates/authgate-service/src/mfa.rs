@@ -11,14 +11,14 @@ use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use crate::subjects::Subjects;
 use authgate_core::{
-    AuthError, IdentityProvider, Notifier, Secret, SecurityEvent, TotpEnrolment, now_millis,
+    AuthError, Notifier, Provider, Secret, SecurityEvent, TotpEnrolment, now_millis,
 };
 use authgate_store::Store;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct MfaService {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) notifier: Arc<dyn Notifier>,
@@ -34,6 +34,7 @@ impl MfaService {
     async fn totp_active(&self, caller: &Caller) -> Result<bool, AuthError> {
         Ok(self
             .provider
+            .admin
             .admin_get_user(&caller.claims.sub)
             .await?
             .mfa_enabled)
@@ -52,6 +53,7 @@ impl MfaService {
                 self.account.require_recent_verification(caller).await?;
             }
             self.provider
+                .totp
                 .begin_totp_enrolment(&caller.claims, &caller.token)
                 .await
         }
@@ -84,7 +86,7 @@ impl MfaService {
             if code.expose().trim().is_empty() {
                 return Err(AuthError::invalid_field("code", "code must not be empty"));
             }
-            let account = self.provider.admin_get_user(&caller.claims.sub).await?;
+            let account = self.provider.admin.admin_get_user(&caller.claims.sub).await?;
             let replacing = account.mfa_enabled;
             let mut spend = None;
             if replacing {
@@ -103,12 +105,12 @@ impl MfaService {
                     return Err(AuthError::CodeMismatch);
                 } else {
                     self.provider
-                        .verify_current_totp(&caller.claims, &caller.token, current)
+                        .totp.verify_current_totp(&caller.claims, &caller.token, current)
                         .await?;
                 }
             }
             self.provider
-                .finish_totp_enrolment(&caller.claims, &caller.token, code)
+                .totp.finish_totp_enrolment(&caller.claims, &caller.token, code)
                 .await?;
             if let Some(current) = spend {
                 self.recovery_codes.spend(&caller.claims.sub, &account.email, current)
@@ -149,9 +151,9 @@ impl MfaService {
     ) -> Result<Vec<Secret>, AuthError> {
         let result = async {
             self.provider
-                .verify_password(&caller.claims, &caller.token, password)
+                .account.verify_password(&caller.claims, &caller.token, password)
                 .await?;
-            let account = self.provider.admin_get_user(&caller.claims.sub).await?;
+            let account = self.provider.admin.admin_get_user(&caller.claims.sub).await?;
             if !account.mfa_enabled {
                 return Err(AuthError::Conflict(
                     "no authenticator is active: recovery codes come with one (POST /v1/auth/mfa/totp)"

@@ -50,6 +50,7 @@ impl MfaService {
             let now = now_millis();
             let account = self
                 .provider
+                .admin
                 .admin_find_by_email(&email)
                 .await?
                 .filter(|a| a.enabled);
@@ -152,7 +153,7 @@ impl MfaService {
                     until,
                 });
             }
-            let replacement = match self.provider.begin_totp_replacement(&email, password).await {
+            let replacement = match self.provider.totp.begin_totp_replacement(&email, password).await {
                 Ok(replacement) => replacement,
                 Err(err) => return fail(err).await,
             };
@@ -211,6 +212,7 @@ impl MfaService {
             let state = reset.provider_state.clone().map(Secret::new);
             if let Err(err) = self
                 .provider
+                .totp
                 .finish_totp_replacement(&reset.email, state.as_ref(), code)
                 .await
             {

@@ -6,11 +6,10 @@
 //! lost-authenticator reset (`AUTHGATE_MFA_RESET_COOLDOWN`).
 
 use crate::notices::Notices;
-use authgate_core::{AuthError, IdentityProvider, Secret, SecurityEvent, now_millis};
+use authgate_core::{AuthError, Provider, Secret, SecurityEvent, now_millis};
 use authgate_embedded::codes::{generate_recovery_code, hash_recovery_code};
 use authgate_store::Store;
 use authgate_store::recovery::Recovery;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How many codes a set has.
@@ -18,7 +17,7 @@ pub const RECOVERY_CODES: usize = 10;
 
 #[derive(Clone)]
 pub struct RecoveryCodes {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) notices: Notices,
     /// `AUTHGATE_MFA_RESET_COOLDOWN`.

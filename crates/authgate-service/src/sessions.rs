@@ -10,11 +10,10 @@ use crate::principal::Caller;
 use crate::subjects::Subjects;
 use authgate_core::token::unverified_claims;
 use authgate_core::{
-    AccessClaims, AuthError, Authenticated, IdentityProvider, Secret, TokenSet, now_millis,
+    AccessClaims, AuthError, Authenticated, Provider, Secret, TokenSet, now_millis,
 };
 use authgate_store::sessions::SessionState;
 use authgate_store::{AppUser, Store};
-use std::sync::Arc;
 
 /// A signed-in session as the contract returns it.
 #[derive(Debug, Clone)]
@@ -29,7 +28,7 @@ pub struct SessionView {
 
 #[derive(Clone)]
 pub struct SessionService {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) subjects: Subjects,
@@ -47,7 +46,7 @@ impl SessionService {
                 "refreshToken must not be empty",
             ))
         } else {
-            match self.provider.refresh(refresh_token).await {
+            match self.provider.sessions.refresh(refresh_token).await {
                 Ok(done) => match self.refreshed_session_is_live(&done).await {
                     Ok(()) => self.session(done, false).await,
                     Err(err) => Err(err),
@@ -63,8 +62,12 @@ impl SessionService {
     }
 
     pub async fn sign_out(&self, meta: &RequestMeta, caller: &Caller) -> Result<(), AuthError> {
-        let mut result = self.provider.sign_out(&caller.claims, &caller.token).await;
-        if result.is_ok() && !self.provider.tracks_sessions() {
+        let mut result = self
+            .provider
+            .sessions
+            .sign_out(&caller.claims, &caller.token)
+            .await;
+        if result.is_ok() && !self.provider.sessions.tracks_sessions() {
             result = self
                 .store
                 .revoke_provider_sessions(self.provider.name(), &caller.claims.sub, now_millis())
@@ -81,7 +84,7 @@ impl SessionService {
     /// decides when it tracks sessions; otherwise authgate's own record of
     /// the sessions it started and of sign-outs does.
     pub async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError> {
-        self.provider.check_session(claims).await?;
+        self.provider.sessions.check_session(claims).await?;
         if self.signed_out_through_authgate(claims).await? {
             return Err(AuthError::TokenRevoked);
         }
@@ -102,7 +105,7 @@ impl SessionService {
     /// For providers that do not track sessions: was the session of these
     /// claims signed out through authgate? (Always false for the others.)
     async fn signed_out_through_authgate(&self, claims: &AccessClaims) -> Result<bool, AuthError> {
-        if self.provider.tracks_sessions() {
+        if self.provider.sessions.tracks_sessions() {
             return Ok(false);
         }
         let state = self
@@ -124,7 +127,7 @@ impl SessionService {
         done: Authenticated,
         signed_in: bool,
     ) -> Result<SessionView, AuthError> {
-        if !self.provider.tracks_sessions()
+        if !self.provider.sessions.tracks_sessions()
             && let Some(claims) = unverified_claims(done.tokens.access_token.expose())
             && let Some(session_id) = claims.origin_jti.as_deref()
         {
@@ -152,7 +155,7 @@ impl SessionService {
             self.subjects.bind_invitations(&user).await?;
         }
         if signed_in {
-            match self.provider.admin_get_user(&done.user.sub).await {
+            match self.provider.admin.admin_get_user(&done.user.sub).await {
                 Ok(account) if account.mfa_enabled != user.mfa_totp => {
                     self.store
                         .set_app_user_mfa(user.id, account.mfa_enabled, now_millis())
@@ -174,7 +177,10 @@ impl SessionService {
     /// End the caller's other sessions, in the provider and at authgate's
     /// boundary.
     pub(crate) async fn end_other_sessions(&self, caller: &Caller) -> Result<(), AuthError> {
-        self.provider.revoke_other_sessions(&caller.claims).await?;
+        self.provider
+            .sessions
+            .revoke_other_sessions(&caller.claims)
+            .await?;
         self.end_other_sessions_at_boundary(caller).await
     }
 
@@ -184,7 +190,7 @@ impl SessionService {
         &self,
         caller: &Caller,
     ) -> Result<(), AuthError> {
-        if !self.provider.tracks_sessions() {
+        if !self.provider.sessions.tracks_sessions() {
             let keep = caller.claims.origin_jti.as_deref().unwrap_or_default();
             self.store
                 .revoke_other_provider_sessions(

@@ -5,16 +5,26 @@
 //! `AUTHGATE_SIGN_UP_REVEALS_EXISTING` asks otherwise.
 
 use crate::events::{EventRecorder, RequestMeta};
+use crate::login::{LoginTransactions, Proof, and_then};
 use crate::notices::Notices;
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::{SessionService, SessionView};
 use authgate_core::policy::{PasswordPolicy, normalize_email};
 use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
-    AuthError, AuthStep, ChallengeKind, ChallengeStep, IdentityProvider, Secret, SignUpOutcome,
+    AuthError, AuthStep, ChallengeKind, ChallengeParameters, Provider, Secret, SignUpOutcome,
     SignUpRequest,
 };
-use std::sync::Arc;
+
+/// Another step is needed before tokens are issued, as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub kind: ChallengeKind,
+    /// The login transaction's handle: opaque, short-lived, a few tries,
+    /// bound to the address.
+    pub session: Secret,
+    pub parameters: ChallengeParameters,
+}
 
 /// What a sign-in produced.
 #[derive(Debug, Clone)]
@@ -22,12 +32,12 @@ use std::sync::Arc;
 #[allow(clippy::large_enum_variant)]
 pub enum SignInResult {
     Session(SessionView),
-    Challenge(ChallengeStep),
+    Challenge(Challenge),
 }
 
 #[derive(Clone)]
 pub struct SignInService {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) events: EventRecorder,
     pub(crate) policy: PasswordPolicy,
     /// `AUTHGATE_SIGN_UP_REVEALS_EXISTING`: a sign-up for a taken address
@@ -36,6 +46,7 @@ pub struct SignInService {
     pub(crate) notices: Notices,
     pub(crate) sessions: SessionService,
     pub(crate) recovery_codes: RecoveryCodes,
+    pub(crate) logins: LoginTransactions,
 }
 
 impl SignInService {
@@ -54,6 +65,7 @@ impl SignInService {
         let result = async {
             self.policy.check(password.expose())?;
             self.provider
+                .passwords
                 .sign_up(SignUpRequest {
                     email: email.clone(),
                     password,
@@ -97,7 +109,7 @@ impl SignInService {
         let result = if code.expose().trim().is_empty() {
             Err(AuthError::invalid_field("code", "code must not be empty"))
         } else {
-            self.provider.confirm_sign_up(&email, code).await
+            self.provider.passwords.confirm_sign_up(&email, code).await
         };
         self.events
             .record("sign_up_confirm", meta, Some(&email), None, &result)
@@ -111,7 +123,7 @@ impl SignInService {
         email: &str,
     ) -> Result<(), AuthError> {
         let email = normalize_email("email", email)?;
-        let result = self.provider.resend_confirmation(&email).await;
+        let result = self.provider.passwords.resend_confirmation(&email).await;
         self.events
             .record("sign_up_resend", meta, Some(&email), None, &result)
             .await;
@@ -125,8 +137,8 @@ impl SignInService {
         password: &Secret,
     ) -> Result<SignInResult, AuthError> {
         let email = normalize_email("email", email)?;
-        let step = self.provider.sign_in(&email, password).await;
-        let result = self.next_step(step).await;
+        let step = self.provider.passwords.sign_in(&email, password).await;
+        let result = self.next_step(&email, Proof::Password.as_str(), step).await;
         self.events
             .record(
                 "sign_in",
@@ -166,21 +178,28 @@ impl SignInService {
                     }
                 }
             }
+            let pending = self.logins.take(&session, &email, kind).await?;
             let step = self
                 .provider
+                .passwords
                 .respond_to_challenge(ChallengeResponse {
                     kind,
                     email: email.clone(),
-                    session,
+                    state: pending.state.clone(),
                     answer,
                 })
                 .await;
+            match &step {
+                Ok(_) | Err(AuthError::InvalidSession) => self.logins.end(&pending).await?,
+                Err(_) => self.logins.failed(&pending).await?,
+            }
             let recovery_code = matches!(
                 &step,
                 Ok(AuthStep::Authenticated(done))
                     if done.second_factor == Some(authgate_core::SecondFactor::RecoveryCode)
             );
-            let mut result = self.next_step(step).await;
+            let proved = and_then(&pending.proved, Proof::of_answer(kind));
+            let mut result = self.next_step(&email, &proved, step).await;
             if let Ok(SignInResult::Session(session)) = &mut result {
                 if kind == ChallengeKind::MfaSetupRequired {
                     session.recovery_codes = self
@@ -217,8 +236,11 @@ impl SignInService {
         result
     }
 
+    /// Tokens become a session; a challenge opens a login transaction.
     async fn next_step(
         &self,
+        email: &str,
+        proved: &str,
         step: Result<AuthStep, AuthError>,
     ) -> Result<SignInResult, AuthError> {
         match step? {
@@ -227,7 +249,14 @@ impl SignInService {
                 .session(done, true)
                 .await
                 .map(SignInResult::Session),
-            AuthStep::Challenge(challenge) => Ok(SignInResult::Challenge(challenge)),
+            AuthStep::Challenge(step) => {
+                let session = self.logins.begin(email, proved, &step).await?;
+                Ok(SignInResult::Challenge(Challenge {
+                    kind: step.kind,
+                    session,
+                    parameters: step.parameters,
+                }))
+            }
         }
     }
 }

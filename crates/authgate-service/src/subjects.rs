@@ -6,15 +6,14 @@
 use crate::events::EventRecorder;
 use crate::principal::{ADMIN_GRANT, AdminActor, Caller, Principal};
 use authgate_core::authz::{ContextUser, MfaState, TenantMembership, UserContext, covering_grant};
-use authgate_core::{AuthError, IdentityProvider, now_millis};
+use authgate_core::{AuthError, Provider, now_millis};
 use authgate_store::catalog::RoleScope;
 use authgate_store::{AppUser, Store};
-use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct Subjects {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
 }
@@ -88,7 +87,7 @@ impl Subjects {
         let snapshot = match self.store.context_snapshot(provider, sub).await? {
             Some(snapshot) if snapshot.user.email.is_some() => snapshot,
             _ => {
-                let account = match self.provider.admin_get_user(sub).await {
+                let account = match self.provider.admin.admin_get_user(sub).await {
                     Ok(account) => Some(account),
                     // Deleted at the provider while the token is still valid.
                     Err(AuthError::NotFound(_)) => None,

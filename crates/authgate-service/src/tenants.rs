@@ -12,11 +12,10 @@ use crate::principal::Caller;
 use crate::subjects::Subjects;
 use authgate_core::authz::{covering_grant, grants_cover_all};
 use authgate_core::policy::normalize_email;
-use authgate_core::{AuthError, IdentityProvider, now_millis};
+use authgate_core::{AuthError, Provider, now_millis};
 use authgate_store::catalog::RoleScope;
 use authgate_store::tenants::{Invitation, Member, MembershipChange, Tenant};
 use authgate_store::{AppUser, Store, StoreError};
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// A tenant as one of its members sees it.
@@ -78,7 +77,7 @@ fn parse_id(id: &str, what: &str) -> Result<Uuid, AuthError> {
 
 #[derive(Clone)]
 pub struct TenantService {
-    pub(crate) provider: Arc<dyn IdentityProvider>,
+    pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) subjects: Subjects,

@@ -48,7 +48,7 @@ impl Store {
             .bind(event.kind)
             .bind(event.outcome.as_str())
             .bind(event.reason)
-            .bind(event.provider)
+            .bind(event.provider.as_str())
             .bind(event.subject.as_deref())
             .bind(event.email.as_deref())
             .bind(event.ip.as_deref())

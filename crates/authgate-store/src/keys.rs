@@ -6,6 +6,8 @@
 use crate::{Store, StoreResult};
 use sqlx::Row;
 
+const PRIVATE_KEY: &str = "signing_keys.private_der";
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredKey {
     pub kid: String,
@@ -40,7 +42,9 @@ impl Store {
                 Ok(StoredKey {
                     kid: row.try_get("kid")?,
                     alg: row.try_get("alg")?,
-                    private_der_b64: row.try_get("private_der")?,
+                    private_der_b64: self
+                        .cipher()
+                        .open(PRIVATE_KEY, &row.try_get::<String, _>("private_der")?)?,
                     created_at: row.try_get("created_at")?,
                     retired_at: row.try_get("retired_at")?,
                 })
@@ -53,6 +57,7 @@ impl Store {
     /// serialised (SQLite has one writer; PostgreSQL takes a table lock), so
     /// exactly one key is ever unretired.
     pub async fn add_signing_key(&self, key: &StoredKey) -> StoreResult<()> {
+        let private_der = self.cipher().seal(PRIVATE_KEY, &key.private_der_b64)?;
         let _writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         if self.engine() == crate::Engine::Postgres {
@@ -69,7 +74,7 @@ impl Store {
         )
         .bind(&key.kid)
         .bind(&key.alg)
-        .bind(&key.private_der_b64)
+        .bind(private_der)
         .bind(key.created_at)
         .execute(&mut *tx)
         .await?;

@@ -9,14 +9,18 @@
 //! `(provider, sub)`), [`embedded`] (the embedded provider's users and codes),
 //! [`refresh`] (refresh-token families), [`keys`] (signing keys), [`audit`],
 //! [`tenants`] (tenants, memberships, invitations), [`catalog`] (roles and
-//! policies) and [`clients`] (machine clients).
+//! policies), [`clients`] (machine clients) and [`login`] (login
+//! transactions). Secrets kept in a reversible form pass through one
+//! [`cipher::FieldCipher`].
 
 pub mod app_users;
 pub mod audit;
 pub mod catalog;
+pub mod cipher;
 pub mod clients;
 pub mod embedded;
 pub mod keys;
+pub mod login;
 pub mod mfa;
 pub mod mfa_resets;
 pub mod recovery;
@@ -123,6 +127,7 @@ pub struct Store {
     pool: AnyPool,
     engine: Engine,
     sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    cipher: std::sync::Arc<dyn cipher::FieldCipher>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -178,6 +183,7 @@ impl Store {
             pool,
             engine,
             sqlite_writer: (engine == Engine::Sqlite).then(Default::default),
+            cipher: std::sync::Arc::new(cipher::PlainText),
         })
     }
 
@@ -206,6 +212,16 @@ impl Store {
             Some(lock) => Some(lock.lock().await),
             None => None,
         }
+    }
+
+    /// This store with secret fields sealed by `cipher`.
+    pub fn with_cipher(mut self, cipher: std::sync::Arc<dyn cipher::FieldCipher>) -> Self {
+        self.cipher = cipher;
+        self
+    }
+
+    pub(crate) fn cipher(&self) -> &dyn cipher::FieldCipher {
+        self.cipher.as_ref()
     }
 
     pub fn engine(&self) -> Engine {

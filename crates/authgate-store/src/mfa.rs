@@ -1,10 +1,13 @@
 //! The embedded provider's TOTP authenticators (an active secret, a pending
 //! one during enrolment, and the last accepted time step so a code is never
-//! accepted twice) and its sign-in challenge sessions (stored as digests,
-//! short-lived, single-use, with a bounded number of tries).
+//! accepted twice) and its password updates. Sign-in challenges live in the
+//! service's login transactions ([`crate::login`]).
 
 use crate::{Store, StoreResult};
 use sqlx::Row;
+
+const ACTIVE_SECRET: &str = "embedded_totp.active_secret";
+const PENDING_SECRET: &str = "embedded_totp.pending_secret";
 
 /// A user's TOTP state.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -24,25 +27,6 @@ impl std::fmt::Debug for TotpState {
     }
 }
 
-/// A challenge session, as read back when a try is spent on it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StoredChallenge {
-    pub sub: String,
-    pub kind: String,
-    pub pending_secret: Option<String>,
-    pub attempts: i64,
-}
-
-impl std::fmt::Debug for StoredChallenge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredChallenge")
-            .field("sub", &self.sub)
-            .field("kind", &self.kind)
-            .field("attempts", &self.attempts)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Store {
     pub async fn totp_state(&self, sub: &str) -> StoreResult<TotpState> {
         let row = sqlx::query(
@@ -53,16 +37,25 @@ impl Store {
         .await?;
         Ok(match row {
             None => TotpState::default(),
-            Some(row) => TotpState {
-                active_secret: row.try_get("active_secret")?,
-                pending_secret: row.try_get("pending_secret")?,
-                last_step: row.try_get("last_step")?,
-            },
+            Some(row) => {
+                let active: Option<String> = row.try_get("active_secret")?;
+                let pending: Option<String> = row.try_get("pending_secret")?;
+                TotpState {
+                    active_secret: active
+                        .map(|s| self.cipher().open(ACTIVE_SECRET, &s))
+                        .transpose()?,
+                    pending_secret: pending
+                        .map(|s| self.cipher().open(PENDING_SECRET, &s))
+                        .transpose()?,
+                    last_step: row.try_get("last_step")?,
+                }
+            }
         })
     }
 
     /// Keep a secret being enrolled; the active one (if any) stays active.
     pub async fn set_pending_totp(&self, sub: &str, secret: &str, now: i64) -> StoreResult<()> {
+        let secret = self.cipher().seal(PENDING_SECRET, secret)?;
         let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO embedded_totp (sub, pending_secret, updated_at) VALUES ($1, $2, $3) \
@@ -85,6 +78,7 @@ impl Store {
         step: i64,
         now: i64,
     ) -> StoreResult<()> {
+        let secret = self.cipher().seal(ACTIVE_SECRET, secret)?;
         let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO embedded_totp (sub, active_secret, last_step, enabled_at, updated_at) \
@@ -116,76 +110,6 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn create_challenge(
-        &self,
-        session_hash: &str,
-        sub: &str,
-        kind: &str,
-        pending_secret: Option<&str>,
-        expires_at: i64,
-        now: i64,
-    ) -> StoreResult<()> {
-        let _writing = self.write_guard().await;
-        let mut tx = self.pool().begin().await?;
-        // Expired challenges are never answered; drop them as new ones come.
-        sqlx::query("DELETE FROM embedded_challenges WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO embedded_challenges (session_hash, sub, kind, pending_secret, \
-             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(session_hash)
-        .bind(sub)
-        .bind(kind)
-        .bind(pending_secret)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Spend one try on a live challenge; `None` when it is unknown, expired
-    /// or out of tries.
-    pub async fn take_challenge_attempt(
-        &self,
-        session_hash: &str,
-        max_attempts: i64,
-        now: i64,
-    ) -> StoreResult<Option<StoredChallenge>> {
-        let _writing = self.write_guard().await;
-        let row = sqlx::query(
-            "UPDATE embedded_challenges SET attempts = attempts + 1 WHERE session_hash = $1 \
-             AND attempts < $2 AND expires_at > $3 RETURNING sub, kind, pending_secret, attempts",
-        )
-        .bind(session_hash)
-        .bind(max_attempts)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|row| {
-            Ok(StoredChallenge {
-                sub: row.try_get("sub")?,
-                kind: row.try_get("kind")?,
-                pending_secret: row.try_get("pending_secret")?,
-                attempts: row.try_get("attempts")?,
-            })
-        })
-        .transpose()
-    }
-
-    pub async fn delete_challenge(&self, session_hash: &str) -> StoreResult<()> {
-        let _writing = self.write_guard().await;
-        sqlx::query("DELETE FROM embedded_challenges WHERE session_hash = $1")
-            .bind(session_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
     }
 
     pub async fn update_embedded_password(

@@ -31,7 +31,10 @@ impl std::fmt::Debug for MfaReset {
     }
 }
 
-fn from_row(row: &AnyRow) -> StoreResult<MfaReset> {
+const PROVIDER_STATE: &str = "mfa_resets.provider_state";
+
+fn from_row(store: &Store, row: &AnyRow) -> StoreResult<MfaReset> {
+    let state: Option<String> = row.try_get("provider_state")?;
     Ok(MfaReset {
         session_hash: row.try_get("session_hash")?,
         provider: row.try_get("provider")?,
@@ -39,7 +42,9 @@ fn from_row(row: &AnyRow) -> StoreResult<MfaReset> {
         email: row.try_get("email")?,
         code_hash: row.try_get("code_hash")?,
         attempts: row.try_get("attempts")?,
-        provider_state: row.try_get("provider_state")?,
+        provider_state: state
+            .map(|s| store.cipher().open(PROVIDER_STATE, &s))
+            .transpose()?,
         expires_at: row.try_get("expires_at")?,
     })
 }
@@ -102,7 +107,7 @@ impl Store {
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(from_row).transpose()
+        row.as_ref().map(|row| from_row(self, row)).transpose()
     }
 
     /// The code and password were proven: the recovery token takes over.
@@ -113,6 +118,9 @@ impl Store {
         provider_state: Option<&str>,
         expires_at: i64,
     ) -> StoreResult<()> {
+        let provider_state = provider_state
+            .map(|s| self.cipher().seal(PROVIDER_STATE, s))
+            .transpose()?;
         let _writing = self.write_guard().await;
         sqlx::query(
             "UPDATE mfa_resets SET recovery_hash = $1, provider_state = $2, expires_at = $3, \
@@ -146,7 +154,7 @@ impl Store {
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(from_row).transpose()
+        row.as_ref().map(|row| from_row(self, row)).transpose()
     }
 
     pub async fn delete_mfa_reset(&self, session_hash: &str) -> StoreResult<()> {

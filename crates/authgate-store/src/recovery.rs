@@ -6,6 +6,8 @@
 use crate::{Store, StoreResult};
 use sqlx::Row;
 
+const INSTANCE_SECRET: &str = "instance_secrets.value";
+
 /// The last recoveries of an account (Unix ms).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recoveries {
@@ -157,6 +159,7 @@ impl Store {
     /// The installation secret `name`, made from `fresh` on first use (the
     /// first writer wins when instances start together).
     pub async fn instance_secret(&self, name: &str, fresh: &str, now: i64) -> StoreResult<String> {
+        let fresh = self.cipher().seal(INSTANCE_SECRET, fresh)?;
         {
             let _writing = self.write_guard().await;
             sqlx::query(
@@ -173,6 +176,7 @@ impl Store {
             .bind(name)
             .fetch_one(self.pool())
             .await?;
-        Ok(row.try_get("value")?)
+        self.cipher()
+            .open(INSTANCE_SECRET, &row.try_get::<String, _>("value")?)
     }
 }

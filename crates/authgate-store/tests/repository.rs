@@ -2,7 +2,8 @@
 //! engines (`sqlite::*` and `postgres::*`, see `common`): migrations and ping,
 //! app users (including concurrent first sign-ins), embedded users and their
 //! one-time codes, refresh-token families (rotation, reuse detection,
-//! concurrent rotation, revocation), signing keys and the audit trail.
+//! concurrent rotation, revocation), signing keys, the audit trail, login
+//! transactions and the field cipher of secret columns.
 
 #[macro_use]
 mod common;
@@ -33,6 +34,8 @@ store_tests!(
     a_tenant_keeps_its_last_owner,
     invitations_bind_once_and_keep_existing_memberships,
     machine_clients_are_stored_hashed_and_revoked,
+    login_transactions_are_tried_a_bounded_number_of_times_and_expire,
+    secret_fields_pass_through_the_field_cipher,
 );
 
 async fn user(store: &Store, sub: &str, email: &str) -> authgate_store::AppUser {
@@ -970,7 +973,7 @@ fn event(
             AuditOutcome::Success
         },
         reason,
-        provider: "embedded",
+        provider: authgate_core::ProviderId::EMBEDDED,
         subject: subject.map(str::to_string),
         actor: subject.map(|s| format!("admin-of-{s}")),
         target: None,
@@ -1059,4 +1062,190 @@ async fn audit_events_filter_newest_first(store: Store) {
         ..Default::default()
     };
     assert_eq!(query(combined).await, [3_000]);
+}
+
+async fn login_transactions_are_tried_a_bounded_number_of_times_and_expire(store: Store) {
+    use authgate_store::login::NewLoginTransaction;
+    let new = |handle: &'static str, expires_at| NewLoginTransaction {
+        handle_hash: handle,
+        provider: "embedded",
+        email: "lt@example.com",
+        proved: "password",
+        next_step: "totp",
+        provider_state: "{\"sub\":\"s\"}",
+        expires_at,
+        created_at: 1_000,
+    };
+    store
+        .create_login_transaction(&new("h1", 10_000))
+        .await
+        .unwrap();
+    for attempt in 1..=3 {
+        let taken = store
+            .take_login_attempt("h1", 3, 2_000)
+            .await
+            .unwrap()
+            .expect("a live transaction with tries left");
+        assert_eq!(taken.attempts, attempt);
+        assert_eq!(taken.email, "lt@example.com");
+        assert_eq!(taken.next_step, "totp");
+        assert_eq!(taken.provider_state, "{\"sub\":\"s\"}");
+    }
+    assert!(
+        store
+            .take_login_attempt("h1", 3, 2_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "out of tries"
+    );
+    store
+        .create_login_transaction(&new("h2", 10_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .take_login_attempt("h2", 3, 10_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired at its expiry time"
+    );
+    store
+        .create_login_transaction(&new("h3", 10_000))
+        .await
+        .unwrap();
+    store.delete_login_transaction("h3").await.unwrap();
+    assert!(
+        store
+            .take_login_attempt("h3", 3, 2_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .take_login_attempt("unknown", 3, 2_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A cipher that marks what it sealed, so the test sees what reached the disk.
+#[derive(Debug)]
+struct Marking;
+
+impl authgate_store::cipher::FieldCipher for Marking {
+    fn seal(&self, field: &str, plain: &str) -> authgate_store::StoreResult<String> {
+        Ok(format!("sealed[{field}]:{plain}"))
+    }
+
+    fn open(&self, field: &str, stored: &str) -> authgate_store::StoreResult<String> {
+        stored
+            .strip_prefix(&format!("sealed[{field}]:"))
+            .map(str::to_string)
+            .ok_or_else(|| StoreError::Other(format!("{field} was not sealed")))
+    }
+}
+
+async fn secret_fields_pass_through_the_field_cipher(store: Store) {
+    use sqlx::Row;
+    let store = store.with_cipher(Arc::new(Marking));
+    store
+        .insert_embedded_user(
+            NewEmbeddedUser {
+                sub: "c1",
+                email: "cipher@example.com",
+                name: None,
+                phone: None,
+                password_hash: "h",
+                status: UserStatus::Confirmed,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    store
+        .set_pending_totp("c1", "PENDINGSECRET", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .totp_state("c1")
+            .await
+            .unwrap()
+            .pending_secret
+            .as_deref(),
+        Some("PENDINGSECRET")
+    );
+    store
+        .activate_totp("c1", "ACTIVESECRET", 7, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .totp_state("c1")
+            .await
+            .unwrap()
+            .active_secret
+            .as_deref(),
+        Some("ACTIVESECRET")
+    );
+    let on_disk: String = sqlx::query("SELECT active_secret FROM embedded_totp WHERE sub = 'c1'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get("active_secret")
+        .unwrap();
+    assert_eq!(on_disk, "sealed[embedded_totp.active_secret]:ACTIVESECRET");
+
+    assert_eq!(
+        store.instance_secret("k", "FRESH", 1).await.unwrap(),
+        "FRESH"
+    );
+    let on_disk: String = sqlx::query("SELECT value FROM instance_secrets WHERE name = 'k'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get("value")
+        .unwrap();
+    assert_eq!(on_disk, "sealed[instance_secrets.value]:FRESH");
+
+    store
+        .create_login_transaction(&authgate_store::login::NewLoginTransaction {
+            handle_hash: "hc",
+            provider: "embedded",
+            email: "cipher@example.com",
+            proved: "password",
+            next_step: "mfa_setup",
+            provider_state: "STATE",
+            expires_at: 10_000,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let taken = store.take_login_attempt("hc", 3, 2).await.unwrap().unwrap();
+    assert_eq!(taken.provider_state, "STATE");
+    let on_disk: String =
+        sqlx::query("SELECT provider_state FROM login_transactions WHERE handle_hash = 'hc'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .try_get("provider_state")
+            .unwrap();
+    assert_eq!(on_disk, "sealed[login_transactions.provider_state]:STATE");
+
+    store
+        .add_signing_key(&StoredKey {
+            kid: "kc".into(),
+            alg: "RS256".into(),
+            private_der_b64: "DER".into(),
+            created_at: 5,
+            retired_at: None,
+        })
+        .await
+        .unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys[0].private_der_b64, "DER");
 }

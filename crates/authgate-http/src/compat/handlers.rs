@@ -8,9 +8,9 @@ use crate::state::AppState;
 use authgate_api_types::native::{EmailBody, MfaResetVerifyBody as NativeMfaResetVerifyBody};
 use authgate_api_types::profile::*;
 use authgate_core::policy::normalize_email;
-use authgate_core::{AuthError, ChallengeKind, ChallengeStep, Secret};
+use authgate_core::{AuthError, ChallengeKind, ChallengeParameters, Secret};
 use authgate_service::admin::ManagedUser;
-use authgate_service::{Caller, Principal, RequestMeta, SessionView, SignInResult};
+use authgate_service::{Caller, Challenge, Principal, RequestMeta, SessionView, SignInResult};
 use axum::Json;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderMap;
@@ -87,7 +87,7 @@ async fn expect_challenge(
     result: SignInResult,
     kind: ChallengeKind,
     message: &str,
-) -> Result<ChallengeStep, CompatError> {
+) -> Result<Challenge, CompatError> {
     match result {
         SignInResult::Challenge(step) if step.kind == kind => Ok(step),
         SignInResult::Session(session) => {
@@ -218,18 +218,23 @@ pub async fn confirm_user(
             body.new_password,
         )
         .await?;
-    let mut setup = expect_challenge(
+    let setup = expect_challenge(
         &cx,
         answered,
         ChallengeKind::MfaSetupRequired,
         "the password is set, but this server does not require MFA (AUTHGATE_MFA=required)",
     )
     .await?;
+    let ChallengeParameters::TotpSetup(enrolment) = setup.parameters else {
+        return Err(
+            AuthError::Internal("MFA_SETUP_REQUIRED without an authenticator".into()).into(),
+        );
+    };
     Ok(Json(ConfirmUserResponse {
         email: user.account.email,
         user_id,
-        qr_code_secret: setup.parameters.remove("secret").unwrap_or_default(),
-        otpauth_uri: setup.parameters.remove("otpauthUri").unwrap_or_default(),
+        qr_code_secret: enrolment.secret.into_inner(),
+        otpauth_uri: enrolment.otpauth_uri.into_inner(),
         mfa_session: setup.session.into_inner(),
         status: "PENDING_MFA",
     }))

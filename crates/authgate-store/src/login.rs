@@ -1,0 +1,126 @@
+//! Login transactions: the one service-owned record of a flow that crosses
+//! requests (a password sign-in answered by a new password, a TOTP code or
+//! an authenticator set-up). Kept under the digest of the opaque handle the
+//! client holds, with the provider, the address it is bound to, what was
+//! proved so far, the step that comes next, the provider's state for that
+//! step (through the field cipher), a bounded number of tries and an expiry.
+
+use crate::{Store, StoreResult};
+use sqlx::Row;
+
+const PROVIDER_STATE: &str = "login_transactions.provider_state";
+
+/// A login transaction as written.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewLoginTransaction<'a> {
+    pub handle_hash: &'a str,
+    pub provider: &'a str,
+    pub email: &'a str,
+    /// What was proved so far, e.g. `password`, `password,new_password`.
+    pub proved: &'a str,
+    /// The step that comes next (`new_password`, `totp`, `mfa_setup`).
+    pub next_step: &'a str,
+    pub provider_state: &'a str,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// A login transaction, as read back when a try is spent on it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginTransaction {
+    pub handle_hash: String,
+    pub provider: String,
+    pub email: String,
+    pub proved: String,
+    pub next_step: String,
+    pub provider_state: String,
+    pub attempts: i64,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for LoginTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginTransaction")
+            .field("provider", &self.provider)
+            .field("proved", &self.proved)
+            .field("next_step", &self.next_step)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub async fn create_login_transaction(&self, new: &NewLoginTransaction<'_>) -> StoreResult<()> {
+        let state = self.cipher().seal(PROVIDER_STATE, new.provider_state)?;
+        let _writing = self.write_guard().await;
+        let mut tx = self.pool().begin().await?;
+        // Expired transactions are never answered; drop them as new ones come.
+        sqlx::query("DELETE FROM login_transactions WHERE expires_at <= $1")
+            .bind(new.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO login_transactions (handle_hash, provider, email, proved, next_step, \
+             provider_state, attempts, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
+        )
+        .bind(new.handle_hash)
+        .bind(new.provider)
+        .bind(new.email)
+        .bind(new.proved)
+        .bind(new.next_step)
+        .bind(state)
+        .bind(new.expires_at)
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Spend one try on a live transaction; `None` when it is unknown,
+    /// expired or out of tries.
+    pub async fn take_login_attempt(
+        &self,
+        handle_hash: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> StoreResult<Option<LoginTransaction>> {
+        let row = {
+            let _writing = self.write_guard().await;
+            sqlx::query(
+                "UPDATE login_transactions SET attempts = attempts + 1 WHERE handle_hash = $1 \
+                 AND attempts < $2 AND expires_at > $3 RETURNING handle_hash, provider, email, \
+                 proved, next_step, provider_state, attempts, expires_at",
+            )
+            .bind(handle_hash)
+            .bind(max_attempts)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?
+        };
+        row.map(|row| {
+            let stored: String = row.try_get("provider_state")?;
+            Ok(LoginTransaction {
+                handle_hash: row.try_get("handle_hash")?,
+                provider: row.try_get("provider")?,
+                email: row.try_get("email")?,
+                proved: row.try_get("proved")?,
+                next_step: row.try_get("next_step")?,
+                provider_state: self.cipher().open(PROVIDER_STATE, &stored)?,
+                attempts: row.try_get("attempts")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_login_transaction(&self, handle_hash: &str) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query("DELETE FROM login_transactions WHERE handle_hash = $1")
+            .bind(handle_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
