@@ -19,11 +19,95 @@ impl AuditOutcome {
     }
 }
 
+/// Declares [`EventKind`] with the stored name of each kind.
+macro_rules! event_kinds {
+    ($($variant:ident => $name:literal,)*) => {
+        /// What an audit row is about. The stored name (`as_str`) is what
+        /// `GET /v1/admin/audit-events?kind=` filters on and what metrics
+        /// label; it never changes for a kind.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $($variant,)*
+        }
+
+        impl EventKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    SignUp => "sign_up",
+    SignUpConfirm => "sign_up_confirm",
+    SignUpResend => "sign_up_resend",
+    SignIn => "sign_in",
+    ChallengeNewPassword => "challenge_new_password",
+    ChallengeTotp => "challenge_totp",
+    ChallengeMfaSetup => "challenge_mfa_setup",
+    RecoveryCodeSignIn => "recovery_code_sign_in",
+    Refresh => "refresh",
+    SignOut => "sign_out",
+    TotpEnrolmentStart => "totp_enrolment_start",
+    TotpEnrolmentFinish => "totp_enrolment_finish",
+    RecoveryCodesRegenerate => "recovery_codes_regenerate",
+    PasswordResetRequest => "password_reset_request",
+    PasswordResetConfirm => "password_reset_confirm",
+    PasswordChange => "password_change",
+    PasswordVerification => "password_verification",
+    IdentifierRecovery => "identifier_recovery",
+    MfaResetStart => "mfa_reset_start",
+    MfaResetVerify => "mfa_reset_verify",
+    MfaResetConfirm => "mfa_reset_confirm",
+    AdminCreateUser => "admin_create_user",
+    AdminDeleteUser => "admin_delete_user",
+    AdminEnableUser => "admin_enable_user",
+    AdminDisableUser => "admin_disable_user",
+    AdminResetPassword => "admin_reset_password",
+    GrantPlatformRole => "grant_platform_role",
+    PlatformRoleChange => "platform_role_change",
+    RoleCreate => "role_create",
+    RoleUpdate => "role_update",
+    RoleDelete => "role_delete",
+    PolicyWrite => "policy_write",
+    PolicyDelete => "policy_delete",
+    TenantCreate => "tenant_create",
+    TenantRename => "tenant_rename",
+    TenantDelete => "tenant_delete",
+    MemberAdd => "member_add",
+    MemberInvite => "member_invite",
+    MemberRoleChange => "member_role_change",
+    MemberRemove => "member_remove",
+    InvitationBound => "invitation_bound",
+    InvitationWithdraw => "invitation_withdraw",
+    ClientCreate => "client_create",
+    ClientRevoke => "client_revoke",
+    ClientToken => "client_token",
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One audit row. `reason` is an [`crate::AuthError`] code for failures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
-    /// What happened: `sign_in`, `sign_up`, `refresh`, `sign_out`, ...
-    pub kind: &'static str,
+    /// What happened.
+    pub kind: EventKind,
     pub outcome: AuditOutcome,
     pub reason: Option<&'static str>,
     pub provider: crate::ProviderId,
@@ -39,4 +123,22 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub at_millis: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_snake_case_name() {
+        let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        );
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
+    }
 }

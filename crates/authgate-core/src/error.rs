@@ -65,9 +65,28 @@ pub enum AuthError {
     /// A rotated refresh token was used again: the whole family is revoked.
     #[error("the refresh token was already used; the session has been revoked")]
     RefreshTokenReused,
-    /// Authenticated, but not allowed to do this.
+    /// Authenticated, but not allowed to do this (a provider's refusal, a
+    /// profile flow in the wrong state); the specific refusals below have
+    /// codes of their own.
     #[error("{0}")]
     Forbidden(String),
+    /// An administrative route, for a caller without `platform:admin` (nor
+    /// a machine client with the `admin` scope).
+    #[error(
+        "this needs a platform role that grants platform:admin, or a machine client with the admin scope"
+    )]
+    AdminRequired,
+    /// The caller's roles do not grant what this needs (in a tenant).
+    #[error("{0}")]
+    NoGrant(String),
+    /// No escalation: the change would hand out grants the actor does not
+    /// hold (a role, a platform role, an account with a broader role, a
+    /// policy, which needs `*`).
+    #[error("{0}")]
+    InsufficientGrants(String),
+    /// Multi-factor authentication is turned off (`AUTHGATE_MFA=off`).
+    #[error("multi-factor authentication is turned off")]
+    MfaDisabled,
     /// A decision said no (the gateway authorizer): `reason` is the
     /// decision's reason, which becomes the stable code ([`denial_code`]).
     #[error("{detail} ({reason})")]
@@ -86,10 +105,25 @@ pub enum AuthError {
     /// The provider in use cannot do this (a provider limit, not a bug).
     #[error("{0}")]
     NotSupportedByProvider(String),
-    /// The change conflicts with the current state (a role still assigned,
-    /// the last owner of a tenant, an existing member or key).
+    /// The change conflicts with the current state (for which no specific
+    /// code below applies).
     #[error("{0}")]
     Conflict(String),
+    /// A role, policy, member or invitation with this key exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The built-in owner role cannot be deleted.
+    #[error("the owner role is built in: every tenant's creator holds it")]
+    BuiltInRole,
+    /// A role that is still assigned cannot be deleted; `assignments` says how often.
+    #[error("the role is still assigned ({assignments} assignment(s)): reassign them first")]
+    RoleInUse { assignments: i64 },
+    /// A tenant keeps at least one owner.
+    #[error("a tenant keeps at least one owner: make another member owner first")]
+    LastOwner,
+    /// Recovery codes come with an active authenticator.
+    #[error("no authenticator is active: recovery codes come with one (POST /v1/auth/mfa/totp)")]
+    NoAuthenticator,
     /// A machine client's id or secret is wrong (OAuth's `invalid_client`).
     #[error("the client id or secret is incorrect")]
     InvalidClient,
@@ -164,6 +198,10 @@ impl AuthError {
             InvalidRefreshToken => (401, "invalid_refresh_token", "Invalid refresh token"),
             RefreshTokenReused => (401, "refresh_token_reused", "Refresh token reused"),
             Forbidden(_) => (403, "forbidden", "Forbidden"),
+            AdminRequired => (403, "admin_required", "Administrator required"),
+            NoGrant(_) => (403, "no_grant", "Not granted"),
+            InsufficientGrants(_) => (403, "insufficient_grants", "Insufficient grants"),
+            MfaDisabled => (403, "mfa_disabled", "MFA turned off"),
             Denied { reason, .. } => (403, denial_code(reason), "Forbidden"),
             ReverificationRequired => (
                 403,
@@ -177,6 +215,11 @@ impl AuthError {
                 "Not supported by the provider",
             ),
             Conflict(_) => (409, "conflict", "Conflict"),
+            AlreadyExists(_) => (409, "already_exists", "Already exists"),
+            BuiltInRole => (409, "built_in_role", "Built-in role"),
+            RoleInUse { .. } => (409, "role_in_use", "Role in use"),
+            LastOwner => (409, "last_owner", "Last owner"),
+            NoAuthenticator => (409, "no_authenticator", "No authenticator"),
             InvalidClient => (401, "invalid_client", "Invalid client"),
             NotFound(_) => (404, "not_found", "Not found"),
             MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
@@ -249,9 +292,28 @@ mod tests {
             AuthError::CodeMismatch,
             AuthError::CodeExpired,
             AuthError::AlreadyConfirmed,
+            AuthError::Forbidden(String::new()),
+            AuthError::AdminRequired,
+            AuthError::NoGrant(String::new()),
+            AuthError::InsufficientGrants(String::new()),
+            AuthError::MfaDisabled,
+            AuthError::Conflict(String::new()),
+            AuthError::AlreadyExists(String::new()),
+            AuthError::BuiltInRole,
+            AuthError::RoleInUse { assignments: 1 },
+            AuthError::LastOwner,
+            AuthError::NoAuthenticator,
+            AuthError::UsernameExists,
         ];
         let mut codes: Vec<_> = all.iter().map(|e| e.code()).collect();
+        codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), 3);
+        assert_eq!(codes.len(), all.len(), "{codes:?}");
+        for refused in &all[3..8] {
+            assert_eq!(refused.status(), 403, "{refused:?}");
+        }
+        for conflict in &all[8..] {
+            assert_eq!(conflict.status(), 409, "{conflict:?}");
+        }
     }
 }

@@ -778,9 +778,7 @@ impl TotpAuthenticator for EmbeddedProvider {
         _access_token: &Secret,
     ) -> Result<TotpEnrolment, AuthError> {
         if self.config.mfa == MfaPolicy::Off {
-            return Err(AuthError::Forbidden(
-                "multi-factor authentication is turned off".into(),
-            ));
+            return Err(AuthError::MfaDisabled);
         }
         let user = self.user_of(claims).await?;
         let enrolment = totp::new_enrolment(&user.email)?;

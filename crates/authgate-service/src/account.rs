@@ -9,6 +9,7 @@ use crate::notices::Notices;
 use crate::principal::Caller;
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
+use authgate_core::EventKind;
 use authgate_core::policy::{PasswordPolicy, normalize_email, normalize_phone};
 use authgate_core::{
     AuthError, Notification, Notifier, Provider, ProviderAccount, Secret, SecurityEvent, now_millis,
@@ -100,7 +101,13 @@ impl AccountService {
         }
         .await;
         self.events
-            .record("password_reset_request", meta, Some(&email), None, &result)
+            .record(
+                EventKind::PasswordResetRequest,
+                meta,
+                Some(&email),
+                None,
+                &result,
+            )
             .await;
         match result {
             // Held back: the owner was told why; the caller learns nothing.
@@ -168,7 +175,13 @@ impl AccountService {
         }
         .await;
         self.events
-            .record("password_reset_confirm", meta, Some(&email), None, &result)
+            .record(
+                EventKind::PasswordResetConfirm,
+                meta,
+                Some(&email),
+                None,
+                &result,
+            )
             .await;
         result
     }
@@ -193,7 +206,7 @@ impl AccountService {
         .await;
         self.events
             .record(
-                "password_change",
+                EventKind::PasswordChange,
                 meta,
                 None,
                 Some(&caller.claims.sub),
@@ -224,7 +237,7 @@ impl AccountService {
         .await;
         self.events
             .record(
-                "password_verification",
+                EventKind::PasswordVerification,
                 meta,
                 None,
                 Some(&caller.claims.sub),
@@ -256,7 +269,7 @@ impl AccountService {
         }
         .await;
         self.events
-            .record("identifier_recovery", meta, None, None, &result)
+            .record(EventKind::IdentifierRecovery, meta, None, None, &result)
             .await;
         // Nothing that happened (or not) for this number reaches the caller,
         // except an outage.

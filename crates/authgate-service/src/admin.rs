@@ -8,6 +8,7 @@ use crate::events::{EventRecorder, RequestMeta};
 use crate::notices::Notices;
 use crate::principal::{AdminActor, Caller};
 use crate::subjects::Subjects;
+use authgate_core::EventKind;
 use authgate_core::policy::normalize_email;
 use authgate_core::{
     AccountFilter, AuthError, NewAccount, Notification, Notifier, Provider, ProviderAccount,
@@ -152,7 +153,14 @@ impl AdminUsers {
         .await;
         let sub = result.as_ref().ok().map(|u| u.account.sub.as_str());
         self.events
-            .record_by(actor, "admin_create_user", meta, Some(&email), sub, &result)
+            .record_by(
+                actor,
+                EventKind::AdminCreateUser,
+                meta,
+                Some(&email),
+                sub,
+                &result,
+            )
             .await;
         result
     }
@@ -223,7 +231,7 @@ impl AdminUsers {
         &self,
         meta: &RequestMeta,
         actor: &AdminActor,
-        kind: &'static str,
+        kind: EventKind,
         id: Uuid,
         action: impl AsyncFnOnce(&AppUser) -> Result<(), AuthError>,
     ) -> Result<(), AuthError> {
@@ -261,7 +269,7 @@ impl AdminUsers {
         self.admin_action(
             meta,
             actor,
-            "admin_delete_user",
+            EventKind::AdminDeleteUser,
             id,
             async |user: &AppUser| {
                 self.provider
@@ -290,9 +298,9 @@ impl AdminUsers {
         enabled: bool,
     ) -> Result<(), AuthError> {
         let kind = if enabled {
-            "admin_enable_user"
+            EventKind::AdminEnableUser
         } else {
-            "admin_disable_user"
+            EventKind::AdminDisableUser
         };
         self.admin_action(meta, actor, kind, id, async |user: &AppUser| {
             self.provider
@@ -323,7 +331,7 @@ impl AdminUsers {
         self.admin_action(
             meta,
             actor,
-            "admin_reset_password",
+            EventKind::AdminResetPassword,
             id,
             async |user: &AppUser| {
                 self.provider
@@ -380,7 +388,7 @@ impl AdminUsers {
         self.events
             .record_by(
                 None,
-                "grant_platform_role",
+                EventKind::GrantPlatformRole,
                 &RequestMeta::default(),
                 Some(&email),
                 Some(&user.provider_sub),

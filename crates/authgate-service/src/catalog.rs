@@ -8,6 +8,7 @@ use crate::decisions::PolicyCache;
 use crate::events::{EventRecorder, RequestMeta};
 use crate::principal::AdminActor;
 use crate::subjects::Subjects;
+use authgate_core::EventKind;
 use authgate_core::authz::{grants_cover_all, validate_grant, validate_tenant_grant};
 use authgate_core::{AuthError, now_millis};
 use authgate_store::catalog::{PolicyRow, Role, RoleDeletion, RoleScope};
@@ -107,7 +108,7 @@ fn no_escalation(actor: &AdminActor, grants: &[String]) -> Result<(), AuthError>
     if grants_cover_all(&actor.grants, grants) {
         Ok(())
     } else {
-        Err(AuthError::Forbidden(
+        Err(AuthError::InsufficientGrants(
             "the role would carry grants you do not hold yourself".into(),
         ))
     }
@@ -119,7 +120,7 @@ fn may_write_policies(actor: &AdminActor) -> Result<(), AuthError> {
     if actor.grants.iter().any(|g| g == "*") {
         Ok(())
     } else {
-        Err(AuthError::Forbidden(
+        Err(AuthError::InsufficientGrants(
             "writing or deleting a policy needs the grant * (a policy can permit anything)".into(),
         ))
     }
@@ -235,7 +236,7 @@ impl CatalogService {
             };
             match self.store.insert_role(&role).await {
                 Ok(()) => Ok(role),
-                Err(StoreError::Conflict) => Err(AuthError::Conflict(format!(
+                Err(StoreError::Conflict) => Err(AuthError::AlreadyExists(format!(
                     "the {} role {} exists already",
                     role.scope.as_str(),
                     role.key
@@ -245,7 +246,14 @@ impl CatalogService {
         }
         .await;
         self.events
-            .record_change(&actor.id, "role_create", meta, None, &target, &result)
+            .record_change(
+                &actor.id,
+                EventKind::RoleCreate,
+                meta,
+                None,
+                &target,
+                &result,
+            )
             .await;
         result
     }
@@ -293,7 +301,14 @@ impl CatalogService {
         }
         .await;
         self.events
-            .record_change(&actor.id, "role_update", meta, None, &target, &result)
+            .record_change(
+                &actor.id,
+                EventKind::RoleUpdate,
+                meta,
+                None,
+                &target,
+                &result,
+            )
             .await;
         result
     }
@@ -310,23 +325,25 @@ impl CatalogService {
             let role = self.role(actor, key, scope).await?;
             target = format!("role:{}/{}", role.scope.as_str(), role.key);
             if role.scope == RoleScope::Tenant && role.key == OWNER_ROLE {
-                return Err(AuthError::Conflict(
-                    "the owner role is built in: every tenant's creator holds it".into(),
-                ));
+                return Err(AuthError::BuiltInRole);
             }
             no_escalation(actor, &role.grants)?;
             match self.store.delete_role(role.scope, &role.key).await? {
                 RoleDeletion::Deleted => Ok(()),
                 RoleDeletion::NotFound => Err(AuthError::NotFound("role".into())),
-                RoleDeletion::InUse(n) => Err(AuthError::Conflict(format!(
-                    "the role is still assigned ({n} assignment{}): reassign them first",
-                    if n == 1 { "" } else { "s" }
-                ))),
+                RoleDeletion::InUse(n) => Err(AuthError::RoleInUse { assignments: n }),
             }
         }
         .await;
         self.events
-            .record_change(&actor.id, "role_delete", meta, None, &target, &result)
+            .record_change(
+                &actor.id,
+                EventKind::RoleDelete,
+                meta,
+                None,
+                &target,
+                &result,
+            )
             .await;
         result
     }
@@ -377,7 +394,7 @@ impl CatalogService {
         self.events
             .record_change(
                 &actor.id,
-                "platform_role_change",
+                EventKind::PlatformRoleChange,
                 meta,
                 subject.as_deref(),
                 &target,
@@ -436,7 +453,14 @@ impl CatalogService {
         }
         .await;
         self.events
-            .record_change(&actor.id, "policy_write", meta, None, &target, &result)
+            .record_change(
+                &actor.id,
+                EventKind::PolicyWrite,
+                meta,
+                None,
+                &target,
+                &result,
+            )
             .await;
         result
     }
@@ -456,7 +480,7 @@ impl CatalogService {
         if let Some(id) = input.id.as_deref()
             && self.store.policy(id.trim()).await?.is_some()
         {
-            return Err(AuthError::Conflict(format!(
+            return Err(AuthError::AlreadyExists(format!(
                 "a policy {id} exists already: PUT it to replace it"
             )));
         }
@@ -488,7 +512,7 @@ impl CatalogService {
         self.events
             .record_change(
                 &actor.id,
-                "policy_delete",
+                EventKind::PolicyDelete,
                 meta,
                 None,
                 &format!("policy:{id}"),

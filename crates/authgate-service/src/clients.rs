@@ -8,6 +8,7 @@
 
 use crate::events::{EventRecorder, RequestMeta};
 use crate::principal::{AdminActor, ClientCaller};
+use authgate_core::EventKind;
 use authgate_core::authz::validate_grant;
 use authgate_core::{AccessClaims, AuthError, Secret, now_millis};
 use authgate_embedded::keys::KeyRing;
@@ -118,7 +119,7 @@ impl MachineClients {
         self.events
             .record_change(
                 "cli",
-                "client_create",
+                EventKind::ClientCreate,
                 &RequestMeta::default(),
                 None,
                 &format!("client:{}", client.id),
@@ -156,11 +157,7 @@ impl MachineClients {
                 .machine_client(client_id)
                 .await?
                 .ok_or_else(|| AuthError::NotFound("client".into()))?;
-            let grants = ClientCaller {
-                client_id: client.id.clone(),
-                scopes: client.scopes.clone(),
-            }
-            .grants();
+            let grants = ClientCaller::new(client.id.clone(), client.scopes.clone()).grants();
             actor.require_all(&grants, "this client's scopes")?;
             if self
                 .store
@@ -175,7 +172,14 @@ impl MachineClients {
         .await;
         let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
         self.events
-            .record_change(&actor.id, "client_revoke", meta, None, &target, &result)
+            .record_change(
+                &actor.id,
+                EventKind::ClientRevoke,
+                meta,
+                None,
+                &target,
+                &result,
+            )
             .await;
         result
     }
@@ -236,7 +240,14 @@ impl MachineClients {
         .await;
         let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
         self.events
-            .record_change(&target, "client_token", meta, None, &target, &result)
+            .record_change(
+                &target,
+                EventKind::ClientToken,
+                meta,
+                None,
+                &target,
+                &result,
+            )
             .await;
         result
     }
@@ -265,10 +276,7 @@ impl MachineClients {
             .filter(|s| client.scopes.iter().any(|c| c == s))
             .map(str::to_string)
             .collect();
-        Ok(ClientCaller {
-            client_id: client.id,
-            scopes,
-        })
+        Ok(ClientCaller::new(client.id, scopes))
     }
 }
 

@@ -8,6 +8,7 @@
 //! (a full queue makes requests wait rather than drop events) and is flushed
 //! at shutdown.
 
+use authgate_core::EventKind;
 use authgate_core::{AuditEvent, AuditOutcome, AuthError, ProviderId, now_millis};
 use authgate_store::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -77,7 +78,7 @@ impl EventRecorder {
     /// Record the outcome of `kind` for the given subject/email.
     pub async fn record<T>(
         &self,
-        kind: &'static str,
+        kind: EventKind,
         meta: &RequestMeta,
         email: Option<&str>,
         subject: Option<&str>,
@@ -91,7 +92,7 @@ impl EventRecorder {
     pub async fn record_by<T>(
         &self,
         actor: Option<&str>,
-        kind: &'static str,
+        kind: EventKind,
         meta: &RequestMeta,
         email: Option<&str>,
         subject: Option<&str>,
@@ -107,7 +108,7 @@ impl EventRecorder {
     pub async fn record_change<T>(
         &self,
         actor: &str,
-        kind: &'static str,
+        kind: EventKind,
         meta: &RequestMeta,
         subject: Option<&str>,
         target: &str,
@@ -121,7 +122,7 @@ impl EventRecorder {
     async fn write<T>(
         &self,
         actor: Option<&str>,
-        kind: &'static str,
+        kind: EventKind,
         meta: &RequestMeta,
         email: Option<&str>,
         subject: Option<&str>,
@@ -132,17 +133,25 @@ impl EventRecorder {
             Ok(_) => (AuditOutcome::Success, None),
             Err(err) => (AuditOutcome::Failure, Some(err.code())),
         };
+        let name = kind.as_str();
         metrics::counter!(
             "authgate_auth_events_total",
-            "kind" => kind,
+            "kind" => name,
             "outcome" => outcome.as_str(),
             "reason" => reason.unwrap_or("none"),
         )
         .increment(1);
         match reason {
-            None => tracing::info!(kind, subject, actor, target, "auth event"),
+            None => tracing::info!(kind = name, subject, actor, target, "auth event"),
             Some(reason) => {
-                tracing::info!(kind, reason, subject, actor, target, "auth event failed")
+                tracing::info!(
+                    kind = name,
+                    reason,
+                    subject,
+                    actor,
+                    target,
+                    "auth event failed"
+                )
             }
         }
         let event = AuditEvent {
@@ -164,7 +173,10 @@ impl EventRecorder {
             .await
             .is_err()
         {
-            tracing::error!(kind, "audit queue closed; event not written");
+            tracing::error!(
+                kind = kind.as_str(),
+                "audit queue closed; event not written"
+            );
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::principal::Caller;
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use crate::subjects::Subjects;
+use authgate_core::EventKind;
 use authgate_core::{
     AuthError, Notifier, Provider, Secret, SecurityEvent, TotpEnrolment, now_millis,
 };
@@ -60,7 +61,7 @@ impl MfaService {
         .await;
         self.events
             .record(
-                "totp_enrolment_start",
+                EventKind::TotpEnrolmentStart,
                 meta,
                 None,
                 Some(&caller.claims.sub),
@@ -131,7 +132,7 @@ impl MfaService {
         .await;
         self.events
             .record(
-                "totp_enrolment_finish",
+                EventKind::TotpEnrolmentFinish,
                 meta,
                 None,
                 Some(&caller.claims.sub),
@@ -151,24 +152,27 @@ impl MfaService {
     ) -> Result<Vec<Secret>, AuthError> {
         let result = async {
             self.provider
-                .account.verify_password(&caller.claims, &caller.token, password)
+                .account
+                .verify_password(&caller.claims, &caller.token, password)
                 .await?;
-            let account = self.provider.admin.admin_get_user(&caller.claims.sub).await?;
+            let account = self
+                .provider
+                .admin
+                .admin_get_user(&caller.claims.sub)
+                .await?;
             if !account.mfa_enabled {
-                return Err(AuthError::Conflict(
-                    "no authenticator is active: recovery codes come with one (POST /v1/auth/mfa/totp)"
-                        .into(),
-                ));
+                return Err(AuthError::NoAuthenticator);
             }
             let codes = self.recovery_codes.issue(&caller.claims.sub).await?;
-            self.notices.notice(&account.email, SecurityEvent::RecoveryCodesRegenerated)
+            self.notices
+                .notice(&account.email, SecurityEvent::RecoveryCodesRegenerated)
                 .await;
             Ok(codes)
         }
         .await;
         self.events
             .record(
-                "recovery_codes_regenerate",
+                EventKind::RecoveryCodesRegenerate,
                 meta,
                 None,
                 Some(&caller.claims.sub),

@@ -16,6 +16,7 @@
 
 use crate::events::RequestMeta;
 use crate::mfa::MfaService;
+use authgate_core::EventKind;
 use authgate_core::policy::normalize_email;
 use authgate_core::{AuthError, Notification, Secret, SecurityEvent, TotpEnrolment, now_millis};
 use authgate_embedded::codes::{code_matches, generate_code, hash_code};
@@ -95,7 +96,7 @@ impl MfaService {
         .await;
         let sub = result.as_ref().ok().and_then(|s| s.as_deref());
         self.events
-            .record("mfa_reset_start", meta, Some(&email), sub, &result)
+            .record(EventKind::MfaResetStart, meta, Some(&email), sub, &result)
             .await;
         match result {
             // Unknown, disabled or known: the same answer.
@@ -179,7 +180,7 @@ impl MfaService {
         .await;
         self.events
             .record(
-                "mfa_reset_verify",
+                EventKind::MfaResetVerify,
                 meta,
                 Some(&email),
                 subject.as_deref(),
@@ -240,7 +241,7 @@ impl MfaService {
         let (sub, email) = who.unzip();
         self.events
             .record(
-                "mfa_reset_confirm",
+                EventKind::MfaResetConfirm,
                 meta,
                 email.as_deref(),
                 sub.as_deref(),

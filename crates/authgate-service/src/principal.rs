@@ -40,9 +40,18 @@ pub(crate) struct Sealed;
 pub struct ClientCaller {
     pub client_id: String,
     pub scopes: Vec<String>,
+    _authenticated: Sealed,
 }
 
 impl ClientCaller {
+    pub(crate) fn new(client_id: String, scopes: Vec<String>) -> Self {
+        Self {
+            client_id,
+            scopes,
+            _authenticated: Sealed,
+        }
+    }
+
     /// The platform-wide grants of the client: every grant with the `admin`
     /// scope, none otherwise (its scopes count in decisions only).
     pub fn grants(&self) -> Vec<String> {
@@ -97,7 +106,7 @@ impl AdminActor {
         if authgate_core::authz::grants_cover_all(&self.grants, target) {
             Ok(())
         } else {
-            Err(AuthError::Forbidden(format!(
+            Err(AuthError::InsufficientGrants(format!(
                 "{what} carries grants you do not hold yourself"
             )))
         }

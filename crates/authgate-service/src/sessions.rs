@@ -8,6 +8,7 @@
 use crate::events::{EventRecorder, RequestMeta};
 use crate::principal::Caller;
 use crate::subjects::Subjects;
+use authgate_core::EventKind;
 use authgate_core::token::unverified_claims;
 use authgate_core::{
     AccessClaims, AuthError, Authenticated, Provider, Secret, TokenSet, now_millis,
@@ -56,7 +57,7 @@ impl SessionService {
         };
         let sub = result.as_ref().ok().map(|s| s.user.provider_sub.as_str());
         self.events
-            .record("refresh", meta, None, sub, &result)
+            .record(EventKind::Refresh, meta, None, sub, &result)
             .await;
         result
     }
@@ -75,7 +76,13 @@ impl SessionService {
                 .map_err(AuthError::from);
         }
         self.events
-            .record("sign_out", meta, None, Some(&caller.claims.sub), &result)
+            .record(
+                EventKind::SignOut,
+                meta,
+                None,
+                Some(&caller.claims.sub),
+                &result,
+            )
             .await;
         result
     }

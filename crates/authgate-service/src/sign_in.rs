@@ -9,6 +9,7 @@ use crate::login::{LoginTransactions, Proof, and_then};
 use crate::notices::Notices;
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::{SessionService, SessionView};
+use authgate_core::EventKind;
 use authgate_core::policy::{PasswordPolicy, normalize_email};
 use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
@@ -77,7 +78,7 @@ impl SignInService {
         .await;
         let sub = result.as_ref().ok().map(|o| o.user_sub.as_str());
         self.events
-            .record("sign_up", meta, Some(&email), sub, &result)
+            .record(EventKind::SignUp, meta, Some(&email), sub, &result)
             .await;
         match result {
             // A taken address answers like a new sign-up (the audit row above
@@ -112,7 +113,7 @@ impl SignInService {
             self.provider.passwords.confirm_sign_up(&email, code).await
         };
         self.events
-            .record("sign_up_confirm", meta, Some(&email), None, &result)
+            .record(EventKind::SignUpConfirm, meta, Some(&email), None, &result)
             .await;
         result
     }
@@ -125,7 +126,7 @@ impl SignInService {
         let email = normalize_email("email", email)?;
         let result = self.provider.passwords.resend_confirmation(&email).await;
         self.events
-            .record("sign_up_resend", meta, Some(&email), None, &result)
+            .record(EventKind::SignUpResend, meta, Some(&email), None, &result)
             .await;
         result
     }
@@ -141,7 +142,7 @@ impl SignInService {
         let result = self.next_step(&email, Proof::Password.as_str(), step).await;
         self.events
             .record(
-                "sign_in",
+                EventKind::SignIn,
                 meta,
                 Some(&email),
                 signed_in_sub(&result),
@@ -213,7 +214,7 @@ impl SignInService {
                         .await?;
                     self.events
                         .record(
-                            "recovery_code_sign_in",
+                            EventKind::RecoveryCodeSignIn,
                             meta,
                             Some(&email),
                             Some(&session.user.provider_sub),
@@ -226,9 +227,9 @@ impl SignInService {
         }
         .await;
         let event = match kind {
-            ChallengeKind::NewPasswordRequired => "challenge_new_password",
-            ChallengeKind::TotpRequired => "challenge_totp",
-            ChallengeKind::MfaSetupRequired => "challenge_mfa_setup",
+            ChallengeKind::NewPasswordRequired => EventKind::ChallengeNewPassword,
+            ChallengeKind::TotpRequired => EventKind::ChallengeTotp,
+            ChallengeKind::MfaSetupRequired => EventKind::ChallengeMfaSetup,
         };
         self.events
             .record(event, meta, Some(&email), signed_in_sub(&result), &result)

@@ -5,6 +5,7 @@
 
 use crate::events::EventRecorder;
 use crate::principal::{ADMIN_GRANT, AdminActor, Caller, Principal};
+use authgate_core::EventKind;
 use authgate_core::authz::{ContextUser, MfaState, TenantMembership, UserContext, covering_grant};
 use authgate_core::{AuthError, Provider, now_millis};
 use authgate_store::catalog::RoleScope;
@@ -171,7 +172,7 @@ impl Subjects {
             self.events
                 .record_change(
                     &actor,
-                    "invitation_bound",
+                    EventKind::InvitationBound,
                     &Default::default(),
                     Some(&user.provider_sub),
                     &target,
@@ -190,11 +191,7 @@ impl Subjects {
         if covering_grant(&actor.grants, ADMIN_GRANT).is_some() {
             Ok(actor)
         } else {
-            Err(AuthError::Forbidden(
-                "this needs a platform role that grants platform:admin, \
-                 or a machine client with the admin scope"
-                    .into(),
-            ))
+            Err(AuthError::AdminRequired)
         }
     }
 

@@ -10,6 +10,7 @@ use crate::catalog::OWNER_ROLE;
 use crate::events::{EventRecorder, RequestMeta};
 use crate::principal::Caller;
 use crate::subjects::Subjects;
+use authgate_core::EventKind;
 use authgate_core::authz::{covering_grant, grants_cover_all};
 use authgate_core::policy::normalize_email;
 use authgate_core::{AuthError, Provider, now_millis};
@@ -41,7 +42,7 @@ impl TenantActor {
         if covering_grant(&self.grants, grant).is_some() {
             Ok(())
         } else {
-            Err(AuthError::Forbidden(format!(
+            Err(AuthError::NoGrant(format!(
                 "your role in this tenant does not grant {grant}"
             )))
         }
@@ -117,7 +118,7 @@ impl TenantService {
     async fn record_in_tenant<T>(
         &self,
         actor: &TenantActor,
-        kind: &'static str,
+        kind: EventKind,
         meta: &RequestMeta,
         subject: Option<&str>,
         result: &Result<T, AuthError>,
@@ -153,7 +154,7 @@ impl TenantService {
         if grants_cover_all(&actor.grants, grants) {
             Ok(())
         } else {
-            Err(AuthError::Forbidden(format!(
+            Err(AuthError::InsufficientGrants(format!(
                 "the role {role} carries grants you do not hold"
             )))
         }
@@ -190,7 +191,7 @@ impl TenantService {
         self.events
             .record_change(
                 &caller.claims.sub,
-                "tenant_create",
+                EventKind::TenantCreate,
                 meta,
                 None,
                 &target,
@@ -258,7 +259,7 @@ impl TenantService {
             })
         }
         .await;
-        self.record_in_tenant(&actor, "tenant_rename", meta, None, &result)
+        self.record_in_tenant(&actor, EventKind::TenantRename, meta, None, &result)
             .await;
         result
     }
@@ -276,7 +277,7 @@ impl TenantService {
             Ok(())
         }
         .await;
-        self.record_in_tenant(&actor, "tenant_delete", meta, None, &result)
+        self.record_in_tenant(&actor, EventKind::TenantDelete, meta, None, &result)
             .await;
         result
     }
@@ -325,7 +326,7 @@ impl TenantService {
                         .add_member(actor.tenant.id, user.id, &role, now)
                         .await
                     {
-                        Err(StoreError::Conflict) => Err(AuthError::Conflict(
+                        Err(StoreError::Conflict) => Err(AuthError::AlreadyExists(
                             "this user is a member of the tenant already".into(),
                         )),
                         Err(other) => Err(other.into()),
@@ -348,7 +349,7 @@ impl TenantService {
                         created_at: now,
                     };
                     match self.store.invite(&invitation).await {
-                        Err(StoreError::Conflict) => Err(AuthError::Conflict(
+                        Err(StoreError::Conflict) => Err(AuthError::AlreadyExists(
                             "this address is invited to the tenant already".into(),
                         )),
                         Err(other) => Err(other.into()),
@@ -359,8 +360,8 @@ impl TenantService {
         }
         .await;
         let kind = match &result {
-            Ok(Added::Invited(_)) => "member_invite",
-            _ => "member_add",
+            Ok(Added::Invited(_)) => EventKind::MemberInvite,
+            _ => EventKind::MemberAdd,
         };
         self.record_in_tenant(&actor, kind, meta, subject.as_deref(), &result)
             .await;
@@ -390,7 +391,7 @@ impl TenantService {
             }
         }
         .await;
-        self.record_in_tenant(&actor, "invitation_withdraw", meta, None, &result)
+        self.record_in_tenant(&actor, EventKind::InvitationWithdraw, meta, None, &result)
             .await;
         result
     }
@@ -446,16 +447,14 @@ impl TenantService {
             {
                 MembershipChange::Done => Ok(()),
                 MembershipChange::NotFound => Err(AuthError::NotFound("member".into())),
-                MembershipChange::LastOwner => Err(AuthError::Conflict(
-                    "a tenant keeps at least one owner: make another member owner first".into(),
-                )),
+                MembershipChange::LastOwner => Err(AuthError::LastOwner),
             }
         }
         .await;
         let kind = if new_role.is_some() {
-            "member_role_change"
+            EventKind::MemberRoleChange
         } else {
-            "member_remove"
+            EventKind::MemberRemove
         };
         self.record_in_tenant(&actor, kind, meta, subject.as_deref(), &result)
             .await;

@@ -45,7 +45,7 @@ impl Store {
                  request_id, actor, target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(event.at_millis)
-            .bind(event.kind)
+            .bind(event.kind.as_str())
             .bind(event.outcome.as_str())
             .bind(event.reason)
             .bind(event.provider.as_str())

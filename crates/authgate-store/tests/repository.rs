@@ -960,7 +960,7 @@ async fn signing_keys_retire_and_prune(store: Store) {
 }
 
 fn event(
-    kind: &'static str,
+    kind: authgate_core::EventKind,
     reason: Option<&'static str>,
     subject: Option<&str>,
     at_millis: i64,
@@ -986,10 +986,25 @@ fn event(
 
 async fn audit_events_filter_newest_first(store: Store) {
     let events = [
-        event("sign_in", None, Some("alice"), 1_000),
-        event("sign_in", Some("invalid_credentials"), None, 2_000),
-        event("refresh", None, Some("alice"), 3_000),
-        event("sign_in", Some("invalid_credentials"), Some("bob"), 4_000),
+        event(authgate_core::EventKind::SignIn, None, Some("alice"), 1_000),
+        event(
+            authgate_core::EventKind::SignIn,
+            Some("invalid_credentials"),
+            None,
+            2_000,
+        ),
+        event(
+            authgate_core::EventKind::Refresh,
+            None,
+            Some("alice"),
+            3_000,
+        ),
+        event(
+            authgate_core::EventKind::SignIn,
+            Some("invalid_credentials"),
+            Some("bob"),
+            4_000,
+        ),
     ];
     store.insert_audit_events(&events[..1]).await.unwrap();
     store.insert_audit_events(&events[1..]).await.unwrap();

@@ -418,7 +418,7 @@ async fn mfa_off_refuses_enrolment(engine: Engine) {
             session["accessToken"].as_str().unwrap(),
         )
         .await;
-    assert_problem(response, 403, "forbidden").await;
+    assert_problem(response, 403, "mfa_disabled").await;
     app.finish().await;
 }
 

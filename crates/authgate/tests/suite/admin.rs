@@ -28,7 +28,7 @@ async fn the_audit_trail_answers_why_a_sign_in_failed(engine: Engine) {
             user["accessToken"].as_str().unwrap(),
         )
         .await;
-    assert_problem(response, 403, "forbidden").await;
+    assert_problem(response, 403, "admin_required").await;
 
     sign_in_raw(&app, "Sue@Example.com", "Wrong-Password-123").await;
     let events = |query: &str| {
@@ -96,7 +96,7 @@ async fn only_platform_admins_administer(engine: Engine) {
     let user = app.sign_in("user@example.com").await;
     let token = user["accessToken"].as_str().unwrap();
     let response = app.get_bearer("/v1/admin/users", token).await;
-    assert_problem(response, 403, "forbidden").await;
+    assert_problem(response, 403, "admin_required").await;
     let response = admin_post(
         &app,
         token,
@@ -104,7 +104,7 @@ async fn only_platform_admins_administer(engine: Engine) {
         json!({"email": "x@example.com"}),
     )
     .await;
-    assert_problem(response, 403, "forbidden").await;
+    assert_problem(response, 403, "admin_required").await;
     let response = app.get("/v1/admin/users").await;
     assert_problem(response, 401, "missing_token").await;
     // Nothing was created by the refused call.

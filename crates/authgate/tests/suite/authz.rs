@@ -107,13 +107,13 @@ async fn tenant_lifecycle_keeps_401_403_and_404_apart(engine: Engine) {
         app.call(Method::PATCH, &path, Some(&viewer), rename.clone())
             .await,
         403,
-        "forbidden",
+        "no_grant",
     )
     .await;
     assert_problem(
         app.call(Method::DELETE, &path, Some(&viewer), None).await,
         403,
-        "forbidden",
+        "no_grant",
     )
     .await;
     let renamed = json_of(
@@ -174,7 +174,7 @@ async fn tenant_lifecycle_keeps_401_403_and_404_apart(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "no_grant",
     )
     .await;
     let leave = app
@@ -222,7 +222,7 @@ async fn tenant_lifecycle_keeps_401_403_and_404_apart(engine: Engine) {
         .iter()
         .find(|r| r.kind == "tenant_rename" && r.outcome == "failure")
         .unwrap();
-    assert_eq!(refused.reason.as_deref(), Some("forbidden"));
+    assert_eq!(refused.reason.as_deref(), Some("no_grant"));
     assert!(refused.actor.is_some());
     app.finish().await;
 }
@@ -243,7 +243,7 @@ async fn invitation_binds_on_first_sign_in(engine: Engine) {
         app.add_member(&owner, &tenant, "newcomer@example.com", "member")
             .await,
         409,
-        "conflict",
+        "already_exists",
     )
     .await;
     let members = json_of(
@@ -277,7 +277,7 @@ async fn invitation_binds_on_first_sign_in(engine: Engine) {
         app.call(Method::DELETE, &invitation, Some(&viewer), None)
             .await,
         403,
-        "forbidden",
+        "no_grant",
     )
     .await;
     assert_eq!(
@@ -350,7 +350,7 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         app.add_member(&admin, &tenant, "other@example.com", "owner")
             .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     json_of(
@@ -371,7 +371,7 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     assert_problem(
@@ -383,14 +383,14 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     assert_problem(
         app.call(Method::DELETE, &member(&owner_id), Some(&admin), None)
             .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     let promoted = app
@@ -443,7 +443,7 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         app.call(Method::POST, "/v1/admin/roles", Some(&admin), Some(wider))
             .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     let narrower = json!({"key": "reader", "scope": "tenant", "grants": ["users:read"]});
@@ -482,7 +482,7 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     let root_id = json_of(
@@ -503,7 +503,7 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     assert_problem(
@@ -541,7 +541,7 @@ async fn nobody_hands_out_more_than_they_hold(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     app.finish().await;
@@ -557,7 +557,7 @@ async fn a_tenant_always_keeps_an_owner(engine: Engine) {
         app.call(Method::DELETE, &member(&first_id), Some(&first), None)
             .await,
         409,
-        "conflict",
+        "last_owner",
     )
     .await;
     assert_problem(
@@ -569,7 +569,7 @@ async fn a_tenant_always_keeps_an_owner(engine: Engine) {
         )
         .await,
         409,
-        "conflict",
+        "last_owner",
     )
     .await;
     json_of(
@@ -732,7 +732,7 @@ async fn the_catalog_is_data_edited_at_run_time(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "admin_required",
     )
     .await;
     let bad = json!({"key": "x", "scope": "tenant", "grants": ["Not A Grant"]});
@@ -770,7 +770,7 @@ async fn the_catalog_is_data_edited_at_run_time(engine: Engine) {
         app.call(Method::POST, "/v1/admin/roles", Some(&root), Some(auditor))
             .await,
         409,
-        "conflict",
+        "already_exists",
     )
     .await;
 
@@ -825,14 +825,14 @@ async fn the_catalog_is_data_edited_at_run_time(engine: Engine) {
         app.call(Method::DELETE, "/v1/admin/roles/auditor", Some(&root), None)
             .await,
         409,
-        "conflict",
+        "role_in_use",
     )
     .await;
     assert_problem(
         app.call(Method::DELETE, "/v1/admin/roles/owner", Some(&root), None)
             .await,
         409,
-        "conflict",
+        "built_in_role",
     )
     .await;
     assert_problem(
@@ -844,7 +844,7 @@ async fn the_catalog_is_data_edited_at_run_time(engine: Engine) {
         )
         .await,
         409,
-        "conflict",
+        "role_in_use",
     )
     .await;
     let updated = json_of(
@@ -889,7 +889,7 @@ async fn the_catalog_is_data_edited_at_run_time(engine: Engine) {
     );
     assert!(
         rows.iter()
-            .any(|r| r.kind == "role_delete" && r.reason.as_deref() == Some("conflict"))
+            .any(|r| r.kind == "role_delete" && r.reason.as_deref() == Some("role_in_use"))
     );
     app.finish().await;
 }
@@ -1049,7 +1049,7 @@ async fn machine_clients_use_client_credentials(engine: Engine) {
         app.call(Method::GET, "/v1/admin/users", Some(&plain_token), None)
             .await,
         403,
-        "forbidden",
+        "admin_required",
     )
     .await;
     // A machine token is no user: user endpoints refuse it.
@@ -1096,7 +1096,7 @@ async fn machine_clients_use_client_credentials(engine: Engine) {
         app.call(Method::GET, "/v1/admin/users", Some(&narrowed_token), None)
             .await,
         403,
-        "forbidden",
+        "admin_required",
     )
     .await;
 
@@ -1199,7 +1199,7 @@ async fn machine_clients_use_client_credentials(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "admin_required",
     )
     .await;
     let revoked = app
@@ -1449,7 +1449,7 @@ async fn cedar_policies_add_conditions_beyond_roles(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "admin_required",
     )
     .await;
 
@@ -1480,7 +1480,7 @@ async fn cedar_policies_add_conditions_beyond_roles(engine: Engine) {
         )
         .await,
         409,
-        "conflict",
+        "already_exists",
     )
     .await;
     let permit = json!({"policy": "permit(principal is User, action == Action::\"reports:export\", resource) when { principal.tenantRole == \"viewer\" };"});

@@ -290,7 +290,7 @@ async fn administration_from_creation_to_deletion(provider: Provider) {
     let response = app
         .get_bearer("/v1/admin/users", plain["accessToken"].as_str().unwrap())
         .await;
-    assert_problem(response, 403, "forbidden").await;
+    assert_problem(response, 403, "admin_required").await;
 
     let email = "new@example.com";
     let create = || {

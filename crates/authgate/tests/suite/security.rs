@@ -103,7 +103,7 @@ async fn a_tenant_owner_is_no_platform_admin(engine: Engine) {
         app.call(Method::GET, "/v1/admin/users", Some(&mallory), None)
             .await,
         403,
-        "forbidden",
+        "admin_required",
     )
     .await;
 
@@ -361,7 +361,7 @@ async fn a_limited_admin_cannot_escalate(engine: Engine) {
             app.call(method, &path, Some(&ops), Some(grab_everything.clone()))
                 .await,
             403,
-            "forbidden",
+            "insufficient_grants",
         )
         .await;
         assert!(
@@ -392,7 +392,7 @@ async fn a_limited_admin_cannot_escalate(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
 
@@ -407,7 +407,7 @@ async fn a_limited_admin_cannot_escalate(engine: Engine) {
             )
             .await,
             403,
-            "forbidden",
+            "insufficient_grants",
         )
         .await;
     }
@@ -420,7 +420,7 @@ async fn a_limited_admin_cannot_escalate(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     assert_eq!(
@@ -451,7 +451,7 @@ async fn a_limited_admin_cannot_escalate(engine: Engine) {
         )
         .await,
         403,
-        "forbidden",
+        "insufficient_grants",
     )
     .await;
     let revoked = app
