@@ -4,13 +4,13 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantBody {
     pub name: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantResponse {
     pub id: String,
@@ -22,25 +22,25 @@ pub struct TenantResponse {
     pub created_at: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantList {
     pub tenants: Vec<TenantResponse>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddMemberBody {
     pub email: String,
     pub role: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberRoleBody {
     pub role: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberResponse {
     pub user_id: String,
@@ -51,7 +51,7 @@ pub struct MemberResponse {
     pub since: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationResponse {
     pub email: String,
@@ -59,7 +59,7 @@ pub struct InvitationResponse {
     pub invited_at: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberList {
     pub members: Vec<MemberResponse>,
     /// Addresses without an account yet; they become members on first sign-in.
@@ -67,7 +67,7 @@ pub struct MemberList {
 }
 
 /// `status` is `member` (added) or `invited` (no account yet).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddMemberResponse {
     pub status: String,
@@ -88,7 +88,7 @@ pub struct RoleBody {
 }
 
 /// PUT: the key comes from the path.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleUpdateBody {
     #[serde(default)]
@@ -98,7 +98,7 @@ pub struct RoleUpdateBody {
     pub grants: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleResponse {
     pub key: String,
@@ -108,18 +108,18 @@ pub struct RoleResponse {
     pub updated_at: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RoleList {
     pub roles: Vec<RoleResponse>,
 }
 
 /// `{role}`: a platform role key, or `null` to take the role away.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlatformRoleBody {
     pub role: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformRoleResponse {
     /// The app user id.
@@ -127,13 +127,13 @@ pub struct PlatformRoleResponse {
     pub platform_role: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 pub struct ScopeQuery {
     /// `platform` or `tenant`; needed when a key exists in both scopes.
     pub scope: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyBody {
     /// Optional on POST (generated); taken from the path on PUT.
@@ -145,7 +145,7 @@ pub struct PolicyBody {
     pub policy: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyResponse {
     pub id: String,
@@ -154,13 +154,13 @@ pub struct PolicyResponse {
     pub updated_at: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PolicyList {
     pub policies: Vec<PolicyResponse>,
 }
 
 /// A role as clients see it in the catalog.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogRole {
     pub key: String,
@@ -169,7 +169,7 @@ pub struct CatalogRole {
     pub grants: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogPolicy {
     pub id: String,
@@ -177,7 +177,7 @@ pub struct CatalogPolicy {
 }
 
 /// How to read the catalog.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogHints {
     /// How grants match actions.
@@ -196,7 +196,7 @@ pub struct CatalogHints {
 }
 
 /// `GET /v1/auth/authorization-catalog`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogResponse {
     /// Changes whenever a role or policy does; also the `ETag`.
@@ -208,7 +208,7 @@ pub struct CatalogResponse {
     pub hints: CatalogHints,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckBody {
     /// A permission string, e.g. `devices:read`.
@@ -220,7 +220,7 @@ pub struct CheckBody {
 }
 
 /// A machine client as administrators see it (never its secret).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientView {
     pub id: String,
@@ -231,7 +231,7 @@ pub struct ClientView {
     pub revoked_at: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClientList {
     pub clients: Vec<ClientView>,
 }

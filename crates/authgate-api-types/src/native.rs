@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignUpBody {
     pub email: String,
@@ -16,7 +16,7 @@ pub struct SignUpBody {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// `EMAIL`
@@ -25,7 +25,7 @@ pub struct Delivery {
     pub destination: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignUpResponse {
     pub user_sub: String,
@@ -35,7 +35,7 @@ pub struct SignUpResponse {
     pub delivery: Option<Delivery>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmSignUpBody {
     pub email: String,
@@ -43,27 +43,27 @@ pub struct ConfirmSignUpBody {
     pub code: Secret,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmSignUpResponse {
     pub confirmed: bool,
     pub can_sign_in: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EmailBody {
     pub email: String,
 }
 
 /// The same answer whether or not an account exists.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptedResponse {
     pub message: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInBody {
     pub email: String,
@@ -71,7 +71,7 @@ pub struct SignInBody {
     pub password: Secret,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// The app user id (authgate's own).
@@ -88,7 +88,7 @@ pub fn shown_once(codes: Vec<Secret>) -> Vec<String> {
 }
 
 /// A successful authentication.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionResponse {
     /// The only bearer token for protected APIs.
@@ -106,12 +106,12 @@ pub struct SessionResponse {
     pub user: UserView,
     /// Only when this sign-in enrolled an authenticator (`MFA_SETUP_REQUIRED`):
     /// ten one-time recovery codes, shown this once.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovery_codes: Vec<String>,
 }
 
 /// Another step is needed.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeResponseBody {
     /// `NEW_PASSWORD_REQUIRED`, `TOTP_REQUIRED`, `MFA_SETUP_REQUIRED`
@@ -122,21 +122,21 @@ pub struct ChallengeResponseBody {
 }
 
 /// A Session or a Challenge.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum SignInResponse {
     Session(SessionResponse),
     Challenge(ChallengeResponseBody),
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshBody {
     #[schema(value_type = String)]
     pub refresh_token: Secret,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubjectUser {
     pub id: String,
@@ -148,7 +148,7 @@ pub struct SubjectUser {
 }
 
 /// Who is calling.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubjectResponse {
     pub user: SubjectUser,
@@ -156,13 +156,13 @@ pub struct SubjectResponse {
     pub provider: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
     /// `ok`
     pub status: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewPasswordChallengeBody {
     pub email: String,
@@ -173,7 +173,7 @@ pub struct NewPasswordChallengeBody {
     pub new_password: Secret,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeChallengeBody {
     pub email: String,
@@ -186,7 +186,7 @@ pub struct CodeChallengeBody {
 }
 
 /// A TOTP secret to add to an authenticator app.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TotpEnrolmentResponse {
     /// Base32.
@@ -195,7 +195,7 @@ pub struct TotpEnrolmentResponse {
     pub otpauth_uri: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeBody {
     #[schema(value_type = String)]
@@ -203,7 +203,7 @@ pub struct CodeBody {
 }
 
 /// `POST /v1/auth/mfa/totp/verify`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TotpVerifyBody {
     /// A code of the new authenticator.
@@ -215,7 +215,7 @@ pub struct TotpVerifyBody {
     pub current_code: Option<Secret>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaEnabledResponse {
     pub mfa_enabled: bool,
@@ -224,21 +224,21 @@ pub struct MfaEnabledResponse {
 }
 
 /// Recovery codes, shown once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryCodesResponse {
     pub recovery_codes: Vec<String>,
 }
 
 /// How many recovery codes are left.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryCodesLeftResponse {
     pub remaining: i64,
 }
 
 /// `POST /v1/auth/password-resets`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordResetRequestBody {
     pub email: String,
@@ -248,7 +248,7 @@ pub struct PasswordResetRequestBody {
     pub recovery_code: Option<Secret>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordResetConfirmBody {
     pub email: String,
@@ -258,13 +258,13 @@ pub struct PasswordResetConfirmBody {
     pub new_password: Secret,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordResetResponse {
     pub password_reset: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordChangeBody {
     #[schema(value_type = String, format = Password)]
@@ -273,14 +273,14 @@ pub struct PasswordChangeBody {
     pub new_password: Secret,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordBody {
     #[schema(value_type = String, format = Password)]
     pub password: Secret,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordVerifiedResponse {
     pub verified: bool,
@@ -288,7 +288,7 @@ pub struct PasswordVerifiedResponse {
     pub verified_until: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminCreateUserBody {
     pub email: String,
@@ -297,7 +297,7 @@ pub struct AdminCreateUserBody {
 }
 
 /// An account as administrators see it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUserView {
     /// The app user id.
@@ -316,13 +316,13 @@ pub struct AdminUserView {
     pub created_at: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUserList {
     pub users: Vec<AdminUserView>,
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct AdminUserQuery {
@@ -334,21 +334,21 @@ pub struct AdminUserQuery {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentifierRecoveryBody {
     /// The verified phone number on the account, international form.
     pub phone: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaResetStartResponse {
     /// Opaque; the same kind of answer whether or not the account exists.
     pub session: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaResetVerifyBody {
     pub email: String,
@@ -366,7 +366,7 @@ pub struct MfaResetVerifyBody {
     pub recovery_code: Option<Secret>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaResetVerifyResponse {
     /// The new authenticator's secret (base32).
@@ -376,7 +376,7 @@ pub struct MfaResetVerifyResponse {
     pub access_token: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaResetConfirmBody {
     /// The recovery-only token of the verify step.
@@ -387,7 +387,7 @@ pub struct MfaResetConfirmBody {
     pub code: Secret,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaResetConfirmResponse {
     pub mfa_reset: bool,
@@ -395,7 +395,7 @@ pub struct MfaResetConfirmResponse {
     pub recovery_codes: Vec<String>,
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct AuditQueryParams {
@@ -416,7 +416,7 @@ pub struct AuditQueryParams {
 }
 
 /// One authentication event.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventView {
     pub id: i64,
@@ -438,7 +438,7 @@ pub struct AuditEventView {
     pub request_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventList {
     pub events: Vec<AuditEventView>,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// OAuth token request (form-encoded).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -17,7 +17,7 @@ pub struct TokenForm {
 }
 
 /// OAuth token response.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OAuthTokenResponse {
     pub access_token: String,
     pub token_type: String,
@@ -31,7 +31,7 @@ pub struct OAuthTokenResponse {
 }
 
 /// OAuth error (RFC 6749 §5.2).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OAuthError {
     pub error: String,
     pub error_description: String,

@@ -74,10 +74,7 @@ impl IntoResponse for OAuthFailure {
         )
             .into_response();
         if self.error == "invalid_client" {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Basic realm="authgate""#),
-            );
+            crate::problem::error_headers(&AuthError::InvalidClient, response.headers_mut());
         }
         response
     }

@@ -3,35 +3,14 @@
 //! Extractor rejections (bad JSON, missing fields, oversized bodies) are mapped
 //! to `AuthError` here too, so a client never sees a bare text error.
 
+pub use authgate_api_types::problem::Problem;
 use authgate_core::AuthError;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// The body of every error answer.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Problem {
-    /// `https://authgate.dev/errors/<code>`
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    /// Stable machine code, e.g. `invalid_credentials`.
-    pub code: String,
-    pub detail: String,
-    /// The request field the error is about, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Filled in by the request-id middleware.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-}
 
 /// An [`AuthError`] as an HTTP answer.
 #[derive(Debug)]
@@ -134,27 +113,37 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        match &self.0 {
-            AuthError::RateLimited { retry_after_secs } => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            AuthError::MissingToken => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            AuthError::InvalidToken { .. } | AuthError::TokenRevoked => {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                );
-            }
-            _ => {}
-        }
+        error_headers(&self.0, response.headers_mut());
         response.extensions_mut().insert(ErrorCode(kind.code));
         response
+    }
+}
+
+/// The headers an error answer carries, whatever its body format (the
+/// native problem+json, the profile's `{message}`, OAuth's error object):
+/// `Retry-After` when rate limited, `WWW-Authenticate` when a credential
+/// is missing or refused. Written here only.
+pub fn error_headers(err: &AuthError, headers: &mut axum::http::HeaderMap) {
+    match err {
+        AuthError::RateLimited { retry_after_secs } => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        AuthError::MissingToken => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        AuthError::InvalidToken { .. } | AuthError::TokenRevoked => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        AuthError::InvalidClient => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="authgate""#),
+            );
+        }
+        _ => {}
     }
 }
 

@@ -14,7 +14,7 @@ use authgate_core::AuthError;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -123,11 +123,7 @@ impl IntoResponse for CompatError {
             }),
         )
             .into_response();
-        if let AuthError::RateLimited { retry_after_secs } = &err {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-        }
+        crate::problem::error_headers(&err, response.headers_mut());
         response.extensions_mut().insert(ErrorCode(kind.code));
         response
     }

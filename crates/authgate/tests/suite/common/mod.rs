@@ -3,6 +3,7 @@
 //! database), mailing through a real SMTP server on loopback; plus helpers to
 //! call it and to forge tokens with its own signing key.
 
+pub mod api;
 pub mod nginx;
 pub mod smtp;
 
@@ -232,21 +233,49 @@ impl TestApp {
 
     /// Sign up and confirm with the mailed code.
     pub async fn confirmed_user(&self, email: &str) {
-        let response = self.sign_up(email).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "{}",
-            response.text().await.unwrap()
-        );
+        let api = self.api();
+        let signed_up = api.sign_up(email, PASSWORD).await.expect("sign-up");
+        assert!(signed_up.requires_confirmation && !signed_up.can_sign_in);
         let code = self.smtp.code(email, 0).await;
-        let response = self
-            .post(
-                "/v1/auth/sign-up/confirm",
-                json!({"email": email, "code": code}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::OK);
+        let confirmed = api
+            .confirm_sign_up(email, &code)
+            .await
+            .expect("confirmation");
+        assert!(confirmed.confirmed && confirmed.can_sign_in);
+    }
+
+    /// Sign in with [`PASSWORD`]: the typed session.
+    pub async fn session(&self, email: &str) -> authgate_api_types::native::SessionResponse {
+        use api::SignInOutcome;
+        self.api().sign_in(email, PASSWORD).await.session()
+    }
+
+    /// Enrol a TOTP authenticator for the signed-in `access` token: its
+    /// secret (checked to come with an `otpauth://` URI and ten recovery
+    /// codes).
+    pub async fn enrol_totp(&self, access: &str) -> Enrolled {
+        let api = self.api();
+        let enrolment = api.begin_totp(access).await.expect("enrolment starts");
+        assert!(
+            enrolment
+                .otpauth_uri
+                .starts_with("otpauth://totp/authgate:"),
+            "{}",
+            enrolment.otpauth_uri
+        );
+        let enabled = api
+            .verify_totp(access, &totp_at(&enrolment.secret, now()), None)
+            .await
+            .expect("a code of the new authenticator activates it");
+        assert!(enabled.mfa_enabled);
+        assert_eq!(
+            enabled.recovery_codes.len(),
+            10,
+            "recovery codes come with it"
+        );
+        Enrolled {
+            secret: enrolment.secret,
+        }
     }
 
     /// Sign in and return the Session body.
@@ -431,6 +460,16 @@ impl TestApp {
         let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
         sign_rs256(&pair, &row.0, claims)
     }
+}
+
+/// An enrolled authenticator.
+pub struct Enrolled {
+    pub secret: String,
+}
+
+/// A six-digit code that is not `code`.
+pub fn other_code(code: &str) -> &'static str {
+    if code == "000000" { "111111" } else { "000000" }
 }
 
 /// An audit row as the tests look at it.
