@@ -395,25 +395,8 @@ pub struct MfaResetConfirmResponse {
     pub recovery_codes: Vec<String>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct AuditQueryParams {
-    /// The provider subject the events are about.
-    pub subject: Option<String>,
-    pub email: Option<String>,
-    /// e.g. `sign_in`, `refresh`, `admin_disable_user`.
-    pub kind: Option<String>,
-    /// An error code, e.g. `invalid_credentials`.
-    pub reason: Option<String>,
-    /// The object acted on: `tenant:<id>`, `role:<scope>/<key>`,
-    /// `policy:<id>`, `client:<id>`.
-    pub target: Option<String>,
-    /// RFC 3339: only events at or after this time.
-    pub since: Option<String>,
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<i64>,
-}
+/// The query of `GET /v1/admin/audit-events`: the domain's audit filter.
+pub use authgate_core::AuditFilter as AuditQueryParams;
 
 /// One authentication event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

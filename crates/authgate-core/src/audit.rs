@@ -103,6 +103,28 @@ impl std::fmt::Display for EventKind {
     }
 }
 
+/// A query of the audit trail, as an administrator sends it (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(rename_all = "camelCase")]
+pub struct AuditFilter {
+    /// The provider subject the events are about.
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    /// e.g. `sign_in`, `refresh`, `admin_disable_user`.
+    pub kind: Option<String>,
+    /// An error code, e.g. `invalid_credentials`.
+    pub reason: Option<String>,
+    /// The object acted on: `tenant:<id>`, `role:<scope>/<key>`,
+    /// `policy:<id>`, `client:<id>`.
+    pub target: Option<String>,
+    /// RFC 3339: only events at or after this time.
+    pub since: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
 /// One audit row. `reason` is an [`crate::AuthError`] code for failures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {

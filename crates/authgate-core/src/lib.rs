@@ -20,7 +20,7 @@ pub mod provider;
 pub mod secret;
 pub mod token;
 
-pub use audit::{AuditEvent, AuditOutcome, EventKind};
+pub use audit::{AuditEvent, AuditFilter, AuditOutcome, EventKind};
 pub use error::AuthError;
 pub use notify::{Notification, Notifier, SecurityEvent};
 pub use provider::{

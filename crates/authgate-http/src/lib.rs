@@ -28,6 +28,7 @@ pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod ratelimit;
+pub mod request_id;
 pub mod state;
 pub mod wire;
 

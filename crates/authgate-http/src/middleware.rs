@@ -4,6 +4,7 @@
 //! answer, and request metrics by route and status.
 
 use crate::problem::ApiError;
+use crate::request_id::REQUEST_ID;
 use authgate_core::AuthError;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{StatusCode, header};
@@ -99,16 +100,6 @@ pub async fn security_headers(
         );
     }
     response
-}
-
-tokio::task_local! {
-    /// The id of the request being served, for problem bodies.
-    pub static REQUEST_ID: String;
-}
-
-/// The current request id, inside a request.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 /// Runs the request inside a scope that knows its request id, and turns bare

@@ -212,6 +212,18 @@ async fn issue(
     }
 }
 
+/// authgate's own keys: they verify machine-client tokens (issuer
+/// `AUTHGATE_PUBLIC_URL`) whatever the provider; with the embedded provider
+/// they are also the keys of `/.well-known/jwks.json`.
+#[utoipa::path(get, path = "/oauth2/jwks.json", tag = "oauth2",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn machine_jwks(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.discovery.machine_jwks()),
+    )
+}
+
 /// `/oauth2`: the token endpoint (rate limited per client address) and
 /// authgate's own keys.
 pub fn router(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
@@ -222,5 +234,5 @@ pub fn router(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> 
             state.clone(),
             crate::ratelimit::limit_public,
         ))
-        .routes(routes!(crate::ops::machine_jwks))
+        .routes(routes!(machine_jwks))
 }

@@ -68,18 +68,6 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
     }))
 }
 
-/// authgate's own keys: they verify machine-client tokens (issuer
-/// `AUTHGATE_PUBLIC_URL`) whatever the provider; with the embedded provider
-/// they are also the keys of `/.well-known/jwks.json`.
-#[utoipa::path(get, path = "/oauth2/jwks.json", tag = "oauth2",
-    responses((status = 200, content_type = "application/json", body = Object)))]
-pub async fn machine_jwks(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.discovery.machine_jwks()),
-    )
-}
-
 /// The keys that verify the tokens.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, content_type = "application/json", body = Object)))]

@@ -12,6 +12,10 @@ use axum::response::{IntoResponse, Response};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// What a native handler answers: its body, or an error rendered as
+/// problem+json.
+pub type ApiResult<T> = Result<T, ApiError>;
+
 /// An [`AuthError`] as an HTTP answer.
 #[derive(Debug)]
 pub struct ApiError(pub AuthError);
@@ -106,7 +110,7 @@ impl IntoResponse for ApiError {
             code: kind.code.to_string(),
             detail,
             field: self.0.field().map(str::to_string),
-            request_id: crate::middleware::current_request_id().filter(|id| !id.is_empty()),
+            request_id: crate::request_id::current_request_id().filter(|id| !id.is_empty()),
         };
         let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(problem)).into_response();

@@ -1,7 +1,8 @@
 //! The throttle at the HTTP edge: each public request is charged to its
 //! client address through the service's [`Throttle`](authgate_service::throttle::Throttle);
 //! over the budget it is answered 429 with `Retry-After`, as problem+json on
-//! the native API and as `{message}` on the CognitoApi profile.
+//! the native API ([`limit_public`]); other front ends render their own format
+//! through [`limit`].
 
 use crate::extract::client_ip;
 use crate::problem::ApiError;
@@ -16,15 +17,9 @@ pub async fn limit_public(State(state): State<AppState>, request: Request, next:
     limit(&state, request, next, |err| ApiError(err).into_response()).await
 }
 
-/// The same limit for the CognitoApi profile, answered as `{message}`.
-pub async fn limit_compat(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    limit(&state, request, next, |err| {
-        crate::compat::CompatError::from(err).into_response()
-    })
-    .await
-}
-
-async fn limit(
+/// Charge the request to its client's budget; over it, answer `refuse`'s
+/// rendering of the 429 (each front end renders its own error format).
+pub async fn limit(
     state: &AppState,
     request: Request,
     next: Next,

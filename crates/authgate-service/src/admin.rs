@@ -8,6 +8,7 @@ use crate::events::{EventRecorder, RequestMeta};
 use crate::notices::Notices;
 use crate::principal::{AdminActor, Caller};
 use crate::subjects::Subjects;
+use authgate_core::AuditFilter;
 use authgate_core::EventKind;
 use authgate_core::policy::normalize_email;
 use authgate_core::{
@@ -47,19 +48,6 @@ pub fn temporary_password() -> Secret {
     }
     chars.shuffle(&mut rand::rng());
     Secret::new(chars.into_iter().collect::<String>())
-}
-
-/// The audit-trail filter as an administrator sends it (all optional).
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub subject: Option<String>,
-    pub email: Option<String>,
-    pub kind: Option<String>,
-    pub reason: Option<String>,
-    pub target: Option<String>,
-    /// RFC 3339.
-    pub since: Option<String>,
-    pub limit: Option<i64>,
 }
 
 #[derive(Clone)]

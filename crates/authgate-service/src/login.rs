@@ -155,3 +155,149 @@ pub fn and_then(proved: &str, proof: Proof) -> String {
         format!("{proved},{}", proof.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authgate_core::ChallengeParameters;
+
+    /// Login transactions on a fresh SQLite store.
+    async fn transactions(ttl: Duration) -> (LoginTransactions, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("authgate-login-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let logins = LoginTransactions {
+            store,
+            provider: ProviderId::EMBEDDED,
+            ttl,
+        };
+        (logins, dir)
+    }
+
+    fn step(kind: ChallengeKind) -> ChallengeStep {
+        ChallengeStep {
+            kind,
+            state: Secret::new("provider-state"),
+            parameters: ChallengeParameters::None,
+        }
+    }
+
+    const EMAIL: &str = "lt@example.com";
+
+    #[tokio::test]
+    async fn a_step_is_answered_once_with_the_providers_state_and_what_was_proved() {
+        let (logins, dir) = transactions(Duration::from_secs(60)).await;
+        let handle = logins
+            .begin(EMAIL, "password", &step(ChallengeKind::TotpRequired))
+            .await
+            .unwrap();
+        assert_ne!(
+            handle.expose(),
+            "provider-state",
+            "the client never sees the state"
+        );
+        let pending = logins
+            .take(&handle, EMAIL, ChallengeKind::TotpRequired)
+            .await
+            .unwrap();
+        assert_eq!(pending.state.expose(), "provider-state");
+        assert_eq!(pending.proved, "password");
+        logins.end(&pending).await.unwrap();
+        assert_eq!(
+            logins
+                .take(&handle, EMAIL, ChallengeKind::TotpRequired)
+                .await
+                .err(),
+            Some(AuthError::InvalidSession)
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn another_address_or_another_kind_of_challenge_ends_the_transaction() {
+        let (logins, dir) = transactions(Duration::from_secs(60)).await;
+        let cases = [
+            ("someone@example.com", ChallengeKind::TotpRequired),
+            (EMAIL, ChallengeKind::MfaSetupRequired),
+        ];
+        for (email, kind) in cases {
+            let handle = logins
+                .begin(EMAIL, "password", &step(ChallengeKind::TotpRequired))
+                .await
+                .unwrap();
+            assert_eq!(
+                logins.take(&handle, email, kind).await.err(),
+                Some(AuthError::InvalidSession),
+                "{email} {kind:?}"
+            );
+            // Presented wrongly once, it is gone for the right answer too.
+            assert_eq!(
+                logins
+                    .take(&handle, EMAIL, ChallengeKind::TotpRequired)
+                    .await
+                    .err(),
+                Some(AuthError::InvalidSession)
+            );
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn wrong_answers_spend_the_tries_and_an_expired_step_is_refused() {
+        let (logins, dir) = transactions(Duration::from_secs(60)).await;
+        let handle = logins
+            .begin(EMAIL, "password", &step(ChallengeKind::TotpRequired))
+            .await
+            .unwrap();
+        for _ in 0..MAX_ATTEMPTS {
+            let pending = logins
+                .take(&handle, EMAIL, ChallengeKind::TotpRequired)
+                .await
+                .unwrap();
+            logins.failed(&pending).await.unwrap();
+        }
+        assert_eq!(
+            logins
+                .take(&handle, EMAIL, ChallengeKind::TotpRequired)
+                .await
+                .err(),
+            Some(AuthError::InvalidSession)
+        );
+
+        let (expiring, dir2) = transactions(Duration::ZERO).await;
+        let handle = expiring
+            .begin(EMAIL, "password", &step(ChallengeKind::NewPasswordRequired))
+            .await
+            .unwrap();
+        assert_eq!(
+            expiring
+                .take(&handle, EMAIL, ChallengeKind::NewPasswordRequired)
+                .await
+                .err(),
+            Some(AuthError::InvalidSession)
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(dir2).unwrap();
+    }
+
+    #[test]
+    fn proofs_accumulate_in_order() {
+        let after_password = Proof::Password.as_str();
+        let after_new_password = and_then(
+            after_password,
+            Proof::of_answer(ChallengeKind::NewPasswordRequired),
+        );
+        assert_eq!(after_new_password, "password,new_password");
+        assert_eq!(
+            and_then(
+                &after_new_password,
+                Proof::of_answer(ChallengeKind::MfaSetupRequired)
+            ),
+            "password,new_password,mfa_setup"
+        );
+        assert_eq!(and_then("", Proof::Totp), "totp");
+    }
+}

@@ -8,7 +8,6 @@
 pub mod handlers;
 
 use crate::problem::{ErrorCode, json_rejection_to_error};
-use crate::ratelimit::limit_compat;
 use crate::state::AppState;
 use authgate_core::AuthError;
 use axum::Json;
@@ -51,6 +50,18 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::passkey_login_complete))
         .route_layer(axum::middleware::map_response(bare_errors))
         .route_layer(from_fn_with_state(state.clone(), limit_compat))
+}
+
+/// The rate limit of the public routes, answered as `{message}`.
+async fn limit_compat(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    crate::ratelimit::limit(&state, request, next, |err| {
+        CompatError::from(err).into_response()
+    })
+    .await
 }
 
 /// axum's own answers on the profile's routes (405 for another method) as

@@ -1,7 +1,7 @@
 //! `/v1/authz`: decisions (`check`) and the gateway authorizer (`forward`).
 
 use crate::extract::ApiJson;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use authgate_api_types::authz::*;
 use authgate_core::AuthError;
@@ -13,8 +13,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// May the bearer (a user or a machine client) do `action`?
 #[utoipa::path(post, path = "/v1/authz/check", tag = "authorization", security(("bearer" = [])),

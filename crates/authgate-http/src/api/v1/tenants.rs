@@ -1,7 +1,7 @@
 //! Handlers of tenants and memberships (`/v1/tenants`).
 
 use crate::extract::ApiJson;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::ToWire;
 use authgate_api_types::authz::*;
@@ -9,8 +9,6 @@ use authgate_service::{Caller, RequestMeta};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// Create a tenant; the caller becomes its owner.
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", security(("bearer" = [])),

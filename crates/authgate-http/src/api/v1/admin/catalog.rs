@@ -1,7 +1,7 @@
 //! `/v1/admin/roles`, `/v1/admin/policies` and platform roles: the authorization catalog's administration.
 
 use crate::extract::{ApiJson, query_params};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::ToWire;
 use authgate_api_types::authz::*;
@@ -12,8 +12,6 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// Every role of the catalog.
 #[utoipa::path(get, path = "/v1/admin/roles", tag = "admin", security(("bearer" = [])),

@@ -1,6 +1,6 @@
 //! `/v1/admin/clients`: the machine clients.
 
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::ToWire;
 use authgate_api_types::authz::*;
@@ -8,8 +8,6 @@ use authgate_service::{Principal, RequestMeta};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// The machine clients (`authgate admin create-client` registers them).
 #[utoipa::path(get, path = "/v1/admin/clients", tag = "admin", security(("bearer" = [])),

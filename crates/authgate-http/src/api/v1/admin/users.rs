@@ -1,20 +1,17 @@
 //! Handlers of user administration (`/v1/admin/users`): platform admins only.
 
 use crate::extract::{ApiJson, query_params};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::ToWire;
 use authgate_api_types::native::*;
 use authgate_core::{AccountStatus, AuthError};
-use authgate_service::admin::AuditFilter;
 use authgate_service::{Principal, RequestMeta};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 fn user_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError(AuthError::NotFound("user".into())))
@@ -205,21 +202,7 @@ pub async fn audit_events(
 ) -> ApiResult<Json<AuditEventList>> {
     let admin = state.subjects.require_admin(&principal).await?;
     let query = query_params(query)?;
-    let rows = state
-        .admin_users
-        .admin_audit_events(
-            &admin,
-            AuditFilter {
-                subject: query.subject,
-                email: query.email,
-                kind: query.kind,
-                reason: query.reason,
-                target: query.target,
-                since: query.since,
-                limit: query.limit,
-            },
-        )
-        .await?;
+    let rows = state.admin_users.admin_audit_events(&admin, query).await?;
     Ok(Json(AuditEventList {
         events: rows.into_iter().map(ToWire::to_wire).collect(),
     }))

@@ -2,15 +2,13 @@
 //! change and re-verification. Each one parses, calls the service, renders.
 
 use crate::extract::ApiJson;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use authgate_api_types::native::*;
 use authgate_service::{Caller, RequestMeta};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// Start enrolling a TOTP authenticator: a new secret, active once verified.
 #[utoipa::path(post, path = "/v1/auth/mfa/totp", tag = "mfa", security(("bearer" = [])),

@@ -1,6 +1,6 @@
 //! `/v1/auth/subject` and `/v1/auth/authorization-catalog`: who is calling and the catalog's hints.
 
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::ToWire;
 use authgate_api_types::authz::*;
@@ -11,8 +11,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// Who is calling: the app user, platform role, tenants with role and
 /// grants, and MFA state, in one shape whatever the provider.

@@ -1,7 +1,7 @@
 //! Handlers of lost-authenticator recovery (`/v1/auth/mfa-reset/*`).
 
 use crate::extract::ApiJson;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use authgate_api_types::native::*;
 use authgate_core::AuthError;
@@ -9,8 +9,6 @@ use authgate_service::mfa_reset::MfaRecovery;
 use authgate_service::{MfaService, RequestMeta};
 use axum::Json;
 use axum::extract::State;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// Start replacing a lost authenticator: a code is mailed. The same answer
 /// for unknown accounts.

@@ -3,7 +3,7 @@
 //! [`authgate_service::SessionService`], and renders.
 
 use crate::extract::ApiJson;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::wire::ToWire;
 use authgate_api_types::native::*;
@@ -12,8 +12,6 @@ use authgate_service::{Caller, RequestMeta, SignInResult};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-
-type ApiResult<T> = Result<T, ApiError>;
 
 /// Create an account; a confirmation code is mailed.
 #[utoipa::path(post, path = "/v1/auth/sign-up", tag = "auth", request_body = SignUpBody,
