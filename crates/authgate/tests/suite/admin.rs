@@ -12,7 +12,12 @@ use serde_json::{Value, json};
 
 on_both_engines!(
     only_platform_admins_administer,
-    account_lifecycle_from_creation_to_deletion,
+    an_admin_creates_an_account_with_a_temporary_password,
+    the_first_sign_in_replaces_the_mailed_temporary_password,
+    the_user_list_filters_by_email_prefix_and_status,
+    disabling_ends_sessions_and_sign_in_answers_like_a_wrong_password,
+    a_forced_reset_ends_sessions_and_needs_the_mailed_code,
+    a_deleted_account_is_not_found_and_signs_in_no_more,
     temporary_password_then_mfa_setup_in_one_sign_in,
     the_audit_trail_answers_why_a_sign_in_failed,
 );
@@ -119,49 +124,102 @@ async fn only_platform_admins_administer(engine: Engine) {
     app.finish().await;
 }
 
-async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
-    let app = TestApp::start(engine).await;
-    let admin = app.admin_token("root@example.com").await;
-    let email = "bob@example.com";
+const BOB: &str = "bob@example.com";
 
+/// Root (a platform admin) creates Bob: root's access token and the
+/// created user.
+async fn bob_created(app: &TestApp) -> (String, Value) {
+    let admin = app.admin_token("root@example.com").await;
     let response = admin_post(
-        &app,
+        app,
         &admin,
         "/v1/admin/users",
         json!({"email": "Bob@Example.com", "name": "Bob"}),
     )
     .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let created: Value = response.json().await.unwrap();
-    assert_eq!(created["email"], email);
-    assert_eq!(created["status"], "temporary_password");
-    assert_eq!(created["enabled"], true);
-    let id = created["id"].as_str().unwrap().to_string();
-    let response = admin_post(&app, &admin, "/v1/admin/users", json!({"email": email})).await;
-    assert_problem(response, 409, "username_exists").await;
+    (admin, response.json().await.unwrap())
+}
 
-    // The temporary password is mailed; the first sign-in sets a real one.
-    let temporary = app.smtp.temporary_password(email, 0).await;
-    let response = sign_in_raw(&app, email, &temporary).await;
+/// Bob's mailed temporary password, and the NEW_PASSWORD_REQUIRED challenge
+/// that signing in with it answers.
+async fn temporary_sign_in(app: &TestApp) -> (String, Value) {
+    let temporary = app.smtp.temporary_password(BOB, 0).await;
+    let response = sign_in_raw(app, BOB, &temporary).await;
     let challenge: Value = response.json().await.unwrap();
     assert_eq!(
         challenge["challenge"], "NEW_PASSWORD_REQUIRED",
         "{challenge} (password {temporary})"
     );
-    let new_password = |password: &str| {
-        app.post(
-            "/v1/auth/challenges/new-password",
-            json!({"email": email, "session": challenge["session"], "newPassword": password}),
-        )
+    (temporary, challenge)
+}
+
+/// Answer the NEW_PASSWORD_REQUIRED `challenge` with `password`.
+async fn new_password(app: &TestApp, challenge: &Value, password: &str) -> reqwest::Response {
+    app.post(
+        "/v1/auth/challenges/new-password",
+        json!({"email": BOB, "session": challenge["session"], "newPassword": password}),
+    )
+    .await
+}
+
+/// Bob created, his temporary password replaced by [`PASSWORD`]: root's
+/// access token, Bob's id and the session of that first sign-in.
+async fn bob_active(app: &TestApp) -> (String, String, Value) {
+    let (admin, created) = bob_created(app).await;
+    let (_, challenge) = temporary_sign_in(app).await;
+    let response = new_password(app, &challenge, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let id = created["id"].as_str().unwrap().to_string();
+    (admin, id, response.json().await.unwrap())
+}
+
+/// Each of `kinds` is audited as a success with `admin`'s user as actor
+/// (rows are written in order: the wait is for the last of them).
+async fn audited_by(app: &TestApp, admin: &str, kinds: &[&str]) {
+    let admin_sub = common::claims_of(admin)["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_admin = |r: &common::AuditSeen, kind: &str| {
+        r.kind == kind && r.outcome == "success" && r.actor.as_deref() == Some(admin_sub.as_str())
     };
-    let problem = assert_problem(new_password("weak").await, 422, "invalid_request").await;
+    let last = kinds.last().unwrap();
+    let rows = app.audit_rows_once(|r| by_admin(r, last)).await;
+    for kind in kinds {
+        assert!(
+            rows.iter().any(|r| by_admin(r, kind)),
+            "{kind} not audited with its actor: {rows:?}"
+        );
+    }
+}
+
+async fn an_admin_creates_an_account_with_a_temporary_password(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let (admin, created) = bob_created(&app).await;
+    assert_eq!(created["email"], BOB);
+    assert_eq!(created["status"], "temporary_password");
+    assert_eq!(created["enabled"], true);
+    let response = admin_post(&app, &admin, "/v1/admin/users", json!({"email": BOB})).await;
+    assert_problem(response, 409, "username_exists").await;
+    audited_by(&app, &admin, &["admin_create_user"]).await;
+    app.finish().await;
+}
+
+async fn the_first_sign_in_replaces_the_mailed_temporary_password(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let (admin, created) = bob_created(&app).await;
+    let id = created["id"].as_str().unwrap();
+    let (temporary, challenge) = temporary_sign_in(&app).await;
+    let weak = new_password(&app, &challenge, "weak").await;
+    let problem = assert_problem(weak, 422, "invalid_request").await;
     assert_eq!(problem["field"], "newPassword");
-    let response = new_password(PASSWORD).await;
+    let response = new_password(&app, &challenge, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let session: Value = response.json().await.unwrap();
-    assert_eq!(session["user"]["id"], id.as_str());
+    assert_eq!(session["user"]["id"], id);
     assert_problem(
-        sign_in_raw(&app, email, &temporary).await,
+        sign_in_raw(&app, BOB, &temporary).await,
         401,
         "invalid_credentials",
     )
@@ -175,49 +233,53 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
         .unwrap();
     assert_eq!(got["status"], "active");
     assert_eq!(got["sub"], created["sub"]);
+    app.finish().await;
+}
 
-    // Listing filters by email prefix and status.
+async fn the_user_list_filters_by_email_prefix_and_status(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let (admin, _) = bob_created(&app).await;
     app.sign_up("bobby@example.com").await;
-    let list = |query: &str| {
-        let url = format!("/v1/admin/users{query}");
-        let admin = admin.clone();
-        let app = &app;
-        async move {
-            let response = app.get_bearer(&url, &admin).await;
-            assert_eq!(response.status(), StatusCode::OK);
-            let body: Value = response.json().await.unwrap();
-            body["users"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["email"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(
-        list("?emailPrefix=bob").await,
-        vec!["bob@example.com", "bobby@example.com"]
-    );
-    assert_eq!(
-        list("?emailPrefix=bob&status=pending_confirmation").await,
-        vec!["bobby@example.com"]
-    );
-    assert_eq!(
-        list("?emailPrefix=bob&limit=1").await,
-        vec!["bob@example.com"]
-    );
-    assert_eq!(
-        list("?emailPrefix=b%25").await,
-        Vec::<String>::new(),
-        "% is not a wildcard"
-    );
+    let both = vec!["bob@example.com", "bobby@example.com"];
+    let listings = [
+        ("?emailPrefix=bob", both, "by prefix"),
+        (
+            "?emailPrefix=bob&status=pending_confirmation",
+            vec!["bobby@example.com"],
+            "by status",
+        ),
+        (
+            "?emailPrefix=bob&limit=1",
+            vec!["bob@example.com"],
+            "limited",
+        ),
+        ("?emailPrefix=b%25", vec![], "% is not a wildcard"),
+    ];
+    for (query, expected, why) in listings {
+        let response = app
+            .get_bearer(&format!("/v1/admin/users{query}"), &admin)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        let emails: Vec<&str> = body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap())
+            .collect();
+        assert_eq!(emails, expected, "{why}");
+    }
     let response = app.get_bearer("/v1/admin/users?status=bogus", &admin).await;
     assert_eq!(
         assert_problem(response, 422, "invalid_request").await["field"],
         "status"
     );
+    app.finish().await;
+}
 
-    // Disable: sessions end at once; sign-in answers like a wrong password.
+async fn disabling_ends_sessions_and_sign_in_answers_like_a_wrong_password(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let (admin, id, session) = bob_active(&app).await;
     let response = admin_post(
         &app,
         &admin,
@@ -238,18 +300,20 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
         .await;
     assert_problem(response, 401, "invalid_refresh_token").await;
     let disabled = assert_problem(
-        sign_in_raw(&app, email, PASSWORD).await,
+        sign_in_raw(&app, BOB, PASSWORD).await,
         401,
         "invalid_credentials",
     )
     .await;
     let wrong = assert_problem(
-        sign_in_raw(&app, email, "Wrong-Password-123").await,
+        sign_in_raw(&app, BOB, "Wrong-Password-123").await,
         401,
         "invalid_credentials",
     )
     .await;
     assert_eq!(disabled["detail"], wrong["detail"]);
+
+    // Enabled again, the account signs in.
     let response = admin_post(
         &app,
         &admin,
@@ -259,12 +323,17 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
     .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        sign_in_raw(&app, email, PASSWORD).await.status(),
+        sign_in_raw(&app, BOB, PASSWORD).await.status(),
         StatusCode::OK
     );
+    audited_by(&app, &admin, &["admin_disable_user", "admin_enable_user"]).await;
+    app.finish().await;
+}
 
-    // Forced reset: the password alone no longer signs in; the mailed code resets it.
-    let before = app.sign_in(email).await;
+async fn a_forced_reset_ends_sessions_and_needs_the_mailed_code(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let (admin, id, _) = bob_active(&app).await;
+    let before = app.sign_in(BOB).await;
     let response = admin_post(
         &app,
         &admin,
@@ -274,7 +343,7 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
     .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_problem(
-        sign_in_raw(&app, email, PASSWORD).await,
+        sign_in_raw(&app, BOB, PASSWORD).await,
         403,
         "password_reset_required",
     )
@@ -283,20 +352,26 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
         .get_bearer("/v1/auth/subject", before["accessToken"].as_str().unwrap())
         .await;
     assert_problem(response, 401, "token_revoked").await;
-    let code = app.smtp.code(email, 1).await;
+    // Message #0 was the temporary password.
+    let code = app.smtp.code(BOB, 1).await;
     let response = app
         .post(
             "/v1/auth/password-resets/confirm",
-            json!({"email": email, "code": code, "newPassword": "Another-Horse-77?"}),
+            json!({"email": BOB, "code": code, "newPassword": "Another-Horse-77?"}),
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        sign_in_raw(&app, email, "Another-Horse-77?").await.status(),
+        sign_in_raw(&app, BOB, "Another-Horse-77?").await.status(),
         StatusCode::OK
     );
+    audited_by(&app, &admin, &["admin_reset_password"]).await;
+    app.finish().await;
+}
 
-    // Delete.
+async fn a_deleted_account_is_not_found_and_signs_in_no_more(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let (admin, id, _) = bob_active(&app).await;
     let response = app
         .client
         .delete(app.url(&format!("/v1/admin/users/{id}")))
@@ -313,7 +388,7 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
     )
     .await;
     assert_problem(
-        sign_in_raw(&app, email, "Another-Horse-77?").await,
+        sign_in_raw(&app, BOB, PASSWORD).await,
         401,
         "invalid_credentials",
     )
@@ -324,27 +399,7 @@ async fn account_lifecycle_from_creation_to_deletion(engine: Engine) {
         "not_found",
     )
     .await;
-
-    // Every action is audited with the administrator as actor.
-    let admin_sub = common::claims_of(&admin)["sub"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let rows = app.audit_rows_once(|r| r.kind == "admin_delete_user").await;
-    for kind in [
-        "admin_create_user",
-        "admin_disable_user",
-        "admin_enable_user",
-        "admin_reset_password",
-        "admin_delete_user",
-    ] {
-        assert!(
-            rows.iter().any(|r| r.kind == kind
-                && r.outcome == "success"
-                && r.actor.as_deref() == Some(admin_sub.as_str())),
-            "{kind} not audited with its actor: {rows:?}"
-        );
-    }
+    audited_by(&app, &admin, &["admin_delete_user"]).await;
     app.finish().await;
 }
 
