@@ -287,6 +287,11 @@ impl Services {
             recovery_codes: recovery_codes.clone(),
             sessions: sessions.clone(),
         };
+        let logins = LoginTransactions {
+            store: store.clone(),
+            provider: provider.id.clone(),
+            ttl: Duration::from_secs(settings.challenge_ttl),
+        };
         let policies = Arc::new(PolicyCache::new());
         let decisions = DecisionService {
             store: store.clone(),
@@ -319,11 +324,7 @@ impl Services {
                 notices: notices.clone(),
                 sessions: sessions.clone(),
                 recovery_codes: recovery_codes.clone(),
-                logins: LoginTransactions {
-                    store: store.clone(),
-                    provider: provider.id.clone(),
-                    ttl: Duration::from_secs(settings.challenge_ttl),
-                },
+                logins: logins.clone(),
             },
             mfa: MfaService {
                 provider: provider.clone(),
@@ -335,6 +336,7 @@ impl Services {
                 sessions: sessions.clone(),
                 subjects: subjects.clone(),
                 account: account.clone(),
+                logins,
             },
             admin_users: AdminUsers {
                 provider: provider.clone(),

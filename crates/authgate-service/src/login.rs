@@ -1,14 +1,14 @@
-//! The login transaction: the one service-owned record of a sign-in that
-//! crosses requests. A provider answers single steps; when a step is a
-//! challenge, the service keeps the provider's state for it here (hashed
-//! handle, bound to the address, expiring, a few tries) and gives the client
-//! only the opaque handle. The record says what was proved so far
-//! (`password`, `new_password`, …) and which step comes next. Every answer
-//! spends a try; a handle presented for another address or another kind of
-//! challenge ends the transaction; a step answered opens the next one under
-//! a new handle. Passkey ceremonies, authorization requests waiting for a
-//! sign-in and upstream OpenID round trips are further steps of the same
-//! record.
+//! The login transaction: the one service-owned record of any flow that
+//! crosses requests — a sign-in answered by a challenge, a lost-authenticator
+//! reset. A provider answers single steps; the service keeps the state of
+//! the next step here (hashed handle, bound to the address, expiring, a few
+//! tries) and gives the client only the opaque handle. The record says what
+//! was proved so far (`password`, `new_password`, `mailed_code`, …) and which
+//! [`Step`] comes next. Every answer spends a try; a handle presented for
+//! another address or another step ends the transaction; a step answered
+//! opens the next one under a new handle. Passkey ceremonies, authorization
+//! requests waiting for a sign-in and upstream OpenID round trips are
+//! further steps of the same record.
 
 use authgate_core::{AuthError, ChallengeKind, ChallengeStep, ProviderId, Secret, now_millis};
 use authgate_embedded::tokens::{new_refresh_token, token_digest};
@@ -16,18 +16,57 @@ use authgate_store::Store;
 use authgate_store::login::NewLoginTransaction;
 use std::time::Duration;
 
-/// Tries on one step before the transaction ends.
-pub const MAX_ATTEMPTS: i64 = 3;
-/// The longest a step may wait for its answer.
-const MAX_TTL: Duration = Duration::from_secs(300);
+/// The longest a sign-in challenge may wait for its answer.
+const MAX_CHALLENGE_TTL: Duration = Duration::from_secs(300);
 
-/// What a step of a sign-in proved.
+/// The step a transaction waits for, with its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A challenge of a sign-in.
+    Challenge(ChallengeKind),
+    /// A lost-authenticator reset: the mailed code and the password.
+    MfaResetCode,
+    /// A lost-authenticator reset: a code of the new authenticator.
+    MfaResetAuthenticator,
+}
+
+impl Step {
+    /// The stored name of the step.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Challenge(kind) => Proof::of_answer(kind).as_str(),
+            Step::MfaResetCode => "mfa_reset_code",
+            Step::MfaResetAuthenticator => "mfa_reset_authenticator",
+        }
+    }
+
+    /// Tries on the step before the transaction ends.
+    pub fn max_attempts(self) -> i64 {
+        match self {
+            Step::Challenge(_) => 3,
+            Step::MfaResetCode | Step::MfaResetAuthenticator => 5,
+        }
+    }
+
+    /// How long the step waits for its answer (`challenge_ttl`:
+    /// `AUTHGATE_CHALLENGE_TTL`).
+    fn ttl(self, challenge_ttl: Duration) -> Duration {
+        match self {
+            Step::Challenge(_) => challenge_ttl.min(MAX_CHALLENGE_TTL),
+            Step::MfaResetCode => Duration::from_secs(15 * 60),
+            Step::MfaResetAuthenticator => Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// What a step proved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proof {
     Password,
     NewPassword,
     Totp,
     AuthenticatorEnrolled,
+    MailedCode,
 }
 
 impl Proof {
@@ -37,6 +76,7 @@ impl Proof {
             Proof::NewPassword => "new_password",
             Proof::Totp => "totp",
             Proof::AuthenticatorEnrolled => "mfa_setup",
+            Proof::MailedCode => "mailed_code",
         }
     }
 
@@ -50,19 +90,29 @@ impl Proof {
     }
 }
 
-/// The stored name of the step that answers a challenge of `kind`.
-fn step_name(kind: ChallengeKind) -> &'static str {
-    Proof::of_answer(kind).as_str()
-}
-
 /// A transaction taken for one answer (one try spent).
 pub struct PendingStep {
     handle_hash: String,
-    /// The provider's state for the step, to hand back with the answer.
+    /// The address the transaction is bound to.
+    pub email: String,
+    /// The state of the step (the provider's, or the service's own).
     pub state: Secret,
     /// What was proved before this step, comma-separated.
     pub proved: String,
     attempts: i64,
+    max_attempts: i64,
+}
+
+/// A transaction to open.
+#[derive(Debug, Clone, Copy)]
+pub struct Opening<'a> {
+    pub email: &'a str,
+    /// The account, when known.
+    pub sub: Option<&'a str>,
+    /// One pending transaction per account: this one replaces the others.
+    pub exclusive: bool,
+    pub proved: &'a str,
+    pub step: Step,
 }
 
 #[derive(Clone)]
@@ -76,47 +126,64 @@ pub struct LoginTransactions {
 impl LoginTransactions {
     /// Open a transaction for a provider's challenge: the client gets the
     /// opaque handle, authgate keeps its digest and the provider's state.
-    pub async fn begin(
+    pub async fn begin_challenge(
         &self,
         email: &str,
         proved: &str,
         step: &ChallengeStep,
     ) -> Result<Secret, AuthError> {
+        self.begin(
+            Opening {
+                email,
+                sub: None,
+                exclusive: false,
+                proved,
+                step: Step::Challenge(step.kind),
+            },
+            step.state.expose(),
+        )
+        .await
+    }
+
+    /// Open a transaction waiting for `opening.step`, holding `state`.
+    pub async fn begin(&self, opening: Opening<'_>, state: &str) -> Result<Secret, AuthError> {
         let handle = new_refresh_token();
         let now = now_millis();
         self.store
             .create_login_transaction(&NewLoginTransaction {
                 handle_hash: &token_digest(&handle),
                 provider: self.provider.as_str(),
-                email,
-                proved,
-                next_step: step_name(step.kind),
-                provider_state: step.state.expose(),
-                expires_at: now + self.ttl.min(MAX_TTL).as_millis() as i64,
+                email: opening.email,
+                sub: opening.sub,
+                exclusive: opening.exclusive,
+                proved: opening.proved,
+                next_step: opening.step.name(),
+                provider_state: state,
+                expires_at: now + opening.step.ttl(self.ttl).as_millis() as i64,
                 created_at: now,
             })
             .await?;
         Ok(Secret::new(handle))
     }
 
-    /// Spend a try on the transaction behind `handle` to answer a challenge
-    /// of `kind` for `email`. Unknown, expired or out of tries is
-    /// `invalid_session`; presented for another address or another kind of
-    /// challenge, the transaction ends.
+    /// Spend a try on the transaction behind `handle` to answer `step` for
+    /// `email` (`None`: the handle alone names the address). Unknown, expired
+    /// or out of tries is `invalid_session`; presented for another address or
+    /// another step, the transaction ends.
     pub async fn take(
         &self,
         handle: &Secret,
-        email: &str,
-        kind: ChallengeKind,
+        email: Option<&str>,
+        step: Step,
     ) -> Result<PendingStep, AuthError> {
         let handle_hash = token_digest(handle.expose());
         let taken = self
             .store
-            .take_login_attempt(&handle_hash, MAX_ATTEMPTS, now_millis())
+            .take_login_attempt(&handle_hash, step.max_attempts(), now_millis())
             .await?
             .ok_or(AuthError::InvalidSession)?;
-        if taken.email != email
-            || taken.next_step != step_name(kind)
+        if email.is_some_and(|email| taken.email != email)
+            || taken.next_step != step.name()
             || taken.provider != self.provider.as_str()
         {
             self.store.delete_login_transaction(&handle_hash).await?;
@@ -124,9 +191,11 @@ impl LoginTransactions {
         }
         Ok(PendingStep {
             handle_hash,
+            email: taken.email,
             state: Secret::new(taken.provider_state),
             proved: taken.proved,
             attempts: taken.attempts,
+            max_attempts: step.max_attempts(),
         })
     }
 
@@ -140,7 +209,7 @@ impl LoginTransactions {
 
     /// A wrong answer: the transaction ends when its tries are spent.
     pub async fn failed(&self, pending: &PendingStep) -> Result<(), AuthError> {
-        if pending.attempts >= MAX_ATTEMPTS {
+        if pending.attempts >= pending.max_attempts {
             self.end(pending).await?;
         }
         Ok(())
@@ -187,11 +256,15 @@ mod tests {
 
     const EMAIL: &str = "lt@example.com";
 
+    fn totp() -> Step {
+        Step::Challenge(ChallengeKind::TotpRequired)
+    }
+
     #[tokio::test]
     async fn a_step_is_answered_once_with_the_providers_state_and_what_was_proved() {
         let (logins, dir) = transactions(Duration::from_secs(60)).await;
         let handle = logins
-            .begin(EMAIL, "password", &step(ChallengeKind::TotpRequired))
+            .begin_challenge(EMAIL, "password", &step(ChallengeKind::TotpRequired))
             .await
             .unwrap();
         assert_ne!(
@@ -199,18 +272,12 @@ mod tests {
             "provider-state",
             "the client never sees the state"
         );
-        let pending = logins
-            .take(&handle, EMAIL, ChallengeKind::TotpRequired)
-            .await
-            .unwrap();
+        let pending = logins.take(&handle, Some(EMAIL), totp()).await.unwrap();
         assert_eq!(pending.state.expose(), "provider-state");
         assert_eq!(pending.proved, "password");
         logins.end(&pending).await.unwrap();
         assert_eq!(
-            logins
-                .take(&handle, EMAIL, ChallengeKind::TotpRequired)
-                .await
-                .err(),
+            logins.take(&handle, Some(EMAIL), totp()).await.err(),
             Some(AuthError::InvalidSession)
         );
         std::fs::remove_dir_all(dir).unwrap();
@@ -220,25 +287,23 @@ mod tests {
     async fn another_address_or_another_kind_of_challenge_ends_the_transaction() {
         let (logins, dir) = transactions(Duration::from_secs(60)).await;
         let cases = [
-            ("someone@example.com", ChallengeKind::TotpRequired),
-            (EMAIL, ChallengeKind::MfaSetupRequired),
+            ("someone@example.com", totp()),
+            (EMAIL, Step::Challenge(ChallengeKind::MfaSetupRequired)),
+            (EMAIL, Step::MfaResetCode),
         ];
         for (email, kind) in cases {
             let handle = logins
-                .begin(EMAIL, "password", &step(ChallengeKind::TotpRequired))
+                .begin_challenge(EMAIL, "password", &step(ChallengeKind::TotpRequired))
                 .await
                 .unwrap();
             assert_eq!(
-                logins.take(&handle, email, kind).await.err(),
+                logins.take(&handle, Some(email), kind).await.err(),
                 Some(AuthError::InvalidSession),
                 "{email} {kind:?}"
             );
             // Presented wrongly once, it is gone for the right answer too.
             assert_eq!(
-                logins
-                    .take(&handle, EMAIL, ChallengeKind::TotpRequired)
-                    .await
-                    .err(),
+                logins.take(&handle, Some(EMAIL), totp()).await.err(),
                 Some(AuthError::InvalidSession)
             );
         }
@@ -249,32 +314,30 @@ mod tests {
     async fn wrong_answers_spend_the_tries_and_an_expired_step_is_refused() {
         let (logins, dir) = transactions(Duration::from_secs(60)).await;
         let handle = logins
-            .begin(EMAIL, "password", &step(ChallengeKind::TotpRequired))
+            .begin_challenge(EMAIL, "password", &step(ChallengeKind::TotpRequired))
             .await
             .unwrap();
-        for _ in 0..MAX_ATTEMPTS {
-            let pending = logins
-                .take(&handle, EMAIL, ChallengeKind::TotpRequired)
-                .await
-                .unwrap();
+        for _ in 0..totp().max_attempts() {
+            let pending = logins.take(&handle, Some(EMAIL), totp()).await.unwrap();
             logins.failed(&pending).await.unwrap();
         }
         assert_eq!(
-            logins
-                .take(&handle, EMAIL, ChallengeKind::TotpRequired)
-                .await
-                .err(),
+            logins.take(&handle, Some(EMAIL), totp()).await.err(),
             Some(AuthError::InvalidSession)
         );
 
         let (expiring, dir2) = transactions(Duration::ZERO).await;
         let handle = expiring
-            .begin(EMAIL, "password", &step(ChallengeKind::NewPasswordRequired))
+            .begin_challenge(EMAIL, "password", &step(ChallengeKind::NewPasswordRequired))
             .await
             .unwrap();
         assert_eq!(
             expiring
-                .take(&handle, EMAIL, ChallengeKind::NewPasswordRequired)
+                .take(
+                    &handle,
+                    Some(EMAIL),
+                    Step::Challenge(ChallengeKind::NewPasswordRequired)
+                )
                 .await
                 .err(),
             Some(AuthError::InvalidSession)

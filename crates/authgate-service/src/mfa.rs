@@ -5,6 +5,7 @@
 
 use crate::account::AccountService;
 use crate::events::{EventRecorder, RequestMeta};
+use crate::login::LoginTransactions;
 use crate::notices::Notices;
 use crate::principal::Caller;
 use crate::recovery_codes::RecoveryCodes;
@@ -28,6 +29,7 @@ pub struct MfaService {
     pub(crate) sessions: SessionService,
     pub(crate) subjects: Subjects,
     pub(crate) account: AccountService,
+    pub(crate) logins: LoginTransactions,
 }
 
 impl MfaService {

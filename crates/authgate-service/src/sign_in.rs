@@ -5,7 +5,7 @@
 //! `AUTHGATE_SIGN_UP_REVEALS_EXISTING` asks otherwise.
 
 use crate::events::{EventRecorder, RequestMeta};
-use crate::login::{LoginTransactions, Proof, and_then};
+use crate::login::{LoginTransactions, Proof, Step, and_then};
 use crate::notices::Notices;
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::{SessionService, SessionView};
@@ -179,7 +179,10 @@ impl SignInService {
                     }
                 }
             }
-            let pending = self.logins.take(&session, &email, kind).await?;
+            let pending = self
+                .logins
+                .take(&session, Some(&email), Step::Challenge(kind))
+                .await?;
             let step = self
                 .provider
                 .passwords
@@ -251,7 +254,7 @@ impl SignInService {
                 .await
                 .map(SignInResult::Session),
             AuthStep::Challenge(step) => {
-                let session = self.logins.begin(email, proved, &step).await?;
+                let session = self.logins.begin_challenge(email, proved, &step).await?;
                 Ok(SignInResult::Challenge(Challenge {
                     kind: step.kind,
                     session,

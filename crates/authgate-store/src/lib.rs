@@ -22,7 +22,6 @@ pub mod embedded;
 pub mod keys;
 pub mod login;
 pub mod mfa;
-pub mod mfa_resets;
 pub mod recovery;
 pub mod refresh;
 pub mod sessions;

@@ -1,9 +1,10 @@
 //! Login transactions: the one service-owned record of a flow that crosses
 //! requests (a password sign-in answered by a new password, a TOTP code or
-//! an authenticator set-up). Kept under the digest of the opaque handle the
-//! client holds, with the provider, the address it is bound to, what was
-//! proved so far, the step that comes next, the provider's state for that
-//! step (through the field cipher), a bounded number of tries and an expiry.
+//! an authenticator set-up; a lost-authenticator reset). Kept under the
+//! digest of the opaque handle the client holds, with the provider, the
+//! address it is bound to, the account when known, what was proved so far,
+//! the step that comes next, the state of that step (through the field
+//! cipher), a bounded number of tries and an expiry.
 
 use crate::{Store, StoreResult};
 use sqlx::Row;
@@ -16,6 +17,11 @@ pub struct NewLoginTransaction<'a> {
     pub handle_hash: &'a str,
     pub provider: &'a str,
     pub email: &'a str,
+    /// The account, when the service knows it.
+    pub sub: Option<&'a str>,
+    /// One pending transaction per account: this one replaces every other
+    /// transaction of `(provider, sub)`.
+    pub exclusive: bool,
     /// What was proved so far, e.g. `password`, `password,new_password`.
     pub proved: &'a str,
     /// The step that comes next (`new_password`, `totp`, `mfa_setup`).
@@ -31,6 +37,7 @@ pub struct LoginTransaction {
     pub handle_hash: String,
     pub provider: String,
     pub email: String,
+    pub sub: Option<String>,
     pub proved: String,
     pub next_step: String,
     pub provider_state: String,
@@ -59,14 +66,22 @@ impl Store {
             .bind(new.created_at)
             .execute(&mut *tx)
             .await?;
+        if let (true, Some(sub)) = (new.exclusive, new.sub) {
+            sqlx::query("DELETE FROM login_transactions WHERE provider = $1 AND sub = $2")
+                .bind(new.provider)
+                .bind(sub)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
-            "INSERT INTO login_transactions (handle_hash, provider, email, proved, next_step, \
-             provider_state, attempts, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
+            "INSERT INTO login_transactions (handle_hash, provider, email, sub, proved, \
+             next_step, provider_state, attempts, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
         )
         .bind(new.handle_hash)
         .bind(new.provider)
         .bind(new.email)
+        .bind(new.sub)
         .bind(new.proved)
         .bind(new.next_step)
         .bind(state)
@@ -91,7 +106,7 @@ impl Store {
             sqlx::query(
                 "UPDATE login_transactions SET attempts = attempts + 1 WHERE handle_hash = $1 \
                  AND attempts < $2 AND expires_at > $3 RETURNING handle_hash, provider, email, \
-                 proved, next_step, provider_state, attempts, expires_at",
+                 sub, proved, next_step, provider_state, attempts, expires_at",
             )
             .bind(handle_hash)
             .bind(max_attempts)
@@ -105,6 +120,7 @@ impl Store {
                 handle_hash: row.try_get("handle_hash")?,
                 provider: row.try_get("provider")?,
                 email: row.try_get("email")?,
+                sub: row.try_get("sub")?,
                 proved: row.try_get("proved")?,
                 next_step: row.try_get("next_step")?,
                 provider_state: self.cipher().open(PROVIDER_STATE, &stored)?,

@@ -34,7 +34,7 @@ store_tests!(
     a_tenant_keeps_its_last_owner,
     invitations_bind_once_and_keep_existing_memberships,
     machine_clients_are_stored_hashed_and_revoked,
-    login_transactions_are_tried_a_bounded_number_of_times_and_expire,
+    login_transactions_are_tried_a_bounded_number_of_times_expire_and_replace_an_accounts_others,
     secret_fields_pass_through_the_field_cipher,
 );
 
@@ -1079,12 +1079,16 @@ async fn audit_events_filter_newest_first(store: Store) {
     assert_eq!(query(combined).await, [3_000]);
 }
 
-async fn login_transactions_are_tried_a_bounded_number_of_times_and_expire(store: Store) {
+async fn login_transactions_are_tried_a_bounded_number_of_times_expire_and_replace_an_accounts_others(
+    store: Store,
+) {
     use authgate_store::login::NewLoginTransaction;
     let new = |handle: &'static str, expires_at| NewLoginTransaction {
         handle_hash: handle,
         provider: "embedded",
         email: "lt@example.com",
+        sub: None,
+        exclusive: false,
         proved: "password",
         next_step: "totp",
         provider_state: "{\"sub\":\"s\"}",
@@ -1232,6 +1236,8 @@ async fn secret_fields_pass_through_the_field_cipher(store: Store) {
             handle_hash: "hc",
             provider: "embedded",
             email: "cipher@example.com",
+            sub: None,
+            exclusive: false,
             proved: "password",
             next_step: "mfa_setup",
             provider_state: "STATE",
