@@ -71,11 +71,12 @@ pub enum Principal {
 }
 
 /// Someone the services let administer: a platform admin or a machine client
-/// with the `admin` scope ([`Subjects::require_admin`](crate::subjects::Subjects::require_admin)), the operator at
-/// the command line ([`AdminActor::operator`]), or — inside the service, for
-/// their own account only — the account's owner. Its fields are private to
-/// this crate, so no front end can make one up: every administrative method
-/// takes one, so none can run without the check.
+/// with the `admin` scope
+/// ([`Subjects::require_admin`](crate::subjects::Subjects::require_admin)),
+/// the operator at the command line ([`AdminActor::operator`]), or — inside
+/// the service, for their own account only — the account's owner. Its fields
+/// are private to this crate, so no front end can make one up: every
+/// administrative method takes one, so none can run without the check.
 #[derive(Debug, Clone)]
 pub struct AdminActor {
     /// The provider subject of a user, `client:<id>`, or `cli`.
