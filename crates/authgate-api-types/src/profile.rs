@@ -39,6 +39,9 @@ pub struct ConfirmUserResponse {
     pub email: String,
     pub user_id: String,
     pub qr_code_secret: String,
+    /// The QR code of `otpauth_uri` as a `data:image/png` URL, for older
+    /// clients that show it as an image.
+    pub qr_code_secret_url: String,
     pub otpauth_uri: String,
     pub mfa_session: String,
     /// `PENDING_MFA`
@@ -50,8 +53,12 @@ pub struct ConfirmMfaBody {
     pub email: String,
     #[schema(value_type = String)]
     pub otp: Secret,
-    #[schema(value_type = String)]
-    pub mfa_session: Secret,
+    /// The `mfa_session` of confirm. Older clients send none: the user's
+    /// pending enrolment is found by the address, with the same checks and
+    /// tries.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub mfa_session: Option<Secret>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,6 +117,8 @@ pub struct MfaResetStartResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MfaResetVerifyResponse {
     pub qr_code_secret: String,
+    /// The QR code of `otpauth_uri` as a `data:image/png` URL.
+    pub qr_code_secret_url: String,
     pub otpauth_uri: String,
     /// A recovery-only token for `/v1/mfa-reset/confirm` (not a bearer token).
     pub access_token: String,

@@ -10,6 +10,7 @@
 //! | [`compat`] | the CognitoApi-compatible profile (`AUTHGATE_COMPAT_COGNITO_API`) |
 //! | [`oauth2`] | `/oauth2/token` and authgate's own keys |
 //! | [`ops`] | health, metrics, the OpenAPI document, discovery, JWKS |
+//! | [`qr`] | QR codes of `otpauth://` URIs as `data:` URLs |
 //! | [`problem`] | the one renderer of errors: problem+json, its status, `Retry-After`, `WWW-Authenticate` |
 //! | [`wire`] | service answers → wire types (`authgate-api-types`) |
 //! | [`extract`] | JSON bodies, bearer tokens → principals, request metadata |
@@ -27,6 +28,7 @@ pub mod oauth2;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
+pub mod qr;
 pub mod ratelimit;
 pub mod request_id;
 pub mod state;

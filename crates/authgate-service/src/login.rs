@@ -199,6 +199,30 @@ impl LoginTransactions {
         })
     }
 
+    /// [`Self::take`] for a client without the handle: the newest live
+    /// transaction of `email` waiting for `step`.
+    pub async fn take_latest(&self, email: &str, step: Step) -> Result<PendingStep, AuthError> {
+        let taken = self
+            .store
+            .take_latest_login_attempt(
+                self.provider.as_str(),
+                email,
+                step.name(),
+                step.max_attempts(),
+                now_millis(),
+            )
+            .await?
+            .ok_or(AuthError::InvalidSession)?;
+        Ok(PendingStep {
+            handle_hash: taken.handle_hash,
+            email: taken.email,
+            state: Secret::new(taken.provider_state),
+            proved: taken.proved,
+            attempts: taken.attempts,
+            max_attempts: step.max_attempts(),
+        })
+    }
+
     /// The step is done (answered, or refused for good): its handle ends.
     pub async fn end(&self, pending: &PendingStep) -> Result<(), AuthError> {
         Ok(self

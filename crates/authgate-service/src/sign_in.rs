@@ -161,9 +161,35 @@ impl SignInService {
         session: Secret,
         answer: Secret,
     ) -> Result<SignInResult, AuthError> {
+        self.answer(meta, kind, email, Some(session), answer).await
+    }
+
+    /// Answer the newest pending challenge of `kind` for `email`, for a
+    /// client that kept no session (the CognitoApi profile's older clients
+    /// at confirm-mfa): the same checks, tries and audit rows.
+    pub async fn respond_to_pending_challenge(
+        &self,
+        meta: &RequestMeta,
+        kind: ChallengeKind,
+        email: &str,
+        answer: Secret,
+    ) -> Result<SignInResult, AuthError> {
+        self.answer(meta, kind, email, None, answer).await
+    }
+
+    /// Answer a challenge: through its session, or (`None`) the newest
+    /// pending one of the address.
+    async fn answer(
+        &self,
+        meta: &RequestMeta,
+        kind: ChallengeKind,
+        email: &str,
+        session: Option<Secret>,
+        answer: Secret,
+    ) -> Result<SignInResult, AuthError> {
         let email = normalize_email("email", email)?;
         let result = async {
-            if session.is_empty() {
+            if session.as_ref().is_some_and(Secret::is_empty) {
                 return Err(AuthError::invalid_field(
                     "session",
                     "session must not be empty",
@@ -179,10 +205,18 @@ impl SignInService {
                     }
                 }
             }
-            let pending = self
-                .logins
-                .take(&session, Some(&email), Step::Challenge(kind))
-                .await?;
+            let pending = match &session {
+                Some(session) => {
+                    self.logins
+                        .take(session, Some(&email), Step::Challenge(kind))
+                        .await?
+                }
+                None => {
+                    self.logins
+                        .take_latest(&email, Step::Challenge(kind))
+                        .await?
+                }
+            };
             let step = self
                 .provider
                 .passwords

@@ -131,6 +131,37 @@ impl Store {
         .transpose()
     }
 
+    /// Spend one try on the newest live transaction of `email` waiting for
+    /// `next_step` (a client that lost its handle); `None` when there is none.
+    pub async fn take_latest_login_attempt(
+        &self,
+        provider: &str,
+        email: &str,
+        next_step: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> StoreResult<Option<LoginTransaction>> {
+        let handle = {
+            let row = sqlx::query(
+                "SELECT handle_hash FROM login_transactions WHERE provider = $1 AND email = $2 \
+                 AND next_step = $3 AND attempts < $4 AND expires_at > $5 \
+                 ORDER BY created_at DESC LIMIT 1",
+            )
+            .bind(provider)
+            .bind(email)
+            .bind(next_step)
+            .bind(max_attempts)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+            match row {
+                Some(row) => row.try_get::<String, _>("handle_hash")?,
+                None => return Ok(None),
+            }
+        };
+        self.take_login_attempt(&handle, max_attempts, now).await
+    }
+
     pub async fn delete_login_transaction(&self, handle_hash: &str) -> StoreResult<()> {
         let _writing = self.write_guard().await;
         sqlx::query("DELETE FROM login_transactions WHERE handle_hash = $1")

@@ -233,6 +233,7 @@ pub async fn confirm_user(
     Ok(Json(ConfirmUserResponse {
         email: user.account.email,
         user_id,
+        qr_code_secret_url: crate::qr::data_url(enrolment.otpauth_uri.expose())?,
         qr_code_secret: enrolment.secret.into_inner(),
         otpauth_uri: enrolment.otpauth_uri.into_inner(),
         mfa_session: setup.session.into_inner(),
@@ -241,7 +242,8 @@ pub async fn confirm_user(
 }
 
 /// Enrol the authenticator with its first code. The session this opens is
-/// ended at once: the client signs in with v1/login.
+/// ended at once: the client signs in with v1/login. Without `mfa_session`
+/// (older clients), the user's pending enrolment is answered.
 #[utoipa::path(post, path = "/v1/users/{user_id}/confirm-mfa", tag = "cognitoapi", request_body = ConfirmMfaBody,
     params(("user_id" = String, Path, description = "the user's sub")),
     responses((status = 200, body = ConfirmMfaResponse), (status = 400, description = "wrong code", body = CompatMessage), (status = 401, description = "invalid mfa_session", body = CompatMessage), (status = 404, body = CompatMessage)))]
@@ -251,16 +253,20 @@ pub async fn confirm_mfa(
     CompatJson(body): CompatJson<ConfirmMfaBody>,
 ) -> CompatResult<ConfirmMfaResponse> {
     let user = matching_user(&cx, &user_id, &body.email).await?;
-    let answered = cx
-        .sign_in
-        .respond_to_challenge(
-            &cx.meta,
-            ChallengeKind::MfaSetupRequired,
-            &body.email,
-            body.mfa_session,
-            body.otp,
-        )
-        .await?;
+    let kind = ChallengeKind::MfaSetupRequired;
+    let answered = match body.mfa_session.filter(|s| !s.is_empty()) {
+        Some(session) => {
+            cx.sign_in
+                .respond_to_challenge(&cx.meta, kind, &body.email, session, body.otp)
+                .await?
+        }
+        // An older client: the user's pending enrolment, found by the address.
+        None => {
+            cx.sign_in
+                .respond_to_pending_challenge(&cx.meta, kind, &body.email, body.otp)
+                .await?
+        }
+    };
     let session = expect_session(answered, "another step is required: sign in with v1/login")?;
     end_session(&cx, &session).await?;
     Ok(Json(ConfirmMfaResponse {
@@ -397,6 +403,7 @@ pub async fn mfa_reset_verify(
     let recovery =
         crate::api::v1::auth::mfa_reset::prove_code_and_password(&body, &cx.mfa, &cx.meta).await?;
     Ok(Json(MfaResetVerifyResponse {
+        qr_code_secret_url: crate::qr::data_url(recovery.enrolment.otpauth_uri.expose())?,
         qr_code_secret: recovery.enrolment.secret.into_inner(),
         otpauth_uri: recovery.enrolment.otpauth_uri.into_inner(),
         access_token: recovery.recovery_token.into_inner(),

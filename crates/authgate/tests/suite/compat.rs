@@ -1,8 +1,9 @@
 //! The CognitoApi-compatible profile (AUTHGATE_COMPAT_COGNITO_API=true) on the
 //! embedded provider, through HTTP: the original README's sequence end to end
 //! with its exact field names and status strings, `{message}` errors, no user
-//! enumeration, the id token at `/v1/userinfo` only, CORS, passkeys 501, and
-//! no profile routes when the profile is off.
+//! enumeration, the id token at `/v1/userinfo` only, CORS, passkeys 501, no
+//! profile routes when the profile is off, and what older clients of the
+//! original need (the QR code as an image URL, confirm-mfa without a session).
 
 use crate::common;
 
@@ -97,6 +98,11 @@ async fn enrolled_user_with_codes(
             .starts_with("otpauth://totp/")
     );
     assert!(confirmed["otpauth_uri"].as_str().unwrap().contains(&secret));
+    assert_eq!(
+        qr_image_content(&confirmed["qr_code_secret_url"]),
+        confirmed["otpauth_uri"].as_str().unwrap(),
+        "the QR image encodes the otpauth URI"
+    );
     let mfa_session = confirmed["mfa_session"].as_str().unwrap().to_string();
 
     let good = code(&secret).await;
@@ -133,6 +139,99 @@ async fn enrolled_user_with_codes(
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
     (user_id, secret, codes)
+}
+
+/// What the QR code behind a `data:image/png;base64,…` URL says, read back
+/// with an independent decoder (rqrr), as a phone would.
+fn qr_image_content(url: &Value) -> String {
+    use base64::Engine as _;
+    let url = url.as_str().expect("a qr_code_secret_url");
+    let png = url
+        .strip_prefix("data:image/png;base64,")
+        .unwrap_or_else(|| panic!("not a PNG data URL: {url:.40}"));
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(png)
+        .unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
+        image.width() as usize,
+        image.height() as usize,
+        |x, y| image.get_pixel(x as u32, y as u32).0[0],
+    );
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().expect("a readable QR code").1
+}
+
+/// Create a user and confirm it (`/v1/users`, `/confirm`): its id, its
+/// authenticator secret and the confirm answer.
+async fn confirmed_user(app: &TestApp, email: &str) -> (String, String, Value) {
+    let created = ok(app
+        .post(
+            "/v1/users",
+            json!({"full_name": "Old Client", "email": email, "mobile_phone_number": "+33601234567"}),
+        )
+        .await)
+    .await;
+    let user_id = created["user_id"].as_str().unwrap().to_string();
+    let temporary = app.smtp.temporary_password(email, 0).await;
+    let confirmed = ok(app
+        .post(
+            &format!("/v1/users/{user_id}/confirm"),
+            json!({"email": email, "temporary_password": temporary, "new_password": NEW_PASSWORD}),
+        )
+        .await)
+    .await;
+    let secret = confirmed["qr_code_secret"].as_str().unwrap().to_string();
+    (user_id, secret, confirmed)
+}
+
+/// The original's React example app: it shows `qr_code_secret_url` as an
+/// image and confirms the MFA with `{email, otp}` only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_clients_show_the_qr_image_and_confirm_mfa_without_a_session() {
+    let app = compat_app().await;
+    let email = "old.client@example.com";
+    let (user_id, secret, confirmed) = confirmed_user(&app, email).await;
+    assert_eq!(
+        qr_image_content(&confirmed["qr_code_secret_url"]),
+        confirmed["otpauth_uri"].as_str().unwrap()
+    );
+    let path = format!("/v1/users/{user_id}/confirm-mfa");
+    let confirm_mfa = |otp: String| app.post(&path, json!({"email": email, "otp": otp}));
+    let good = now_code(&secret).await;
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    message(confirm_mfa(wrong.into()).await, 400).await;
+    let done = ok(confirm_mfa(good.clone()).await).await;
+    assert_eq!(done["mfa_status"], "CONFIRMED");
+    assert_eq!(done["recovery_codes"].as_array().unwrap().len(), 10);
+    // Enrolled: nothing is pending any more.
+    message(confirm_mfa(good).await, 401).await;
+    // The enrolment works: the user signs in with the authenticator.
+    login(&app, email, NEW_PASSWORD, totp_at(&secret, now() + 30)).await;
+
+    // The same tries as with the session: three wrong codes spend it.
+    let other = "older.tries@example.com";
+    let (other_id, other_secret, _) = confirmed_user(&app, other).await;
+    let other_path = format!("/v1/users/{other_id}/confirm-mfa");
+    let other_confirm = |otp: String| app.post(&other_path, json!({"email": other, "otp": otp}));
+    let good = now_code(&other_secret).await;
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    for _ in 0..3 {
+        message(other_confirm(wrong.into()).await, 400).await;
+    }
+    message(other_confirm(good).await, 401).await;
+    // Another user's id with this address is refused as before.
+    message(
+        app.post(
+            &format!("/v1/users/{user_id}/confirm-mfa"),
+            json!({"email": other, "otp": "123456"}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    app.finish().await;
 }
 
 /// The code of the embedded provider's authenticator now.
@@ -292,6 +391,10 @@ async fn the_original_readme_sequence_end_to_end() {
             .as_str()
             .unwrap()
             .contains(&new_secret)
+    );
+    assert_eq!(
+        qr_image_content(&issued["qr_code_secret_url"]),
+        issued["otpauth_uri"].as_str().unwrap()
     );
     let done = ok(app
         .post(
