@@ -414,8 +414,11 @@ pub struct AuditEventView {
     pub subject: Option<String>,
     /// The administrator who acted, for administrative events.
     pub actor: Option<String>,
-    /// The object acted on (`tenant:<id>`, `role:<scope>/<key>`, ...).
+    /// The object acted on (`tenant:<id>`, `role:<scope>/<key>`, `passkey:<id>`, ...).
     pub target: Option<String>,
+    /// How a sign-in was made: `password` or `passkey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     pub email: Option<String>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
@@ -425,4 +428,75 @@ pub struct AuditEventView {
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventList {
     pub events: Vec<AuditEventView>,
+}
+
+/// A passkey ceremony: `options` for
+/// `PublicKeyCredential.parseCreationOptionsFromJSON()` (registration) or
+/// `parseRequestOptionsFromJSON()` (sign-in), and the opaque `session` to
+/// send back with the credential (single use, 5 minutes).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyCeremonyResponse {
+    pub session: String,
+    /// The `publicKey` member of the WebAuthn Level 3 JSON options.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+/// `POST /v1/auth/passkeys/register/start` takes an empty object.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmptyBody {}
+
+/// `POST /v1/auth/passkeys/register/complete`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyRegisterBody {
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// What `PublicKeyCredential.prototype.toJSON()` gives for the new credential.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    /// A name for the list, e.g. "Laptop" (at most 100 characters).
+    pub name: Option<String>,
+}
+
+/// One passkey of the signed-in user.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyView {
+    /// The credential id, base64url.
+    pub id: String,
+    pub name: Option<String>,
+    /// RFC 3339
+    pub created_at: String,
+    /// RFC 3339; `null` until it signs in.
+    pub last_used_at: Option<String>,
+    /// Synced to the owner's other devices.
+    pub backed_up: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyList {
+    pub passkeys: Vec<PasskeyView>,
+}
+
+/// `POST /v1/auth/passkeys/sign-in/start`.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeySignInStartBody {
+    /// With an email, that user's passkeys; without, any discoverable one.
+    pub email: Option<String>,
+}
+
+/// `POST /v1/auth/passkeys/sign-in/complete`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeySignInBody {
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// What `PublicKeyCredential.prototype.toJSON()` gives for the assertion.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
 }

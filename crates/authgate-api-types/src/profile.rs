@@ -205,3 +205,83 @@ pub struct LogoutResponse {
     /// `logout`
     pub user_status: &'static str,
 }
+
+/// The signed-in passkey routes of the profile take the access token as
+/// `Authorization: Bearer …` or here.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PasskeyTokenBody {
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<Secret>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyRegisterStartResponse {
+    pub session: String,
+    /// The `publicKey` member of the WebAuthn Level 3 JSON creation options.
+    #[schema(value_type = Object)]
+    pub credential_creation_options: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeyRegisterCompleteBody {
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<Secret>,
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// What `PublicKeyCredential.prototype.toJSON()` gives.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    pub friendly_name: Option<String>,
+}
+
+/// `{credential_id, status}`: `PASSKEY_REGISTERED` or `PASSKEY_DELETED`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyStatusResponse {
+    pub credential_id: String,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyItem {
+    pub credential_id: String,
+    pub friendly_name: Option<String>,
+    /// RFC 3339
+    pub created_at: String,
+    /// RFC 3339, `null` until it signs in.
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyListResponse {
+    pub passkeys: Vec<PasskeyItem>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeyDeleteBody {
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<Secret>,
+    pub credential_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeyLoginStartBody {
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyLoginStartResponse {
+    pub email: String,
+    pub session: String,
+    /// The `publicKey` member of the WebAuthn Level 3 JSON request options.
+    #[schema(value_type = Object)]
+    pub credential_request_options: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeyLoginCompleteBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub session: Secret,
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}

@@ -89,6 +89,9 @@ event_kinds! {
     ClientCreate => "client_create",
     ClientRevoke => "client_revoke",
     ClientToken => "client_token",
+    PasskeyRegistrationStart => "passkey_registration_start",
+    PasskeyRegistered => "passkey_registered",
+    PasskeyDeleted => "passkey_deleted",
 }
 
 impl Serialize for EventKind {
@@ -142,6 +145,8 @@ pub struct AuditEvent {
     pub target: Option<String>,
     /// The email the request named, when it named one.
     pub email: Option<String>,
+    /// How a sign-in was made: `password` or `passkey`.
+    pub method: Option<&'static str>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub at_millis: i64,

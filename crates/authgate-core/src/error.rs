@@ -6,6 +6,7 @@
 //! No variant carries a password, code or token: messages are written for the
 //! caller and are safe to log.
 
+use crate::passkey::PasskeyFailure;
 use thiserror::Error;
 
 /// Everything that can go wrong in an authgate operation.
@@ -56,6 +57,10 @@ pub enum AuthError {
     /// The token was valid but its session has been signed out or revoked.
     #[error("the session of this token has been signed out or revoked")]
     TokenRevoked,
+    /// A passkey sign-in was refused: one answer for the caller
+    /// (`invalid_credentials`), the [`PasskeyFailure`] for the audit row.
+    #[error("the passkey could not be verified")]
+    PasskeyRejected(PasskeyFailure),
     /// The challenge session is unknown, expired, used or bound to another user.
     #[error("the challenge session is not valid; sign in again")]
     InvalidSession,
@@ -185,7 +190,9 @@ impl AuthError {
             PayloadTooLarge => (413, "payload_too_large", "Payload too large"),
             InvalidPassword { .. } => (422, "invalid_password", "Invalid password"),
             UsernameExists => (409, "username_exists", "Username exists"),
-            InvalidCredentials => (401, "invalid_credentials", "Invalid credentials"),
+            InvalidCredentials | PasskeyRejected(_) => {
+                (401, "invalid_credentials", "Invalid credentials")
+            }
             UserNotConfirmed => (403, "user_not_confirmed", "User not confirmed"),
             PasswordResetRequired => (403, "password_reset_required", "Password reset required"),
             CodeMismatch => (400, "code_mismatch", "Code mismatch"),
@@ -240,6 +247,16 @@ impl AuthError {
         self.kind().code
     }
 
+    /// Why it failed, as the audit trail and the metrics record it: the
+    /// code, or the finer reason behind a code shared on purpose (a
+    /// refused passkey's [`PasskeyFailure`]).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::PasskeyRejected(failure) => failure.as_str(),
+            other => other.code(),
+        }
+    }
+
     pub fn status(&self) -> u16 {
         self.kind().status
     }
@@ -277,6 +294,22 @@ mod tests {
     fn unknown_user_and_wrong_password_share_one_answer() {
         let e = AuthError::InvalidCredentials;
         assert_eq!((e.status(), e.code()), (401, "invalid_credentials"));
+    }
+
+    #[test]
+    fn a_refused_passkey_answers_like_a_wrong_password_and_audits_why() {
+        let cases = [
+            (PasskeyFailure::Unknown, "passkey_unknown"),
+            (PasskeyFailure::Signature, "passkey_signature"),
+            (PasskeyFailure::Counter, "passkey_counter"),
+            (PasskeyFailure::SessionInvalid, "session_invalid"),
+        ];
+        for (failure, reason) in cases {
+            let e = AuthError::PasskeyRejected(failure);
+            assert_eq!((e.status(), e.code()), (401, "invalid_credentials"));
+            assert_eq!(e.reason(), reason);
+        }
+        assert_eq!(AuthError::InvalidSession.reason(), "invalid_session");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod authz;
 pub mod error;
 pub mod notify;
+pub mod passkey;
 pub mod policy;
 pub mod provider;
 pub mod secret;
@@ -23,6 +24,7 @@ pub mod token;
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, EventKind};
 pub use error::AuthError;
 pub use notify::{Notification, Notifier, SecurityEvent};
+pub use passkey::{PasskeyCeremony, PasskeyCredential, PasskeyFailure, Passkeys};
 pub use provider::{
     AccountFilter, AccountStatus, Administration, AuthStep, Authenticated, ChallengeKind,
     ChallengeParameters, ChallengeResponse, ChallengeStep, CodeDelivery, IdentityProvider,

@@ -64,6 +64,10 @@ pub enum SecurityEvent {
     /// A password reset was asked for too soon after the authenticator was
     /// replaced; no code was sent. Possible again from `until` (RFC 3339).
     PasswordResetHeld { until: String },
+    /// A passkey was registered on the account.
+    PasskeyAdded,
+    /// A passkey was removed from the account.
+    PasskeyRemoved,
 }
 
 impl SecurityEvent {
@@ -77,6 +81,8 @@ impl SecurityEvent {
             SecurityEvent::RecoveryCodeUsed { .. } => "recovery_code_used",
             SecurityEvent::SignUpAttempt => "sign_up_attempt",
             SecurityEvent::PasswordResetHeld { .. } => "password_reset_held",
+            SecurityEvent::PasskeyAdded => "passkey_added",
+            SecurityEvent::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -110,6 +116,14 @@ impl SecurityEvent {
                  recently, so no code was sent. A reset by mail is possible from {until}, or now with \
                  a recovery code."
             ),
+            SecurityEvent::PasskeyAdded => {
+                "A passkey was added to your account: it signs in without a password. If it was \
+                 not you, remove it under your passkeys and change your password."
+                    .into()
+            }
+            SecurityEvent::PasskeyRemoved => {
+                "A passkey was removed from your account; it no longer signs in.".into()
+            }
         }
     }
 }

@@ -473,7 +473,7 @@ impl<T> IdentityProvider for T where
 }
 
 /// One provider as the services hold it: its id and one handle per port.
-/// A capability a provider lacks will be an `Option` here (passkeys,
+/// A capability a provider may lack is an `Option` here (passkeys; later
 /// upstream OpenID), so a service asks for it and answers
 /// `not_supported_by_provider` when it is missing.
 #[derive(Clone)]
@@ -485,6 +485,7 @@ pub struct Provider {
     pub account: Arc<dyn SelfService>,
     pub totp: Arc<dyn TotpAuthenticator>,
     pub admin: Arc<dyn Administration>,
+    pub passkeys: Option<Arc<dyn crate::Passkeys>>,
 }
 
 impl Provider {
@@ -497,7 +498,14 @@ impl Provider {
             account: provider.clone(),
             totp: provider.clone(),
             admin: provider,
+            passkeys: None,
         }
+    }
+
+    /// The same provider, with its passkeys.
+    pub fn with_passkeys(mut self, passkeys: Arc<dyn crate::Passkeys>) -> Self {
+        self.passkeys = Some(passkeys);
+        self
     }
 
     /// The provider half of an app user's key, as the store takes it.

@@ -4,10 +4,12 @@
 //! authgate's database, argon2id password hashes ([`password`]), mailed
 //! one-time codes ([`codes`]), RS256 JWTs whose claims mirror Cognito's signed
 //! with rotating keys ([`keys`], [`tokens`]), and refresh-token families with
-//! rotation and reuse detection (in `authgate-store`).
+//! rotation and reuse detection (in `authgate-store`), and WebAuthn passkeys
+//! ([`passkeys`]).
 
 pub mod codes;
 pub mod keys;
+pub mod passkeys;
 pub mod password;
 pub mod tokens;
 pub mod totp;
@@ -78,6 +80,8 @@ pub struct EmbeddedConfig {
     pub mfa: MfaPolicy,
     /// How many argon2 hashes run at once (defaults to the CPU count).
     pub hash_concurrency: usize,
+    /// Where passkeys are bound; `None`: passkeys are off.
+    pub relying_party: Option<passkeys::RelyingParty>,
 }
 
 /// The embedded provider.
@@ -87,6 +91,7 @@ pub struct EmbeddedProvider {
     keys: Arc<KeyRing>,
     hasher: PasswordHasher,
     notifier: Arc<dyn Notifier>,
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl EmbeddedProvider {
@@ -99,12 +104,18 @@ impl EmbeddedProvider {
         let publish_retired = config.access_token_ttl.as_millis() as i64 + 5 * 60 * 1000;
         let keys = Arc::new(KeyRing::load(store.clone(), publish_retired).await?);
         let hasher = PasswordHasher::new(config.hash_concurrency)?;
+        let webauthn = config
+            .relying_party
+            .as_ref()
+            .map(passkeys::RelyingParty::webauthn)
+            .transpose()?;
         Ok(Self {
             config,
             store,
             keys,
             hasher,
             notifier,
+            webauthn,
         })
     }
 

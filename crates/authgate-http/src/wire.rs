@@ -151,6 +151,7 @@ impl ToWire for AuditRow {
             subject: row.subject,
             actor: row.actor,
             target: row.target,
+            method: row.method,
             email: row.email,
             ip: row.ip,
             request_id: row.request_id,
@@ -296,6 +297,19 @@ impl ToWire for MachineClient {
             scopes: c.scopes,
             created_at: rfc3339(c.created_at / 1000),
             revoked_at: c.revoked_at.map(|at| rfc3339(at / 1000)),
+        }
+    }
+}
+
+impl ToWire for authgate_core::PasskeyCredential {
+    type Wire = authgate_api_types::native::PasskeyView;
+    fn to_wire(self) -> Self::Wire {
+        authgate_api_types::native::PasskeyView {
+            id: self.id,
+            name: self.name,
+            created_at: rfc3339(self.created_at / 1000),
+            last_used_at: self.last_used_at.map(|at| rfc3339(at / 1000)),
+            backed_up: self.backed_up,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::forward::{ForwardAuth, RouteRules};
 use crate::login::LoginTransactions;
 use crate::mfa::MfaService;
 use crate::notices::Notices;
+use crate::passkeys::PasskeyService;
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use crate::settings::{ForwardDefault, MfaMode, ProviderKind, Settings};
@@ -40,6 +41,7 @@ pub struct Services {
     pub sessions: SessionService,
     pub account: AccountService,
     pub mfa: MfaService,
+    pub passkeys: PasskeyService,
     pub admin_users: AdminUsers,
     pub tenants: TenantService,
     pub catalog: CatalogService,
@@ -145,6 +147,14 @@ impl Services {
         let mut background = Vec::new();
         let mut key_ring: Option<Arc<KeyRing>> = None;
 
+        let relying_party = settings.relying_party().map_err(anyhow::Error::msg)?;
+        match &relying_party {
+            Some(rp) => tracing::info!(rp_id = %rp.id, origins = rp.origins.len(), "passkeys on"),
+            None => tracing::info!(
+                "passkeys are off: the host of AUTHGATE_PUBLIC_URL is an IP address; set \
+                 AUTHGATE_WEBAUTHN_RP_ID (a domain name, or localhost) and AUTHGATE_WEBAUTHN_ORIGINS"
+            ),
+        }
         let provider: Provider = match settings.provider {
             ProviderKind::Embedded => {
                 let embedded = EmbeddedProvider::new(
@@ -166,6 +176,7 @@ impl Services {
                             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
                             n => n,
                         },
+                        relying_party: relying_party.clone(),
                     },
                     store.clone(),
                     notifier.clone() as Arc<dyn Notifier>,
@@ -173,7 +184,9 @@ impl Services {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the embedded provider: {e}"))?;
                 key_ring = Some(embedded.key_ring());
-                Provider::new(Arc::new(embedded))
+                let embedded = Arc::new(embedded);
+                let passkeys = embedded.clone();
+                Provider::new(embedded).with_passkeys(passkeys)
             }
             ProviderKind::Cognito => cognito_provider(&settings).await?,
         };
@@ -325,6 +338,13 @@ impl Services {
                 sessions: sessions.clone(),
                 recovery_codes: recovery_codes.clone(),
                 logins: logins.clone(),
+            },
+            passkeys: PasskeyService {
+                provider: provider.clone(),
+                events: events.clone(),
+                sessions: sessions.clone(),
+                logins: logins.clone(),
+                notices: notices.clone(),
             },
             mfa: MfaService {
                 provider: provider.clone(),

@@ -98,8 +98,43 @@ impl EventRecorder {
         subject: Option<&str>,
         result: &Result<T, AuthError>,
     ) {
-        self.write(actor, kind, meta, email, subject, None, result)
+        self.write(actor, kind, meta, email, subject, None, None, result)
             .await
+    }
+
+    /// Record what a user did to an object of their own (`passkey:<id>`).
+    pub async fn record_on<T>(
+        &self,
+        kind: EventKind,
+        meta: &RequestMeta,
+        subject: &str,
+        target: Option<&str>,
+        result: &Result<T, AuthError>,
+    ) {
+        self.write(None, kind, meta, None, Some(subject), target, None, result)
+            .await
+    }
+
+    /// Record a sign-in made with `method` (`password`, `passkey`).
+    pub async fn record_sign_in<T>(
+        &self,
+        method: &'static str,
+        meta: &RequestMeta,
+        email: Option<&str>,
+        subject: Option<&str>,
+        result: &Result<T, AuthError>,
+    ) {
+        self.write(
+            None,
+            EventKind::SignIn,
+            meta,
+            email,
+            subject,
+            None,
+            Some(method),
+            result,
+        )
+        .await
     }
 
     /// Record a change `actor` made to `target` (`tenant:<id>`,
@@ -114,8 +149,17 @@ impl EventRecorder {
         target: &str,
         result: &Result<T, AuthError>,
     ) {
-        self.write(Some(actor), kind, meta, None, subject, Some(target), result)
-            .await
+        self.write(
+            Some(actor),
+            kind,
+            meta,
+            None,
+            subject,
+            Some(target),
+            None,
+            result,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -127,11 +171,12 @@ impl EventRecorder {
         email: Option<&str>,
         subject: Option<&str>,
         target: Option<&str>,
+        method: Option<&'static str>,
         result: &Result<T, AuthError>,
     ) {
         let (outcome, reason) = match result {
             Ok(_) => (AuditOutcome::Success, None),
-            Err(err) => (AuditOutcome::Failure, Some(err.code())),
+            Err(err) => (AuditOutcome::Failure, Some(err.reason())),
         };
         let name = kind.as_str();
         metrics::counter!(
@@ -139,13 +184,15 @@ impl EventRecorder {
             "kind" => name,
             "outcome" => outcome.as_str(),
             "reason" => reason.unwrap_or("none"),
+            "method" => method.unwrap_or("none"),
         )
         .increment(1);
         match reason {
-            None => tracing::info!(kind = name, subject, actor, target, "auth event"),
+            None => tracing::info!(kind = name, method, subject, actor, target, "auth event"),
             Some(reason) => {
                 tracing::info!(
                     kind = name,
+                    method,
                     reason,
                     subject,
                     actor,
@@ -163,6 +210,7 @@ impl EventRecorder {
             actor: actor.map(str::to_string),
             target: target.map(str::to_string),
             email: email.map(str::to_string),
+            method,
             ip: meta.ip.clone(),
             request_id: meta.request_id.clone(),
             at_millis: now_millis(),

@@ -15,6 +15,7 @@
 //! | [`sessions`] | [`SessionService`] | refresh, sign-out, whether a session is live, ending other sessions |
 //! | [`account`] | [`AccountService`] | password reset, change and re-verification, identifier recovery |
 //! | [`mfa`], [`mfa_reset`] | [`MfaService`] | TOTP enrolment, recovery codes, the lost-authenticator reset |
+//! | [`passkeys`] | [`PasskeyService`] | passkey registration, list, deletion and sign-in (WebAuthn ceremonies) |
 //! | [`admin`] | [`AdminUsers`] | the admin user lifecycle, the audit trail |
 //! | [`tenants`] | [`TenantService`] | tenants, memberships, invitations |
 //! | [`catalog`] | [`CatalogService`] | roles, grants and Cedar policies, edited at run time |
@@ -44,6 +45,7 @@ pub mod login;
 pub mod mfa;
 pub mod mfa_reset;
 pub mod notices;
+pub mod passkeys;
 pub mod principal;
 pub mod recovery_codes;
 pub mod sessions;
@@ -64,6 +66,7 @@ pub use discovery::Discovery;
 pub use events::{EventRecorder, RequestMeta};
 pub use forward::ForwardAuth;
 pub use mfa::MfaService;
+pub use passkeys::{Ceremony, PasskeyService};
 pub use principal::{AdminActor, Caller, ClientCaller, Principal};
 pub use sessions::{SessionService, SessionView};
 pub use settings::Settings;

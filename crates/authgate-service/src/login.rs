@@ -6,9 +6,9 @@
 //! was proved so far (`password`, `new_password`, `mailed_code`, …) and which
 //! [`Step`] comes next. Every answer spends a try; a handle presented for
 //! another address or another step ends the transaction; a step answered
-//! opens the next one under a new handle. Passkey ceremonies, authorization
-//! requests waiting for a sign-in and upstream OpenID round trips are
-//! further steps of the same record.
+//! opens the next one under a new handle. Passkey ceremonies are steps of
+//! the same record (one try, five minutes); authorization requests waiting
+//! for a sign-in and upstream OpenID round trips will be too.
 
 use authgate_core::{AuthError, ChallengeKind, ChallengeStep, ProviderId, Secret, now_millis};
 use authgate_embedded::tokens::{new_refresh_token, token_digest};
@@ -28,6 +28,10 @@ pub enum Step {
     MfaResetCode,
     /// A lost-authenticator reset: a code of the new authenticator.
     MfaResetAuthenticator,
+    /// A passkey registration: the browser's new credential.
+    PasskeyRegistration,
+    /// A passkey sign-in: the browser's assertion.
+    PasskeySignIn,
 }
 
 impl Step {
@@ -37,6 +41,8 @@ impl Step {
             Step::Challenge(kind) => Proof::of_answer(kind).as_str(),
             Step::MfaResetCode => "mfa_reset_code",
             Step::MfaResetAuthenticator => "mfa_reset_authenticator",
+            Step::PasskeyRegistration => "passkey_registration",
+            Step::PasskeySignIn => "passkey_sign_in",
         }
     }
 
@@ -45,6 +51,8 @@ impl Step {
         match self {
             Step::Challenge(_) => 3,
             Step::MfaResetCode | Step::MfaResetAuthenticator => 5,
+            // A ceremony's challenge is answered once.
+            Step::PasskeyRegistration | Step::PasskeySignIn => 1,
         }
     }
 
@@ -55,6 +63,7 @@ impl Step {
             Step::Challenge(_) => challenge_ttl.min(MAX_CHALLENGE_TTL),
             Step::MfaResetCode => Duration::from_secs(15 * 60),
             Step::MfaResetAuthenticator => Duration::from_secs(10 * 60),
+            Step::PasskeyRegistration | Step::PasskeySignIn => MAX_CHALLENGE_TTL,
         }
     }
 }
@@ -93,8 +102,10 @@ impl Proof {
 /// A transaction taken for one answer (one try spent).
 pub struct PendingStep {
     handle_hash: String,
-    /// The address the transaction is bound to.
+    /// The address the transaction is bound to (empty when none is).
     pub email: String,
+    /// The account the transaction is bound to, when it is.
+    pub sub: Option<String>,
     /// The state of the step (the provider's, or the service's own).
     pub state: Secret,
     /// What was proved before this step, comma-separated.
@@ -192,6 +203,7 @@ impl LoginTransactions {
         Ok(PendingStep {
             handle_hash,
             email: taken.email,
+            sub: taken.sub,
             state: Secret::new(taken.provider_state),
             proved: taken.proved,
             attempts: taken.attempts,
@@ -216,6 +228,7 @@ impl LoginTransactions {
         Ok(PendingStep {
             handle_hash: taken.handle_hash,
             email: taken.email,
+            sub: taken.sub,
             state: Secret::new(taken.provider_state),
             proved: taken.proved,
             attempts: taken.attempts,

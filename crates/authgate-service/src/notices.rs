@@ -34,12 +34,21 @@ impl Notices {
     /// derived with the installation's secret key, so it is the same at
     /// every call and tells a stranger nothing.
     pub(crate) fn decoy_sub(&self, email: &str) -> String {
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.decoy_key);
-        let tag = aws_lc_rs::hmac::sign(&key, format!("decoy-sub\0{email}").as_bytes());
+        let tag = self.decoy_bytes(&format!("decoy-sub\0{email}"));
         let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&tag.as_ref()[..16]);
+        bytes.copy_from_slice(&tag[..16]);
         uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
             .to_string()
+    }
+
+    /// 32 bytes derived from `label` with the installation's key: stable,
+    /// and meaningless to anyone without the key.
+    pub(crate) fn decoy_bytes(&self, label: &str) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.decoy_key);
+        let tag = aws_lc_rs::hmac::sign(&key, label.as_bytes());
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(tag.as_ref());
+        bytes
     }
 }

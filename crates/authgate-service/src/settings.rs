@@ -132,6 +132,14 @@ pub struct Settings {
     /// Comma-separated CIDRs of the proxies whose `X-Request-Id` (and, from
     /// issue 13 on, forwarded client address) authgate trusts.
     pub trusted_proxies: String,
+    /// `AUTHGATE_WEBAUTHN_RP_ID`: the relying party of passkeys; default:
+    /// the host of the public URL (when that is a domain name).
+    pub webauthn_rp_id: Option<String>,
+    /// `AUTHGATE_WEBAUTHN_RP_NAME`: shown by the authenticator.
+    pub webauthn_rp_name: String,
+    /// `AUTHGATE_WEBAUTHN_ORIGINS`: comma-separated origins allowed to run
+    /// passkey ceremonies; default: the origin of the public URL.
+    pub webauthn_origins: String,
 }
 
 /// What `/v1/authz/forward` does with a request no route rule matches.
@@ -200,6 +208,9 @@ impl Default for Settings {
             sign_up_reveals_existing: false,
             mfa_reset_cooldown: 72 * 3600,
             trusted_proxies: String::new(),
+            webauthn_rp_id: None,
+            webauthn_rp_name: "authgate".into(),
+            webauthn_origins: String::new(),
         }
     }
 }
@@ -258,6 +269,68 @@ impl Settings {
         })
     }
 
+    /// The relying party of passkeys. `Ok(None)`: passkeys are off, because
+    /// nothing names a domain (the default public URL is an IP address);
+    /// `Err`: a setting is wrong, with what to change.
+    pub fn relying_party(&self) -> Result<Option<RelyingParty>, String> {
+        let explicit = self
+            .webauthn_rp_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        let public = url::Url::parse(&self.public_url)
+            .map_err(|e| format!("AUTHGATE_PUBLIC_URL is not a URL ({e})"))?;
+        let id = match explicit {
+            Some(id) => {
+                if is_ip_address(id) {
+                    return Err(format!(
+                        "AUTHGATE_WEBAUTHN_RP_ID is the IP address {id}: WebAuthn binds passkeys to \
+                         a domain name, never an address. Set AUTHGATE_WEBAUTHN_RP_ID to the domain \
+                         your users open (example.com, or localhost on a development machine)"
+                    ));
+                }
+                if id.contains(['/', ':']) {
+                    return Err(format!(
+                        "AUTHGATE_WEBAUTHN_RP_ID is {id}: it is a domain name (example.com), \
+                         without scheme, port or path"
+                    ));
+                }
+                id.to_ascii_lowercase()
+            }
+            None => match public.domain() {
+                Some(domain) => domain.to_ascii_lowercase(),
+                None => return Ok(None),
+            },
+        };
+        let origins: Vec<String> = self
+            .webauthn_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let (origins, setting) = if origins.is_empty() {
+            (
+                vec![public.origin().ascii_serialization()],
+                "AUTHGATE_PUBLIC_URL (the default of AUTHGATE_WEBAUTHN_ORIGINS)",
+            )
+        } else {
+            (origins, "AUTHGATE_WEBAUTHN_ORIGINS")
+        };
+        let origins = origins
+            .iter()
+            .map(|origin| check_origin(origin, &id, setting))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(RelyingParty {
+            id,
+            name: match self.webauthn_rp_name.trim() {
+                "" => "authgate".into(),
+                name => name.to_string(),
+            },
+            origins,
+        }))
+    }
+
     pub fn cors_origin_list(&self) -> Vec<String> {
         self.cors_origins
             .split(',')
@@ -268,9 +341,141 @@ impl Settings {
     }
 }
 
+/// Is `host` an IPv4 or IPv6 address (bracketed or not)?
+fn is_ip_address(host: &str) -> bool {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+}
+
+/// One allowed origin: http(s), a domain inside the RP id (https unless it
+/// is localhost, as browsers require).
+fn check_origin(origin: &str, rp_id: &str, setting: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(origin)
+        .map_err(|e| format!("{setting}: {origin} is not an origin ({e})"))?;
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    if !matches!(url.scheme(), "https" | "http") || host.is_empty() {
+        return Err(format!(
+            "{setting}: {origin} is not an origin like https://app.example.com"
+        ));
+    }
+    if url.domain().is_none() {
+        return Err(format!(
+            "{setting}: {origin} is an IP address; passkeys need a domain name inside \
+             AUTHGATE_WEBAUTHN_RP_ID ({rp_id}): use its domain (or http://localhost:<port> \
+             with AUTHGATE_WEBAUTHN_RP_ID=localhost)"
+        ));
+    }
+    if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
+        return Err(format!(
+            "{setting}: {origin} is outside the RP id {rp_id}: an origin's host must be {rp_id} \
+             or a subdomain of it. Change AUTHGATE_WEBAUTHN_RP_ID or the origin"
+        ));
+    }
+    if url.scheme() == "http" && host != "localhost" && !host.ends_with(".localhost") {
+        return Err(format!(
+            "{setting}: {origin} is plain http: browsers run WebAuthn on https origins only \
+             (http is allowed for localhost)"
+        ));
+    }
+    Ok(url)
+}
+
+pub use authgate_embedded::passkeys::RelyingParty;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn relying_party(
+        public_url: &str,
+        rp_id: Option<&str>,
+        origins: &str,
+    ) -> Result<Option<RelyingParty>, String> {
+        Settings {
+            public_url: public_url.into(),
+            webauthn_rp_id: rp_id.map(str::to_string),
+            webauthn_origins: origins.into(),
+            ..Settings::default()
+        }
+        .relying_party()
+    }
+
+    #[test]
+    fn the_relying_party_follows_the_public_url_or_its_own_settings() {
+        assert_eq!(
+            relying_party("http://127.0.0.1:8080", None, ""),
+            Ok(None),
+            "the default public URL names no domain: passkeys are off"
+        );
+        let rp = relying_party("https://auth.example.com/", None, "")
+            .unwrap()
+            .unwrap();
+        assert_eq!(rp.id, "auth.example.com");
+        assert_eq!(rp.name, "authgate");
+        assert_eq!(rp.origins[0].as_str(), "https://auth.example.com/");
+        let rp = relying_party(
+            "http://127.0.0.1:8080",
+            Some("example.com"),
+            "https://app.example.com, https://example.com:8443",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(rp.id, "example.com");
+        assert_eq!(rp.origins.len(), 2);
+        let dev = relying_party(
+            "http://127.0.0.1:8080",
+            Some("localhost"),
+            "http://localhost:5173",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(dev.origins[0].as_str(), "http://localhost:5173/");
+    }
+
+    #[test]
+    fn wrong_relying_party_settings_say_which_setting_to_change() {
+        let cases = [
+            (
+                Some("127.0.0.1"),
+                "",
+                "AUTHGATE_WEBAUTHN_RP_ID is the IP address",
+            ),
+            (
+                Some("[::1]"),
+                "",
+                "AUTHGATE_WEBAUTHN_RP_ID is the IP address",
+            ),
+            (Some("https://example.com"), "", "without scheme"),
+            (
+                Some("example.com"),
+                "https://example.org",
+                "outside the RP id example.com",
+            ),
+            (
+                Some("example.com"),
+                "https://badexample.com",
+                "outside the RP id",
+            ),
+            (Some("example.com"), "http://app.example.com", "plain http"),
+            (
+                Some("localhost"),
+                "http://127.0.0.1:3000",
+                "is an IP address",
+            ),
+            (
+                Some("example.com"),
+                "",
+                "AUTHGATE_PUBLIC_URL (the default of AUTHGATE_WEBAUTHN_ORIGINS)",
+            ),
+            (Some("example.com"), "not a url", "is not an origin"),
+        ];
+        for (rp_id, origins, expected) in cases {
+            let err = relying_party("http://127.0.0.1:8080", rp_id, origins).unwrap_err();
+            assert!(err.contains(expected), "{rp_id:?} {origins}: {err}");
+        }
+    }
 
     #[test]
     fn defaults_are_the_contracts() {

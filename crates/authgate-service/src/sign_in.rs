@@ -141,8 +141,8 @@ impl SignInService {
         let step = self.provider.passwords.sign_in(&email, password).await;
         let result = self.next_step(&email, Proof::Password.as_str(), step).await;
         self.events
-            .record(
-                EventKind::SignIn,
+            .record_sign_in(
+                "password",
                 meta,
                 Some(&email),
                 signed_in_sub(&result),

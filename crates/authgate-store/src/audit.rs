@@ -20,6 +20,8 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     pub actor: Option<String>,
     pub target: Option<String>,
+    /// How a sign-in was made (`password`, `passkey`).
+    pub method: Option<String>,
 }
 
 /// Filters for reading the trail; `None` matches everything.
@@ -42,7 +44,8 @@ impl Store {
         for event in events {
             sqlx::query(
                 "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
-                 request_id, actor, target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 request_id, actor, target, method) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(event.at_millis)
             .bind(event.kind.as_str())
@@ -55,6 +58,7 @@ impl Store {
             .bind(event.request_id.as_deref())
             .bind(event.actor.as_deref())
             .bind(event.target.as_deref())
+            .bind(event.method)
             .execute(&mut *tx)
             .await?;
         }
@@ -66,7 +70,7 @@ impl Store {
     pub async fn audit_events(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         let rows = sqlx::query(
             "SELECT id, at, kind, outcome, reason, provider, subject, email, ip, request_id, actor, \
-             target FROM audit_events WHERE ($1 IS NULL OR subject = $1) \
+             target, method FROM audit_events WHERE ($1 IS NULL OR subject = $1) \
              AND ($2 IS NULL OR email = $2) AND ($3 IS NULL OR kind = $3) \
              AND ($4 IS NULL OR reason = $4) AND ($5 IS NULL OR at >= $5) \
              AND ($7 IS NULL OR target = $7) ORDER BY id DESC LIMIT $6",
@@ -95,6 +99,7 @@ impl Store {
                     request_id: row.try_get("request_id")?,
                     actor: row.try_get("actor")?,
                     target: row.try_get("target")?,
+                    method: row.try_get("method")?,
                 })
             })
             .collect()

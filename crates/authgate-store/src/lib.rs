@@ -22,6 +22,7 @@ pub mod embedded;
 pub mod keys;
 pub mod login;
 pub mod mfa;
+pub mod passkeys;
 pub mod recovery;
 pub mod refresh;
 pub mod sessions;

@@ -3,7 +3,7 @@
 //! app users (including concurrent first sign-ins), embedded users and their
 //! one-time codes, refresh-token families (rotation, reuse detection,
 //! concurrent rotation, revocation), signing keys, the audit trail, login
-//! transactions and the field cipher of secret columns.
+//! transactions, the field cipher of secret columns and passkeys.
 
 #[macro_use]
 mod common;
@@ -36,6 +36,7 @@ store_tests!(
     machine_clients_are_stored_hashed_and_revoked,
     login_transactions_are_tried_a_bounded_number_of_times_expire_and_replace_an_accounts_others,
     secret_fields_pass_through_the_field_cipher,
+    passkeys_are_unique_across_users_updated_at_use_and_go_with_their_user,
 );
 
 async fn user(store: &Store, sub: &str, email: &str) -> authgate_store::AppUser {
@@ -977,6 +978,7 @@ fn event(
         subject: subject.map(str::to_string),
         actor: subject.map(|s| format!("admin-of-{s}")),
         target: None,
+        method: Some("password"),
         email: Some(format!("{}@example.com", subject.unwrap_or("anon"))),
         ip: Some("127.0.0.1".into()),
         request_id: Some(format!("req-{at_millis}")),
@@ -1269,4 +1271,88 @@ async fn secret_fields_pass_through_the_field_cipher(store: Store) {
         .unwrap();
     let keys = store.signing_keys().await.unwrap();
     assert_eq!(keys[0].private_der_b64, "DER");
+}
+
+fn stored_passkey(id: &str, sub: &str, created_at: i64) -> authgate_store::passkeys::StoredPasskey {
+    authgate_store::passkeys::StoredPasskey {
+        credential_id: id.into(),
+        sub: sub.into(),
+        name: Some(format!("key {id}")),
+        passkey: format!("{{\"cred\":\"{id}\",\"counter\":0}}"),
+        backed_up: false,
+        created_at,
+        last_used_at: None,
+    }
+}
+
+async fn passkeys_are_unique_across_users_updated_at_use_and_go_with_their_user(store: Store) {
+    for (sub, email) in [
+        ("pk-ann", "pk-ann@example.com"),
+        ("pk-bob", "pk-bob@example.com"),
+    ] {
+        store
+            .insert_embedded_user(new_user(sub, email), 1_000)
+            .await
+            .unwrap();
+    }
+    store
+        .insert_passkey(&stored_passkey("cred-2", "pk-ann", 20))
+        .await
+        .unwrap();
+    store
+        .insert_passkey(&stored_passkey("cred-1", "pk-ann", 10))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .insert_passkey(&stored_passkey("cred-1", "pk-bob", 30))
+                .await,
+            Err(StoreError::Conflict)
+        ),
+        "a credential id belongs to one user"
+    );
+    let ids = |keys: Vec<authgate_store::passkeys::StoredPasskey>| {
+        keys.into_iter()
+            .map(|k| k.credential_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(store.passkeys_of("pk-ann").await.unwrap()),
+        ["cred-1", "cred-2"]
+    );
+    assert!(store.passkeys_of("pk-bob").await.unwrap().is_empty());
+
+    assert!(
+        store
+            .passkey_used("cred-1", "{\"counter\":7}", true, 99)
+            .await
+            .unwrap()
+    );
+    let used = store.passkey("cred-1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            used.passkey.as_str(),
+            used.backed_up,
+            used.last_used_at,
+            used.sub.as_str()
+        ),
+        ("{\"counter\":7}", true, Some(99), "pk-ann")
+    );
+
+    assert!(
+        !store.delete_passkey("pk-bob", "cred-1").await.unwrap(),
+        "another user's passkey is not theirs to delete"
+    );
+    assert!(store.delete_passkey("pk-ann", "cred-1").await.unwrap());
+    assert!(store.passkey("cred-1").await.unwrap().is_none());
+    assert!(
+        !store
+            .passkey_used("cred-1", "{}", false, 100)
+            .await
+            .unwrap()
+    );
+
+    store.delete_embedded_user("pk-ann").await.unwrap();
+    assert!(store.passkey("cred-2").await.unwrap().is_none());
 }

@@ -48,9 +48,6 @@ impl FromRequestParts<AppState> for Cx {
     }
 }
 
-const PASSKEYS: &str =
-    "passkeys are not available in this authgate yet: sign in with v1/login and v1/mfa-verify";
-
 /// The account behind the `{user_id}` of a path, if its email is `email`.
 /// Unknown ids and another account's id answer the same 404.
 async fn matching_user(cx: &Cx, user_id: &str, email: &str) -> Result<ManagedUser, CompatError> {
@@ -531,24 +528,151 @@ pub async fn logout(
     }))
 }
 
-/// The passkey routes of the profile: 501 with a clear message until
-/// authgate has passkeys.
-macro_rules! not_yet_passkeys {
-    ($($name:ident => $path:literal),* $(,)?) => {$(
-        #[doc = concat!("Not yet: passkeys (`POST ", $path, "`).")]
-        #[utoipa::path(post, path = $path, tag = "cognitoapi",
-            responses((status = 501, description = "passkeys are not available yet", body = CompatMessage)))]
-        pub async fn $name() -> CompatError {
-            CompatError::NotImplemented(PASSKEYS)
-        }
-    )*};
+/// The caller of a signed-in passkey route: `Authorization: Bearer …`, or
+/// `access_token` in the body.
+async fn passkey_caller(
+    cx: &Cx,
+    headers: &HeaderMap,
+    body_token: Option<&Secret>,
+) -> Result<Caller, CompatError> {
+    match body_token.filter(|t| !t.is_empty()) {
+        Some(token) => body_caller(cx, token).await,
+        None => bearer_caller(cx, headers).await,
+    }
 }
 
-not_yet_passkeys!(
-    passkey_register_start => "/v1/passkeys/register/start",
-    passkey_register_complete => "/v1/passkeys/register/complete",
-    passkey_list => "/v1/passkeys/list",
-    passkey_delete => "/v1/passkeys/delete",
-    passkey_login_start => "/v1/passkeys/login/start",
-    passkey_login_complete => "/v1/passkeys/login/complete",
-);
+/// The optional `{access_token}` body of the signed-in passkey routes: an
+/// empty body is none; anything else must be a JSON object.
+fn token_body(body: &[u8]) -> Result<PasskeyTokenBody, CompatError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(PasskeyTokenBody::default());
+    }
+    serde_json::from_slice(body).map_err(|e| AuthError::MalformedJson(e.to_string()).into())
+}
+
+/// Start registering a passkey: creation options for
+/// `PublicKeyCredential.parseCreationOptionsFromJSON()`.
+#[utoipa::path(post, path = "/v1/passkeys/register/start", tag = "cognitoapi",
+    security(("bearer" = [])), request_body = PasskeyTokenBody,
+    responses((status = 200, body = PasskeyRegisterStartResponse), (status = 401, body = CompatMessage),
+        (status = 501, description = "the provider has no passkeys here", body = CompatMessage)))]
+pub async fn passkey_register_start(
+    cx: Cx,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> CompatResult<PasskeyRegisterStartResponse> {
+    let body = token_body(&body)?;
+    let caller = passkey_caller(&cx, &headers, body.access_token.as_ref()).await?;
+    let ceremony = cx.passkeys.begin_registration(&cx.meta, &caller).await?;
+    Ok(Json(PasskeyRegisterStartResponse {
+        session: ceremony.session.into_inner(),
+        credential_creation_options: ceremony.options,
+    }))
+}
+
+/// Finish the registration with what `toJSON()` gives for the new credential.
+#[utoipa::path(post, path = "/v1/passkeys/register/complete", tag = "cognitoapi",
+    security(("bearer" = [])), request_body = PasskeyRegisterCompleteBody,
+    responses((status = 200, body = PasskeyStatusResponse), (status = 401, body = CompatMessage),
+        (status = 422, description = "no user verification, or a credential registered already", body = CompatMessage)))]
+pub async fn passkey_register_complete(
+    cx: Cx,
+    headers: HeaderMap,
+    CompatJson(body): CompatJson<PasskeyRegisterCompleteBody>,
+) -> CompatResult<PasskeyStatusResponse> {
+    let caller = passkey_caller(&cx, &headers, body.access_token.as_ref()).await?;
+    let passkey = cx
+        .passkeys
+        .finish_registration(
+            &cx.meta,
+            &caller,
+            &body.session,
+            &body.credential,
+            body.friendly_name.as_deref(),
+        )
+        .await?;
+    Ok(Json(PasskeyStatusResponse {
+        credential_id: passkey.id,
+        status: "PASSKEY_REGISTERED",
+    }))
+}
+
+/// The caller's passkeys.
+#[utoipa::path(post, path = "/v1/passkeys/list", tag = "cognitoapi",
+    security(("bearer" = [])), request_body = PasskeyTokenBody,
+    responses((status = 200, body = PasskeyListResponse), (status = 401, body = CompatMessage)))]
+pub async fn passkey_list(
+    cx: Cx,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> CompatResult<PasskeyListResponse> {
+    let body = token_body(&body)?;
+    let caller = passkey_caller(&cx, &headers, body.access_token.as_ref()).await?;
+    let passkeys = cx.passkeys.list(&caller).await?;
+    Ok(Json(PasskeyListResponse {
+        passkeys: passkeys
+            .into_iter()
+            .map(|p| PasskeyItem {
+                credential_id: p.id,
+                friendly_name: p.name,
+                created_at: authgate_core::rfc3339(p.created_at / 1000),
+                last_used_at: p.last_used_at.map(|at| authgate_core::rfc3339(at / 1000)),
+            })
+            .collect(),
+    }))
+}
+
+/// Delete one of the caller's passkeys.
+#[utoipa::path(post, path = "/v1/passkeys/delete", tag = "cognitoapi",
+    security(("bearer" = [])), request_body = PasskeyDeleteBody,
+    responses((status = 200, body = PasskeyStatusResponse), (status = 401, body = CompatMessage),
+        (status = 404, description = "not the caller's passkey", body = CompatMessage)))]
+pub async fn passkey_delete(
+    cx: Cx,
+    headers: HeaderMap,
+    CompatJson(body): CompatJson<PasskeyDeleteBody>,
+) -> CompatResult<PasskeyStatusResponse> {
+    let caller = passkey_caller(&cx, &headers, body.access_token.as_ref()).await?;
+    cx.passkeys
+        .delete(&cx.meta, &caller, &body.credential_id)
+        .await?;
+    Ok(Json(PasskeyStatusResponse {
+        credential_id: body.credential_id,
+        status: "PASSKEY_DELETED",
+    }))
+}
+
+/// Start a passkey sign-in for an email (the same shape for addresses
+/// without an account or passkey).
+#[utoipa::path(post, path = "/v1/passkeys/login/start", tag = "cognitoapi",
+    request_body = PasskeyLoginStartBody,
+    responses((status = 200, body = PasskeyLoginStartResponse), (status = 422, body = CompatMessage),
+        (status = 501, description = "the provider has no passkeys here", body = CompatMessage)))]
+pub async fn passkey_login_start(
+    cx: Cx,
+    CompatJson(body): CompatJson<PasskeyLoginStartBody>,
+) -> CompatResult<PasskeyLoginStartResponse> {
+    let email = normalize_email("email", &body.email)?;
+    let ceremony = cx.passkeys.begin_sign_in(Some(&email)).await?;
+    Ok(Json(PasskeyLoginStartResponse {
+        email,
+        session: ceremony.session.into_inner(),
+        credential_request_options: ceremony.options,
+    }))
+}
+
+/// Finish a passkey sign-in: the tokens (no MFA step follows a
+/// user-verified passkey).
+#[utoipa::path(post, path = "/v1/passkeys/login/complete", tag = "cognitoapi",
+    request_body = PasskeyLoginCompleteBody,
+    responses((status = 200, body = TokensResponse), (status = 401, description = "the passkey could not be verified", body = CompatMessage)))]
+pub async fn passkey_login_complete(
+    cx: Cx,
+    CompatJson(body): CompatJson<PasskeyLoginCompleteBody>,
+) -> CompatResult<TokensResponse> {
+    let session = cx
+        .passkeys
+        .finish_sign_in(&cx.meta, &body.session, &body.credential, Some(&body.email))
+        .await?;
+    Ok(Json(tokens(session, None, None)))
+}

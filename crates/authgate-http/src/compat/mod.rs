@@ -86,42 +86,23 @@ pub struct CompatMessage {
 
 /// An error of the profile: `{message}` with the native table's status.
 #[derive(Debug)]
-pub enum CompatError {
-    Auth(AuthError),
-    /// A capability the profile names but authgate does not have yet.
-    NotImplemented(&'static str),
-}
+pub struct CompatError(AuthError);
 
 impl From<AuthError> for CompatError {
     fn from(err: AuthError) -> Self {
-        CompatError::Auth(err)
+        CompatError(err)
     }
 }
 
 impl From<JsonRejection> for CompatError {
     fn from(rejection: JsonRejection) -> Self {
-        CompatError::Auth(json_rejection_to_error(&rejection))
+        CompatError(json_rejection_to_error(&rejection))
     }
 }
 
 impl IntoResponse for CompatError {
     fn into_response(self) -> Response {
-        let err = match self {
-            CompatError::NotImplemented(message) => {
-                let mut response = (
-                    StatusCode::NOT_IMPLEMENTED,
-                    Json(CompatMessage {
-                        message: message.to_string(),
-                    }),
-                )
-                    .into_response();
-                response
-                    .extensions_mut()
-                    .insert(ErrorCode("not_implemented"));
-                return response;
-            }
-            CompatError::Auth(err) => err,
-        };
+        let err = self.0;
         let kind = err.kind();
         if let AuthError::Internal(detail) = &err {
             tracing::error!(%detail, "internal error");

@@ -1,7 +1,7 @@
 //! The CognitoApi-compatible profile (AUTHGATE_COMPAT_COGNITO_API=true) on the
 //! embedded provider, through HTTP: the original README's sequence end to end
 //! with its exact field names and status strings, `{message}` errors, no user
-//! enumeration, the id token at `/v1/userinfo` only, CORS, passkeys 501, no
+//! enumeration, the id token at `/v1/userinfo` only, CORS, passkeys, no
 //! profile routes when the profile is off, and what older clients of the
 //! original need (the QR code as an image URL, confirm-mfa without a session).
 
@@ -771,19 +771,159 @@ async fn rate_limited_answers_are_a_message_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passkey_routes_answer_501() {
+async fn passkey_routes_say_which_setting_turns_passkeys_on() {
+    // The default public URL is an IP address: no relying party.
     let app = compat_app().await;
-    for path in [
-        "/v1/passkeys/register/start",
-        "/v1/passkeys/register/complete",
-        "/v1/passkeys/list",
-        "/v1/passkeys/delete",
-        "/v1/passkeys/login/start",
-        "/v1/passkeys/login/complete",
-    ] {
-        let text = message(app.post(path, json!({})).await, 501).await;
-        assert!(text.contains("passkeys"), "{text}");
+    let (user_id, secret) = enrolled_user(&app, "pk-off@example.com", now_code).await;
+    let tokens = login(
+        &app,
+        "pk-off@example.com",
+        NEW_PASSWORD,
+        totp_at(&secret, now() + 30),
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let response = app.post_bearer("/v1/passkeys/register/start", access).await;
+    let text = message(response, 501).await;
+    assert!(text.contains("AUTHGATE_WEBAUTHN_RP_ID"), "{text}");
+    let text = message(
+        app.post(
+            "/v1/passkeys/login/start",
+            json!({"email": "pk-off@example.com"}),
+        )
+        .await,
+        501,
+    )
+    .await;
+    assert!(text.contains("passkeys are off"), "{text}");
+    assert!(!user_id.is_empty());
+    app.finish().await;
+}
+
+/// The profile with passkeys bound to `localhost`.
+async fn compat_passkey_app() -> TestApp {
+    crate::passkeys::passkey_app_with(Engine::Sqlite, |s| {
+        s.compat_cognito_api = true;
+        s.mfa = MfaMode::Required;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_register_list_sign_in_and_delete_on_the_profile() {
+    let app = compat_passkey_app().await;
+    let email = "pk-compat@example.com";
+    let (_, secret) = enrolled_user(&app, email, now_code).await;
+    let tokens = login(&app, email, NEW_PASSWORD, totp_at(&secret, now() + 30)).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let mut key = crate::passkeys::device(&app);
+
+    // The token as a bearer header…
+    let started = ok(app.post_bearer("/v1/passkeys/register/start", access).await).await;
+    let options = &started["credential_creation_options"];
+    assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
+    let credential = key.create(options).await;
+    // …or in the body.
+    let registered = ok(app
+        .post(
+            "/v1/passkeys/register/complete",
+            json!({"access_token": access, "session": started["session"],
+                   "credential": credential, "friendly_name": "YubiKey"}),
+        )
+        .await)
+    .await;
+    assert_eq!(registered["status"], "PASSKEY_REGISTERED");
+    let id = registered["credential_id"].as_str().unwrap().to_string();
+
+    let listed = ok(app
+        .post("/v1/passkeys/list", json!({"access_token": access}))
+        .await)
+    .await;
+    assert_eq!(listed["passkeys"][0]["credential_id"], id.as_str());
+    assert_eq!(listed["passkeys"][0]["friendly_name"], "YubiKey");
+    assert!(listed["passkeys"][0]["last_used_at"].is_null());
+
+    // Sign-in: no MFA step after the passkey, although MFA is required.
+    let start = ok(app
+        .post("/v1/passkeys/login/start", json!({"email": email}))
+        .await)
+    .await;
+    assert_eq!(start["email"], email);
+    let assertion = key.get(&start["credential_request_options"]).await;
+    let signed_in = ok(app
+        .post(
+            "/v1/passkeys/login/complete",
+            json!({"email": email, "session": start["session"], "credential": assertion}),
+        )
+        .await)
+    .await;
+    for field in ["id_token", "access_token", "refresh_token"] {
+        assert!(
+            signed_in[field].as_str().is_some_and(|t| !t.is_empty()),
+            "{field}"
+        );
     }
+    assert_eq!(signed_in["expires_in"], 3600);
+    let info = app
+        .get_bearer("/v1/userinfo", signed_in["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(ok(info).await["email"], email);
+
+    // The ceremony is bound to the address it was started for.
+    let start = ok(app
+        .post("/v1/passkeys/login/start", json!({"email": email}))
+        .await)
+    .await;
+    let assertion = key.get(&start["credential_request_options"]).await;
+    message(
+        app.post(
+            "/v1/passkeys/login/complete",
+            json!({"email": "someone@example.com", "session": start["session"], "credential": assertion}),
+        )
+        .await,
+        401,
+    )
+    .await;
+
+    // An unknown address: the same shape.
+    let stranger = ok(app
+        .post(
+            "/v1/passkeys/login/start",
+            json!({"email": "nobody@example.com"}),
+        )
+        .await)
+    .await;
+    let keys = |v: &Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&stranger), keys(&start));
+    assert_eq!(
+        keys(&stranger["credential_request_options"]),
+        keys(&start["credential_request_options"])
+    );
+
+    let deleted = ok(app
+        .post(
+            "/v1/passkeys/delete",
+            json!({"access_token": access, "credential_id": id}),
+        )
+        .await)
+    .await;
+    assert_eq!(deleted["status"], "PASSKEY_DELETED");
+    let listed = ok(app.post_bearer("/v1/passkeys/list", access).await).await;
+    assert_eq!(listed["passkeys"], json!([]));
+    message(
+        app.post(
+            "/v1/passkeys/delete",
+            json!({"access_token": access, "credential_id": id}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    message(app.post("/v1/passkeys/list", json!({})).await, 401).await;
     app.finish().await;
 }
 

@@ -4,6 +4,7 @@
 //!
 //! - [`api`]: the native contract (sign-up, sign-in, refresh, sign-out, errors)
 //! - [`account`]: TOTP, passwords, re-verification, recovery
+//! - [`passkeys`]: WebAuthn registration and sign-in with a software authenticator
 //! - [`admin`]: the admin user lifecycle
 //! - [`authz`]: tenants, catalog, decisions, machine clients
 //! - [`security`]: account-takeover and leak scenarios
@@ -25,4 +26,5 @@ mod compat;
 mod conformance;
 mod gateway;
 mod guard_context;
+mod passkeys;
 mod security;

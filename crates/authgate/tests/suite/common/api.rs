@@ -371,4 +371,82 @@ impl Api<'_> {
         )
         .await
     }
+
+    pub async fn passkey_register_start(&self, token: &str) -> Answer<PasskeyCeremonyResponse> {
+        self.send(
+            200,
+            Method::POST,
+            "/v1/auth/passkeys/register/start",
+            Some(token),
+            Some(&EmptyBody {}),
+        )
+        .await
+    }
+
+    pub async fn passkey_register_complete(
+        &self,
+        token: &str,
+        session: &str,
+        credential: serde_json::Value,
+        name: Option<&str>,
+    ) -> Answer<PasskeyView> {
+        self.send(
+            201,
+            Method::POST,
+            "/v1/auth/passkeys/register/complete",
+            Some(token),
+            Some(&PasskeyRegisterBody {
+                session: secret(session),
+                credential,
+                name: name.map(str::to_string),
+            }),
+        )
+        .await
+    }
+
+    pub async fn passkeys(&self, token: &str) -> Answer<PasskeyList> {
+        self.send::<(), _>(200, Method::GET, "/v1/auth/passkeys", Some(token), None)
+            .await
+    }
+
+    pub async fn delete_passkey(&self, token: &str, id: &str) -> Answer<()> {
+        self.send::<(), _>(
+            204,
+            Method::DELETE,
+            &format!("/v1/auth/passkeys/{id}"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn passkey_sign_in_start(
+        &self,
+        email: Option<&str>,
+    ) -> Answer<PasskeyCeremonyResponse> {
+        self.post(
+            200,
+            "/v1/auth/passkeys/sign-in/start",
+            &PasskeySignInStartBody {
+                email: email.map(str::to_string),
+            },
+        )
+        .await
+    }
+
+    pub async fn passkey_sign_in_complete(
+        &self,
+        session: &str,
+        credential: serde_json::Value,
+    ) -> Answer<SessionResponse> {
+        self.post(
+            200,
+            "/v1/auth/passkeys/sign-in/complete",
+            &PasskeySignInBody {
+                session: secret(session),
+                credential,
+            },
+        )
+        .await
+    }
 }

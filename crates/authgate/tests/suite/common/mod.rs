@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod nginx;
+pub mod passkey;
 pub mod smtp;
 
 use authgate_http::App;
@@ -311,7 +312,7 @@ impl TestApp {
         let pool = self.db.pool().await;
         for _ in 0..100 {
             let rows: Vec<AuditSeen> = sqlx::query_as(
-                "SELECT kind, outcome, reason, actor, target, email, request_id \
+                "SELECT kind, outcome, reason, actor, target, email, request_id, method \
                  FROM audit_events ORDER BY id",
             )
             .fetch_all(&pool)
@@ -482,6 +483,8 @@ pub struct AuditSeen {
     pub target: Option<String>,
     pub email: Option<String>,
     pub request_id: Option<String>,
+    /// How a sign-in was made.
+    pub method: Option<String>,
 }
 
 /// A compact RS256 JWS.

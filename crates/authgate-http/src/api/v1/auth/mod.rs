@@ -1,12 +1,14 @@
 //! `/v1/auth`: the native authentication contract. [`sign_in`] (sign-up,
 //! sign-in, challenges, refresh, sign-out), [`account`] (TOTP, recovery
-//! codes, passwords), [`mfa_reset`] (lost authenticator) and [`context`] (the
+//! codes, passwords), [`mfa_reset`] (lost authenticator), [`passkeys`]
+//! (WebAuthn registration and sign-in) and [`context`] (the
 //! subject and the authorization catalog). The routes a stranger can call
 //! are rate limited per client address.
 
 pub mod account;
 pub mod context;
 pub mod mfa_reset;
+pub mod passkeys;
 pub mod sign_in;
 
 use crate::state::AppState;
@@ -29,6 +31,8 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(mfa_reset::start))
         .routes(routes!(mfa_reset::verify))
         .routes(routes!(mfa_reset::confirm))
+        .routes(routes!(passkeys::sign_in_start))
+        .routes(routes!(passkeys::sign_in_complete))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::ratelimit::limit_public,
@@ -46,4 +50,8 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(account::change_password))
         .routes(routes!(account::verify_password))
+        .routes(routes!(passkeys::register_start))
+        .routes(routes!(passkeys::register_complete))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::delete))
 }
