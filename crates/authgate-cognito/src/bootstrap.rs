@@ -8,8 +8,12 @@
 //! and `ALLOW_REFRESH_TOKEN_AUTH`, access and id tokens valid 1 h, refresh
 //! tokens 24 h, read attributes `email`, `name`, `email_verified`, write
 //! attributes `email`, `name`, user-existence errors prevented, token
-//! revocation on, optional secret. These calls are signed: they need AWS
-//! credentials allowed to administer Cognito.
+//! revocation on, optional secret. With a WebAuthn relying party, passkeys
+//! too: the Essentials tier, a sign-in policy allowing `PASSWORD` and
+//! `WEB_AUTHN` first factors, the relying party with user verification
+//! required (`SetUserPoolMfaConfig`), and `ALLOW_USER_AUTH` on the app client.
+//! These calls are signed: they need AWS credentials allowed to administer
+//! Cognito.
 
 use crate::config::{AwsCredentials, sdk_client};
 use crate::error_map::{Operation, classify, map_failure};
@@ -17,11 +21,11 @@ use authgate_core::AuthError;
 use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::types::{
-    AccountRecoverySettingType, AdminCreateUserConfigType, ExplicitAuthFlowsType,
+    AccountRecoverySettingType, AdminCreateUserConfigType, AuthFactorType, ExplicitAuthFlowsType,
     PasswordPolicyType, PreventUserExistenceErrorTypes, RecoveryOptionNameType, RecoveryOptionType,
-    SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
-    UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType,
-    VerifiedAttributeType,
+    SignInPolicyType, SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
+    UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType,
+    UserVerificationType, UsernameAttributeType, VerifiedAttributeType, WebAuthnConfigurationType,
 };
 use std::fmt;
 
@@ -34,6 +38,11 @@ pub struct BootstrapOptions {
     pub generate_secret: bool,
     /// MFA `ON` (every user enrols a TOTP app) instead of `OPTIONAL`.
     pub mfa_required: bool,
+    /// Passkeys bound to this relying party (`AUTHGATE_WEBAUTHN_RP_ID`):
+    /// the Essentials tier, passwords and passkeys as first factors, user
+    /// verification required, and `ALLOW_USER_AUTH` on the app client.
+    /// `None`: no passkeys.
+    pub webauthn_relying_party: Option<String>,
 }
 
 /// What was created: the settings of a [`crate::CognitoConfig`].
@@ -117,8 +126,30 @@ pub async fn bootstrap_with_credentials(
         .priority(1)
         .build()
         .map_err(|err| AuthError::Internal(format!("recovery option: {err}")))?;
-    let pool = client
-        .create_user_pool()
+    let passkeys = options.webauthn_relying_party.as_deref();
+    let mut policies = UserPoolPolicyType::builder().password_policy(
+        PasswordPolicyType::builder()
+            .minimum_length(14)
+            .require_uppercase(true)
+            .require_lowercase(true)
+            .require_numbers(true)
+            .require_symbols(true)
+            .temporary_password_validity_days(7)
+            .build(),
+    );
+    if passkeys.is_some() {
+        policies = policies.sign_in_policy(
+            SignInPolicyType::builder()
+                .allowed_first_auth_factors(AuthFactorType::Password)
+                .allowed_first_auth_factors(AuthFactorType::WebAuthn)
+                .build(),
+        );
+    }
+    let mut create = client.create_user_pool();
+    if passkeys.is_some() {
+        create = create.user_pool_tier(UserPoolTierType::Essentials);
+    }
+    let pool = create
         .pool_name(&options.pool_name)
         .username_attributes(UsernameAttributeType::Email)
         .auto_verified_attributes(VerifiedAttributeType::Email)
@@ -130,20 +161,7 @@ pub async fn bootstrap_with_credentials(
                 .attributes_require_verification_before_update(VerifiedAttributeType::Email)
                 .build(),
         )
-        .policies(
-            UserPoolPolicyType::builder()
-                .password_policy(
-                    PasswordPolicyType::builder()
-                        .minimum_length(14)
-                        .require_uppercase(true)
-                        .require_lowercase(true)
-                        .require_numbers(true)
-                        .require_symbols(true)
-                        .temporary_password_validity_days(7)
-                        .build(),
-                )
-                .build(),
-        )
+        .policies(policies.build())
         .account_recovery_setting(
             AccountRecoverySettingType::builder()
                 .recovery_mechanisms(recovery)
@@ -163,9 +181,16 @@ pub async fn bootstrap_with_credentials(
         .ok_or(AuthError::ProviderUnavailable)?
         .to_owned();
 
-    client
-        .set_user_pool_mfa_config()
-        .user_pool_id(&user_pool_id)
+    let mut mfa = client.set_user_pool_mfa_config();
+    if let Some(relying_party) = passkeys {
+        mfa = mfa.web_authn_configuration(
+            WebAuthnConfigurationType::builder()
+                .relying_party_id(relying_party)
+                .user_verification(UserVerificationType::Required)
+                .build(),
+        );
+    }
+    mfa.user_pool_id(&user_pool_id)
         .software_token_mfa_configuration(
             SoftwareTokenMfaConfigType::builder().enabled(true).build(),
         )
@@ -178,8 +203,11 @@ pub async fn bootstrap_with_credentials(
         .await
         .map_err(|err| admin_error("SetUserPoolMfaConfig", err))?;
 
-    let app = client
-        .create_user_pool_client()
+    let mut app = client.create_user_pool_client();
+    if passkeys.is_some() {
+        app = app.explicit_auth_flows(ExplicitAuthFlowsType::AllowUserAuth);
+    }
+    let app = app
         .user_pool_id(&user_pool_id)
         .client_name(&options.client_name)
         .generate_secret(options.generate_secret)

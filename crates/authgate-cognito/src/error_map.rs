@@ -64,6 +64,17 @@ pub(crate) enum Operation {
     AdminResetPassword,
     /// Pool and client administration ([`crate::bootstrap()`]).
     Bootstrap,
+    /// `StartWebAuthnRegistration`, `ListWebAuthnCredentials` with the
+    /// caller's access token.
+    Passkeys,
+    /// `CompleteWebAuthnRegistration`.
+    PasskeyRegistration,
+    /// `DeleteWebAuthnCredential`.
+    PasskeyDeletion,
+    /// `InitiateAuth` `USER_AUTH` with `PREFERRED_CHALLENGE=WEB_AUTHN`.
+    PasskeySignInStart,
+    /// `RespondToAuthChallenge` `WEB_AUTHN`.
+    PasskeySignInFinish,
 }
 
 impl Operation {
@@ -93,7 +104,23 @@ impl Operation {
             Operation::AdminSignOut => "admin_sign_out",
             Operation::AdminResetPassword => "admin_reset_password",
             Operation::Bootstrap => "bootstrap",
+            Operation::Passkeys => "passkeys",
+            Operation::PasskeyRegistration => "passkey_registration",
+            Operation::PasskeyDeletion => "passkey_deletion",
+            Operation::PasskeySignInStart => "passkey_sign_in_start",
+            Operation::PasskeySignInFinish => "passkey_sign_in_finish",
         }
+    }
+
+    fn is_passkey(self) -> bool {
+        matches!(
+            self,
+            Operation::Passkeys
+                | Operation::PasskeyRegistration
+                | Operation::PasskeyDeletion
+                | Operation::PasskeySignInStart
+                | Operation::PasskeySignInFinish
+        )
     }
 
     /// The signed operations on the users of the pool (for an
@@ -120,6 +147,16 @@ pub(crate) const RESET_REFUSED: &str =
 /// `AdminResetUserPassword` refused: nowhere to send the code.
 pub(crate) const RESET_UNDELIVERABLE: &str =
     "the account has no verified email or phone number to send a reset code to";
+
+/// An endpoint without Cognito's WebAuthn operations (the moto emulator).
+pub(crate) const PASSKEYS_NOT_IMPLEMENTED: &str = "the Cognito endpoint does not implement passkeys \
+     (StartWebAuthnRegistration, CompleteWebAuthnRegistration, ListWebAuthnCredentials, \
+     DeleteWebAuthnCredential, InitiateAuth USER_AUTH): this is a limit of the provider, as with \
+     the moto emulator; against AWS, configure the pool with `authgate cognito bootstrap`";
+/// A pool (or app client) without WebAuthn.
+pub(crate) const PASSKEYS_NOT_ENABLED: &str = "passkeys are not enabled on the Cognito user pool \
+     or its app client: run `authgate cognito bootstrap` (Essentials tier, the WEB_AUTHN sign-in \
+     policy, the USER_AUTH flow and the relying party of AUTHGATE_WEBAUTHN_RP_ID)";
 
 /// What went wrong, stripped of SDK types.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +294,17 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         }
         Failure::Service { code, status, .. } => (code.as_deref().unwrap_or(""), *status),
     };
+    if op.is_passkey()
+        && let Some(err) = passkey_failure(op, code, failure)
+    {
+        tracing::debug!(
+            operation = op.as_str(),
+            code,
+            status,
+            "Cognito refused a passkey step"
+        );
+        return err;
+    }
     let unavailable = |why: &str| {
         tracing::error!(
             operation = op.as_str(),
@@ -430,6 +478,67 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
     }
 }
 
+/// The failures of the passkey operations that mean something of their own;
+/// the rest falls through to the general table.
+fn passkey_failure(op: Operation, code: &str, failure: &Failure) -> Option<AuthError> {
+    use Operation::*;
+    use authgate_core::PasskeyFailure;
+    let rejected = AuthError::PasskeyRejected;
+    Some(match code {
+        "" if failure.is_not_implemented() => {
+            AuthError::NotSupportedByProvider(PASSKEYS_NOT_IMPLEMENTED.into())
+        }
+        // moto (and a pool without the flow) refuse USER_AUTH itself.
+        "InvalidParameterException" | "NotAuthorizedException"
+            if op == PasskeySignInStart
+                && (failure.message_contains("flow") || failure.message_contains("USER_AUTH")) =>
+        {
+            AuthError::NotSupportedByProvider(PASSKEYS_NOT_ENABLED.into())
+        }
+        "WebAuthnNotEnabledException" | "WebAuthnConfigurationMissingException" => {
+            AuthError::NotSupportedByProvider(PASSKEYS_NOT_ENABLED.into())
+        }
+        "WebAuthnRelyingPartyMismatchException"
+        | "WebAuthnOriginNotAllowedException"
+        | "WebAuthnClientMismatchException"
+            if op == PasskeySignInFinish =>
+        {
+            rejected(PasskeyFailure::Signature)
+        }
+        "WebAuthnRelyingPartyMismatchException"
+        | "WebAuthnOriginNotAllowedException"
+        | "WebAuthnClientMismatchException" => AuthError::invalid_field(
+            "credential",
+            "the credential was made for another relying party or origin than the pool's",
+        ),
+        "WebAuthnCredentialNotSupportedException" => AuthError::invalid_field(
+            "credential",
+            "the pool does not accept this kind of credential (it needs user verification)",
+        ),
+        "WebAuthnChallengeNotFoundException" => AuthError::InvalidSession,
+        "NotAuthorizedException" if op == PasskeySignInFinish => {
+            if failure.message_contains("session") {
+                rejected(PasskeyFailure::SessionInvalid)
+            } else {
+                rejected(PasskeyFailure::Signature)
+            }
+        }
+        "ExpiredCodeException" if op == PasskeySignInFinish => {
+            rejected(PasskeyFailure::SessionInvalid)
+        }
+        "UserNotFoundException" if op == PasskeySignInFinish => rejected(PasskeyFailure::Unknown),
+        // Unknown or disabled: the service answers a decoy.
+        "UserNotFoundException" | "NotAuthorizedException" if op == PasskeySignInStart => {
+            AuthError::NotFound("passkey".into())
+        }
+        "NotAuthorizedException" | "UserNotFoundException" => AuthError::TokenRevoked,
+        "ResourceNotFoundException" if op == PasskeyDeletion => {
+            AuthError::NotFound("passkey".into())
+        }
+        _ => return None,
+    })
+}
+
 /// `ResendConfirmationCode` answers `Ok` whether or not the account exists
 /// (or is already confirmed, or disabled): these failures are swallowed.
 pub(crate) fn resend_answers_ok(failure: &Failure) -> bool {
@@ -482,7 +591,7 @@ mod tests {
         map_failure(op, &service(code, message))
     }
 
-    const ALL: [Operation; 24] = [
+    const ALL: [Operation; 29] = [
         SignUp,
         ConfirmSignUp,
         ResendConfirmation,
@@ -507,6 +616,11 @@ mod tests {
         AdminSignOut,
         AdminResetPassword,
         Bootstrap,
+        Passkeys,
+        PasskeyRegistration,
+        PasskeyDeletion,
+        PasskeySignInStart,
+        PasskeySignInFinish,
     ];
 
     #[test]
@@ -655,7 +769,10 @@ mod tests {
                 map(op, "EnableSoftwareTokenMFAException", ""),
                 AuthError::CodeMismatch
             );
-            assert_eq!(map(op, "ExpiredCodeException", ""), AuthError::CodeExpired);
+            if op != PasskeySignInFinish {
+                // There an expired challenge is the ceremony's (below).
+                assert_eq!(map(op, "ExpiredCodeException", ""), AuthError::CodeExpired);
+            }
             for throttled in [
                 "LimitExceededException",
                 "TooManyRequestsException",
@@ -1221,5 +1338,142 @@ mod tests {
             map(TotpReplacement, "SoftwareTokenMFANotFoundException", "x").status(),
             501
         );
+    }
+
+    #[test]
+    fn passkey_failures_are_named_and_moto_is_a_provider_limit() {
+        use authgate_core::PasskeyFailure::*;
+        let moto = Failure::Service {
+            code: None,
+            message: None,
+            status: 500,
+            json_body: false,
+        };
+        for op in [
+            Passkeys,
+            PasskeyRegistration,
+            PasskeyDeletion,
+            PasskeySignInStart,
+            PasskeySignInFinish,
+        ] {
+            let err = map_failure(op, &moto);
+            assert_eq!(err.code(), "not_supported_by_provider", "{op:?}");
+            assert!(err.to_string().contains("moto"), "{err}");
+        }
+        let cases = [
+            (
+                PasskeySignInStart,
+                "InvalidParameterException",
+                "Unsupported auth flow USER_AUTH",
+                "not_supported_by_provider",
+                "not_supported_by_provider",
+            ),
+            (
+                Passkeys,
+                "WebAuthnNotEnabledException",
+                "",
+                "not_supported_by_provider",
+                "not_supported_by_provider",
+            ),
+            (
+                PasskeySignInStart,
+                "UserNotFoundException",
+                "",
+                "not_found",
+                "not_found",
+            ),
+            (
+                PasskeySignInStart,
+                "NotAuthorizedException",
+                "User is disabled.",
+                "not_found",
+                "not_found",
+            ),
+            (
+                PasskeySignInFinish,
+                "NotAuthorizedException",
+                "Incorrect credential",
+                "invalid_credentials",
+                Signature.as_str(),
+            ),
+            (
+                PasskeySignInFinish,
+                "NotAuthorizedException",
+                "Invalid session for the user",
+                "invalid_credentials",
+                SessionInvalid.as_str(),
+            ),
+            (
+                PasskeySignInFinish,
+                "ExpiredCodeException",
+                "",
+                "invalid_credentials",
+                SessionInvalid.as_str(),
+            ),
+            (
+                PasskeySignInFinish,
+                "UserNotFoundException",
+                "",
+                "invalid_credentials",
+                Unknown.as_str(),
+            ),
+            (
+                PasskeySignInFinish,
+                "WebAuthnOriginNotAllowedException",
+                "",
+                "invalid_credentials",
+                Signature.as_str(),
+            ),
+            (
+                PasskeyRegistration,
+                "WebAuthnOriginNotAllowedException",
+                "",
+                "invalid_request",
+                "invalid_request",
+            ),
+            (
+                PasskeyRegistration,
+                "WebAuthnCredentialNotSupportedException",
+                "",
+                "invalid_request",
+                "invalid_request",
+            ),
+            (
+                PasskeyRegistration,
+                "WebAuthnChallengeNotFoundException",
+                "",
+                "invalid_session",
+                "invalid_session",
+            ),
+            (
+                Passkeys,
+                "NotAuthorizedException",
+                "Access Token has been revoked",
+                "token_revoked",
+                "token_revoked",
+            ),
+            (
+                PasskeyDeletion,
+                "ResourceNotFoundException",
+                "",
+                "not_found",
+                "not_found",
+            ),
+            (
+                PasskeyRegistration,
+                "LimitExceededException",
+                "",
+                "rate_limited",
+                "rate_limited",
+            ),
+        ];
+        for (op, code, message, expected, reason) in cases {
+            let err = map(op, code, message);
+            assert_eq!(
+                (err.code(), err.reason()),
+                (expected, reason),
+                "{op:?} {code} {message}"
+            );
+        }
     }
 }

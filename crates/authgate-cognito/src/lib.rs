@@ -34,6 +34,7 @@
 //! | `admin_delete_user` | `AdminGetUser` (the Cognito username), `AdminDeleteUser` |
 //! | `admin_set_enabled` | `AdminGetUser`; disable: `AdminUserGlobalSignOut`, then `AdminDisableUser` (which also revokes access tokens issued in between; Cognito refuses a disabled user's sign-in and refresh); enable: `AdminEnableUser` |
 //! | `admin_reset_password` | `AdminGetUser`, `AdminResetUserPassword` (Cognito mails the code itself), `AdminUserGlobalSignOut` |
+//! | passkeys | `StartWebAuthnRegistration`, `CompleteWebAuthnRegistration`, `ListWebAuthnCredentials`, `DeleteWebAuthnCredential`, `InitiateAuth` `USER_AUTH` + `RespondToAuthChallenge` `WEB_AUTHN` (the `passkeys` module; moto implements none: `not_supported_by_provider`) |
 //!
 //! Accounts: `UNCONFIRMED` → `PendingConfirmation`, `CONFIRMED` → `Active`,
 //! `FORCE_CHANGE_PASSWORD` → `TemporaryPassword`, `RESET_REQUIRED` →
@@ -288,6 +289,7 @@ mod config;
 mod error_map;
 mod id_token;
 mod otpauth;
+mod passkeys;
 mod provider;
 mod refresh_token;
 mod secret_hash;

@@ -254,7 +254,7 @@ impl CognitoProvider {
 
     /// Tokens → [`Authenticated`]. `refreshing` is `(username, presented
     /// wrapped token)` on refresh, where Cognito returns no new refresh token.
-    fn authenticated(
+    pub(crate) fn authenticated(
         &self,
         result: &AuthenticationResultType,
         fallback_email: &str,

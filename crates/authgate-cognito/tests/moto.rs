@@ -77,6 +77,7 @@ async fn pool_with(generate_secret: bool, mfa_required: bool) -> Pool {
             client_name: unique("authgate-client"),
             generate_secret,
             mfa_required,
+            webauthn_relying_party: Some("localhost".into()),
         },
         &credentials(),
     )
@@ -2148,4 +2149,71 @@ async fn totp_replacement_of_an_account_with_a_temporary_password_is_forbidden()
         begin_replacement(&provider, &email, "Wrong-Password-99!").await,
         Err(AuthError::InvalidCredentials)
     );
+}
+
+/// moto implements none of Cognito's WebAuthn operations: every passkey
+/// step is a provider limit (`not_supported_by_provider` with a sentence
+/// naming it), never a 500 or `provider_unavailable`.
+#[tokio::test]
+async fn passkeys_are_a_provider_limit_on_moto() {
+    use authgate_core::Passkeys;
+    let pool = pool().await;
+    let email = new_email();
+    confirmed_user(&pool.provider, &email).await;
+    let tokens = authenticated(
+        pool.provider
+            .sign_in(&email, &Secret::new(PASSWORD))
+            .await
+            .unwrap(),
+    )
+    .tokens;
+    let claims = claims_of(&tokens.access_token);
+    let access = &tokens.access_token;
+    let credential = serde_json::json!({"id": "AAE", "rawId": "AAE", "type": "public-key",
+        "response": {"clientDataJSON": "e30", "attestationObject": "oA"}});
+    let answers = [
+        (
+            "start registration",
+            pool.provider
+                .begin_passkey_registration(&claims, access)
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "complete registration",
+            pool.provider
+                .finish_passkey_registration(
+                    &claims,
+                    access,
+                    &Secret::new("cognito"),
+                    &credential,
+                    None,
+                )
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "list",
+            pool.provider
+                .list_passkeys(&claims, access)
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "delete",
+            pool.provider.delete_passkey(&claims, access, "AAE").await,
+        ),
+        (
+            "sign in",
+            pool.provider
+                .begin_passkey_sign_in(Some(&email))
+                .await
+                .map(|_| ()),
+        ),
+    ];
+    for (step, answer) in answers {
+        let err = answer.expect_err(step);
+        assert_eq!(err.code(), "not_supported_by_provider", "{step}: {err:?}");
+        assert!(err.to_string().contains("passkeys"), "{step}: {err}");
+    }
 }

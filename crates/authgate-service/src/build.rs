@@ -440,7 +440,9 @@ async fn cognito_provider(settings: &Settings) -> anyhow::Result<Provider> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot start the Cognito provider: {e}"))?;
     tracing::info!(issuer = %provider.issuer(), "Cognito provider configured");
-    Ok(Provider::new(Arc::new(provider)))
+    let provider = Arc::new(provider);
+    let passkeys = provider.clone();
+    Ok(Provider::new(provider).with_passkeys(passkeys))
 }
 
 #[cfg(not(feature = "cognito"))]

@@ -61,7 +61,10 @@ enum Command {
 enum CognitoCommand {
     /// Create a user pool and app client with CognitoApi's settings (email as
     /// username, TOTP MFA, the 14-character password policy, 1 h access and id
-    /// tokens, 24 h refresh) and print the AUTHGATE_COGNITO_* values. Uses
+    /// tokens, 24 h refresh) and print the AUTHGATE_COGNITO_* values. With a
+    /// passkey relying party (AUTHGATE_WEBAUTHN_RP_ID, or a public URL on a
+    /// domain), passkeys too: Essentials tier, PASSWORD and WEB_AUTHN sign-in
+    /// factors, user verification, ALLOW_USER_AUTH. Uses
     /// AUTHGATE_COGNITO_REGION and AUTHGATE_COGNITO_ENDPOINT_URL, and AWS
     /// credentials from the standard chain.
     Bootstrap {
@@ -211,6 +214,10 @@ async fn main() -> anyhow::Result<()> {
                     client_name,
                     generate_secret: with_secret,
                     mfa_required,
+                    webauthn_relying_party: settings
+                        .relying_party()
+                        .map_err(anyhow::Error::msg)?
+                        .map(|rp| rp.id),
                 },
             )
             .await

@@ -6,7 +6,9 @@
 //! checks what can be checked:
 //! - moto sends no sign-up code and ConfirmSignUp accepts any code;
 //! - moto has no ResendConfirmationCode (authgate answers 501, not 500);
-//! - moto returns MFA_SETUP only after NEW_PASSWORD_REQUIRED.
+//! - moto returns MFA_SETUP only after NEW_PASSWORD_REQUIRED;
+//! - moto implements none of Cognito's WebAuthn operations: the passkey
+//!   routes answer 501 `not_supported_by_provider` there.
 //!
 //! The Cognito half needs `--features cognito` and a moto server at
 //! AUTHGATE_TEST_MOTO_URL (scripts/test starts one); without them it fails.
@@ -61,7 +63,71 @@ on_both_providers!(
     lost_authenticator_replacement_with_moto_giving_every_user_one_secret,
     answered_challenge_sessions_cannot_be_reused,
     the_user_context_and_invitations_are_one_shape,
+    passkeys_register_and_sign_in_on_embedded_and_are_a_provider_limit_on_moto,
 );
+
+/// Passkeys: a full ceremony on the embedded provider; on moto, which
+/// implements none of Cognito's WebAuthn operations, every route answers
+/// 501 `not_supported_by_provider` with a sentence naming the limit.
+async fn passkeys_register_and_sign_in_on_embedded_and_are_a_provider_limit_on_moto(
+    provider: Provider,
+) {
+    let app = match provider {
+        Provider::Embedded => crate::passkeys::passkey_app_with(Engine::Sqlite, |_| {}).await,
+        Provider::Cognito => cognito_app(false).await,
+    };
+    let email = "pk-conf@example.com";
+    confirmed_user(&app, provider, email).await;
+    let access = app.sign_in(email).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api = app.api();
+    match provider {
+        Provider::Embedded => {
+            let mut key = crate::passkeys::device(&app);
+            crate::passkeys::register(&app, &mut key, &access, None).await;
+            let start = api.passkey_sign_in_start(Some(email)).await.unwrap();
+            let assertion = key.get(&start.options).await;
+            api.passkey_sign_in_complete(&start.session, assertion)
+                .await
+                .expect("a passkey signs in");
+        }
+        Provider::Cognito => {
+            let limit = |problem: authgate_api_types::problem::Problem| {
+                assert!(problem.detail.contains("moto"), "{}", problem.detail);
+            };
+            limit(common::api::refused(
+                api.passkey_register_start(&access).await,
+                501,
+                "not_supported_by_provider",
+            ));
+            limit(common::api::refused(
+                api.passkeys(&access).await,
+                501,
+                "not_supported_by_provider",
+            ));
+            limit(common::api::refused(
+                api.delete_passkey(&access, "AAE").await,
+                501,
+                "not_supported_by_provider",
+            ));
+            // moto refuses the USER_AUTH flow itself, as a pool without it does.
+            let problem = common::api::refused(
+                api.passkey_sign_in_start(Some(email)).await,
+                501,
+                "not_supported_by_provider",
+            );
+            assert!(problem.detail.contains("passkeys"), "{}", problem.detail);
+            common::api::refused(
+                api.passkey_sign_in_start(None).await,
+                501,
+                "not_supported_by_provider",
+            );
+        }
+    }
+    app.finish().await;
+}
 
 /// The user context and tenants do not depend on the provider: the same
 /// shape, filled from the provider's record, and invitations that bind on

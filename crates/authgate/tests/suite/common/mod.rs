@@ -578,6 +578,7 @@ pub async fn moto_app(mfa_required: bool, configure: impl FnOnce(&mut Settings))
             // is covered by the adapter's own tests.
             generate_secret: false,
             mfa_required,
+            webauthn_relying_party: Some("localhost".into()),
         },
     )
     .await
