@@ -92,6 +92,11 @@ async fn passkey_sign_in(
         .await
 }
 
+/// A refused passkey sign-in: one answer whatever the reason.
+fn not_signed_in(answer: Answer<SessionResponse>) {
+    refused(answer, 401, "invalid_credentials");
+}
+
 /// The reason of the newest failed passkey sign-in in the audit trail.
 async fn audited_refusal(app: &TestApp, count: usize) -> Vec<String> {
     let refused_sign_in =
@@ -197,6 +202,20 @@ async fn a_passkey_is_registered_listed_and_signs_in_with_or_without_an_email(en
     app.smtp
         .notice("pk-ann@example.com", "A passkey was added to your account")
         .await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    for (path, method) in [
+        ("/v1/auth/passkeys/register/start", "post"),
+        ("/v1/auth/passkeys/register/complete", "post"),
+        ("/v1/auth/passkeys", "get"),
+        ("/v1/auth/passkeys/{id}", "delete"),
+        ("/v1/auth/passkeys/sign-in/start", "post"),
+        ("/v1/auth/passkeys/sign-in/complete", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
+    }
     app.finish().await;
 }
 
@@ -259,29 +278,23 @@ async fn refused_passkeys_answer_invalid_credentials_and_audit_the_reason(engine
     api.passkey_sign_in_complete(&start.session, assertion.clone())
         .await
         .expect("the first answer signs in");
-    refused(
+    not_signed_in(
         api.passkey_sign_in_complete(&start.session, assertion)
             .await,
-        401,
-        "invalid_credentials",
     );
     expected.push("session_invalid");
 
     // A signature that does not verify (and the ceremony is spent by it).
     let start = api.passkey_sign_in_start(Some(ann)).await.unwrap();
     let assertion = ann_key.get(&start.options).await;
-    refused(
+    not_signed_in(
         api.passkey_sign_in_complete(&start.session, with_forged_signature(assertion.clone()))
             .await,
-        401,
-        "invalid_credentials",
     );
     expected.push("passkey_signature");
-    refused(
+    not_signed_in(
         api.passkey_sign_in_complete(&start.session, assertion)
             .await,
-        401,
-        "invalid_credentials",
     );
     expected.push("session_invalid");
 
@@ -289,11 +302,9 @@ async fn refused_passkeys_answer_invalid_credentials_and_audit_the_reason(engine
     let for_ann = api.passkey_sign_in_start(Some(ann)).await.unwrap();
     let for_bob = api.passkey_sign_in_start(Some(bob)).await.unwrap();
     let bobs_answer = bob_key.get(&for_bob.options).await;
-    refused(
+    not_signed_in(
         api.passkey_sign_in_complete(&for_ann.session, bobs_answer)
             .await,
-        401,
-        "invalid_credentials",
     );
     expected.push("passkey_unknown");
 
@@ -302,20 +313,12 @@ async fn refused_passkeys_answer_invalid_credentials_and_audit_the_reason(engine
     passkey_sign_in(&app, &mut ann_key, Some(ann))
         .await
         .unwrap();
-    refused(
-        passkey_sign_in(&app, &mut clone, Some(ann)).await,
-        401,
-        "invalid_credentials",
-    );
+    not_signed_in(passkey_sign_in(&app, &mut clone, Some(ann)).await);
     expected.push("passkey_counter");
 
     // A credential of nobody: Bob deleted his.
     api.delete_passkey(&bob_access, &bobs.id).await.unwrap();
-    refused(
-        passkey_sign_in(&app, &mut bob_key, None).await,
-        401,
-        "invalid_credentials",
-    );
+    not_signed_in(passkey_sign_in(&app, &mut bob_key, None).await);
     expected.push("passkey_unknown");
 
     // A disabled account's passkey answers like an unknown one.
@@ -335,11 +338,7 @@ async fn refused_passkeys_answer_invalid_credentials_and_audit_the_reason(engine
         decoy.options["allowCredentials"][0]["id"], start_ids[0],
         "a disabled account's address gets a decoy"
     );
-    refused(
-        passkey_sign_in(&app, &mut ann_key, None).await,
-        401,
-        "invalid_credentials",
-    );
+    not_signed_in(passkey_sign_in(&app, &mut ann_key, None).await);
     expected.push("passkey_unknown");
 
     assert_eq!(audited_refusal(&app, expected.len()).await, expected);
@@ -472,11 +471,9 @@ async fn an_address_without_passkeys_gets_the_same_shape_every_time(engine: Engi
         register(&app, &mut stranger, &stranger_access, None).await;
         let discoverable = api.passkey_sign_in_start(None).await.unwrap();
         let assertion = stranger.get(&discoverable.options).await;
-        refused(
+        not_signed_in(
             api.passkey_sign_in_complete(&first.session, assertion)
                 .await,
-            401,
-            "invalid_credentials",
         );
     }
     app.finish().await;
