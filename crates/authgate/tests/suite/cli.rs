@@ -554,6 +554,153 @@ fn bad_configuration_is_a_clear_error() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+
+    // Passkeys bound to an IP address, or to origins outside the RP id:
+    // refused at start-up, naming the setting.
+    for (rp_id, origins, setting) in [
+        ("127.0.0.1", "", "AUTHGATE_WEBAUTHN_RP_ID"),
+        (
+            "example.com",
+            "https://example.org",
+            "AUTHGATE_WEBAUTHN_ORIGINS",
+        ),
+    ] {
+        let output = authgate(&cwd)
+            .arg("serve")
+            .env("AUTHGATE_LISTEN", "127.0.0.1:0")
+            .env("AUTHGATE_WEBAUTHN_RP_ID", rp_id)
+            .env("AUTHGATE_WEBAUTHN_ORIGINS", origins)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{rp_id} {origins}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(setting), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+/// A passkey registration and sign-in (and a forged assertion) with debug
+/// logs: no ceremony session, challenge, client data, authenticator data,
+/// attestation or signature reaches a log line.
+#[tokio::test]
+async fn passkey_ceremonies_log_no_credential_material() {
+    let cwd = temp_dir("cli-passkeys");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let server = start_server(
+        &cwd,
+        &[
+            ("AUTHGATE_LISTEN", listen.as_str()),
+            ("AUTHGATE_LOG_FORMAT", "json"),
+            ("AUTHGATE_LOG", "debug"),
+            ("AUTHGATE_WEBAUTHN_RP_ID", "localhost"),
+            ("AUTHGATE_WEBAUTHN_ORIGINS", origin.as_str()),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let call = |path: &str, body: Value, bearer: Option<&str>| {
+        let mut request = client.post(format!("{}{path}", server.base)).json(&body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let email = "pk-logs@example.com";
+    let (status, _) = call(
+        "/v1/auth/sign-up",
+        json!({"email": email, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let code = outbox_code(&cwd.join("authgate-data"));
+    call(
+        "/v1/auth/sign-up/confirm",
+        json!({"email": email, "code": code}),
+        None,
+    )
+    .await;
+    let (_, session) = call(
+        "/v1/auth/sign-in",
+        json!({"email": email, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    let access = session["accessToken"].as_str().unwrap().to_string();
+
+    let mut key = crate::common::passkey::SoftPasskey::new(&origin);
+    let (_, registration) =
+        call("/v1/auth/passkeys/register/start", json!({}), Some(&access)).await;
+    let created = key.create(&registration["options"]).await;
+    let (status, _) = call(
+        "/v1/auth/passkeys/register/complete",
+        json!({"session": registration["session"], "credential": created}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, sign_in) = call(
+        "/v1/auth/passkeys/sign-in/start",
+        json!({"email": email}),
+        None,
+    )
+    .await;
+    let asserted = key.get(&sign_in["options"]).await;
+    let (status, _) = call(
+        "/v1/auth/passkeys/sign-in/complete",
+        json!({"session": sign_in["session"], "credential": asserted}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, forged_start) = call("/v1/auth/passkeys/sign-in/start", json!({}), None).await;
+    let mut forged = key.get(&forged_start["options"]).await;
+    forged["response"]["signature"] = json!("AAAA");
+    let (status, _) = call(
+        "/v1/auth/passkeys/sign-in/complete",
+        json!({"session": forged_start["session"], "credential": forged}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    std::thread::sleep(Duration::from_millis(300));
+    let all = server.stdout.lock().unwrap().join("\n");
+    assert!(all.contains("passkey"), "the passkey events are logged");
+    let material = [
+        registration["session"].as_str().unwrap(),
+        registration["options"]["challenge"].as_str().unwrap(),
+        created["response"]["clientDataJSON"].as_str().unwrap(),
+        created["response"]["attestationObject"].as_str().unwrap(),
+        sign_in["session"].as_str().unwrap(),
+        sign_in["options"]["challenge"].as_str().unwrap(),
+        asserted["response"]["signature"].as_str().unwrap(),
+        asserted["response"]["authenticatorData"].as_str().unwrap(),
+        asserted["response"]["clientDataJSON"].as_str().unwrap(),
+        forged_start["session"].as_str().unwrap(),
+        access.as_str(),
+    ];
+    for secret in material {
+        assert!(
+            !all.contains(secret),
+            "credential material appeared in the logs"
+        );
+    }
+    sigterm(&server.child);
+    let mut child = server.child;
+    assert!(wait_exit(&mut child).success());
     let _ = std::fs::remove_dir_all(cwd);
 }
 
