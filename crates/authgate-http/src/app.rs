@@ -79,7 +79,12 @@ impl App {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                let client = request
+                    .extensions()
+                    .get::<crate::client_address::ClientAddress>()
+                    .map(|c| c.0.to_string())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, client = %client)
             }))
             .layer(axum::middleware::from_fn_with_state(
                 settings.public_url.starts_with("https://"),
@@ -88,7 +93,7 @@ impl App {
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(axum::middleware::from_fn_with_state(
                 trusted_proxies,
-                middleware::assign_request_id,
+                middleware::identify_client,
             ));
         Ok(Self {
             state,

@@ -95,12 +95,19 @@ impl FromRequestParts<AppState> for RequestMeta {
     }
 }
 
-/// The peer address of the connection.
+/// The client address of the request (see [`crate::client_address`]); the
+/// peer of the connection when nothing resolved it.
 pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
     parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .get::<crate::client_address::ClientAddress>()
+        .map(|client| client.0)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip())
+        })
 }
 
 /// Query parameters whose rejection becomes a 422 naming the problem.

@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod app;
+pub mod client_address;
 pub mod compat;
 pub mod extract;
 pub mod middleware;

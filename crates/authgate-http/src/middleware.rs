@@ -1,5 +1,5 @@
-//! Cross-cutting middleware: the request id (a client's own only from a
-//! trusted proxy) carried into problem bodies, problem+json for the answers
+//! Cross-cutting middleware: the client address and the request id (a
+//! client's own only from a trusted proxy) carried into problem bodies, problem+json for the answers
 //! axum produces itself (404, 405, panics), the security headers of every
 //! answer, and request metrics by route and status.
 
@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use std::time::Instant;
 
 /// The proxies authgate trusts (`AUTHGATE_TRUSTED_PROXIES`: CIDRs or
-/// addresses, comma-separated): only a request from one of them may name its
-/// own `X-Request-Id`.
+/// addresses, comma-separated): only a request from one of them may name
+/// its client (`X-Forwarded-For`, `Forwarded`) and its own `X-Request-Id`.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<ipnet::IpNet>);
 
@@ -49,10 +49,12 @@ fn acceptable_request_id(value: &axum::http::HeaderValue) -> bool {
     !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// Give every request its id: a trusted proxy's `X-Request-Id` is kept,
-/// any other client's is replaced by a fresh one (so a client cannot write
-/// what it likes into audit rows and logs).
-pub async fn assign_request_id(
+/// Who sent the request, once for all that follows: its
+/// [`ClientAddress`](crate::client_address::ClientAddress) (the peer, or the
+/// client a trusted proxy forwards), and its id — a trusted proxy's
+/// `X-Request-Id` is kept, any other client's is replaced by a fresh one (so
+/// a client cannot write what it likes into audit rows and logs).
+pub async fn identify_client(
     axum::extract::State(proxies): axum::extract::State<std::sync::Arc<TrustedProxies>>,
     mut request: Request,
     next: Next,
@@ -61,6 +63,12 @@ pub async fn assign_request_id(
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
+    if let Some(peer) = peer {
+        let client = crate::client_address::resolve(peer, request.headers(), &proxies);
+        request
+            .extensions_mut()
+            .insert(crate::client_address::ClientAddress(client));
+    }
     let keep = peer.is_some_and(|ip| proxies.contains(ip))
         && request
             .headers()

@@ -129,8 +129,8 @@ pub struct Settings {
     /// Seconds after a mailed password reset during which a lost-authenticator
     /// reset needs a recovery code (and the reverse).
     pub mfa_reset_cooldown: u64,
-    /// Comma-separated CIDRs of the proxies whose `X-Request-Id` (and, from
-    /// issue 13 on, forwarded client address) authgate trusts.
+    /// Comma-separated CIDRs of the proxies whose forwarded client address
+    /// (`X-Forwarded-For`, `Forwarded`) and `X-Request-Id` authgate trusts.
     pub trusted_proxies: String,
     /// `AUTHGATE_WEBAUTHN_RP_ID`: the relying party of passkeys; default:
     /// the host of the public URL (when that is a domain name).

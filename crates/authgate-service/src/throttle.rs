@@ -16,6 +16,21 @@ pub trait Throttle: Send + Sync {
     fn check_public(&self, client: IpAddr) -> Result<(), AuthError>;
 }
 
+/// The budget a client address is charged to: the address itself for IPv4,
+/// its /64 for IPv6 (one subscriber's prefix: rotating the low 64 bits buys
+/// no new budget).
+pub fn budget_key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+        v4 => v4,
+    }
+}
+
 /// Budgets counted in this process.
 pub struct InMemoryThrottle {
     public: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -43,7 +58,7 @@ impl Throttle for InMemoryThrottle {
         let Some(limiter) = &self.public else {
             return Ok(());
         };
-        limiter.check_key(&client).map_err(|not_until| {
+        limiter.check_key(&budget_key(client)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             AuthError::RateLimited {
                 retry_after_secs: wait.as_secs().max(1),
@@ -55,6 +70,37 @@ impl Throttle for InMemoryThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_share_the_budget_of_their_64() {
+        let throttle = InMemoryThrottle::new(2);
+        for host in [
+            "2001:db8:1:2::1",
+            "2001:db8:1:2::ffff",
+            "2001:db8:1:2:abcd::9",
+        ] {
+            let _ = throttle.check_public(host.parse().unwrap());
+        }
+        assert!(
+            throttle
+                .check_public("2001:db8:1:2::42".parse().unwrap())
+                .is_err()
+        );
+        assert!(
+            throttle
+                .check_public("2001:db8:1:3::1".parse().unwrap())
+                .is_ok(),
+            "another /64"
+        );
+        assert_eq!(
+            budget_key("::ffff:192.0.2.1".parse().unwrap()).to_string(),
+            "192.0.2.1"
+        );
+        assert_eq!(
+            budget_key("192.0.2.1".parse().unwrap()).to_string(),
+            "192.0.2.1"
+        );
+    }
 
     #[test]
     fn a_budget_refuses_past_its_limit_per_client_and_zero_turns_it_off() {

@@ -954,4 +954,85 @@ on_both_engines!(
     sign_up_can_reveal_taken_addresses_when_asked,
     request_ids_come_from_trusted_proxies_only,
     answers_carry_no_store_and_nosniff,
+    the_client_address_comes_from_trusted_proxies_only,
 );
+
+/// A failed sign-in that names a client in `X-Forwarded-For`; the audited
+/// address of the newest such row.
+async fn audited_client(app: &TestApp, forwarded_for: &str, email: &str) -> (u16, String) {
+    let status = app
+        .client
+        .post(app.url("/v1/auth/sign-in"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"email": email, "password": "Wrong-Horse-42!"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    if status == 429 {
+        return (status, String::new());
+    }
+    app.audit_rows_once(|row| row.email.as_deref() == Some(email))
+        .await;
+    let pool = app.db.pool().await;
+    let ip: Option<String> =
+        sqlx::query_scalar("SELECT ip FROM audit_events WHERE email = $1 ORDER BY id DESC LIMIT 1")
+            .bind(email)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    (status, ip.unwrap_or_default())
+}
+
+/// Spoofing `X-Forwarded-For` from outside buys neither another address in
+/// the audit trail nor a fresh rate-limit budget; behind a trusted proxy the
+/// forwarded client is the one audited and limited, IPv6 per /64.
+async fn the_client_address_comes_from_trusted_proxies_only(engine: Engine) {
+    let app = TestApp::start_with(engine, |s| s.rate_limit_per_minute = 3).await;
+    let (_, audited) = audited_client(&app, "203.0.113.7", "xff-1@example.com").await;
+    assert_eq!(
+        audited, "127.0.0.1",
+        "a direct client cannot name its address"
+    );
+    audited_client(&app, "203.0.113.8", "xff-2@example.com").await;
+    audited_client(&app, "203.0.113.9", "xff-3@example.com").await;
+    let (status, _) = audited_client(&app, "203.0.113.10", "xff-4@example.com").await;
+    assert_eq!(status, 429, "a new forged address is no new budget");
+    app.finish().await;
+
+    let app = TestApp::start_with(engine, |s| {
+        s.rate_limit_per_minute = 3;
+        s.trusted_proxies = "127.0.0.1/32, ::1".into();
+    })
+    .await;
+    let cases = [
+        ("203.0.113.7", "203.0.113.7"),
+        // The client's own claim left of the proxy's entry is not believed.
+        ("6.6.6.6, 198.51.100.4", "198.51.100.4"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::1"),
+    ];
+    for (i, (sent, audited)) in cases.into_iter().enumerate() {
+        let (status, ip) = audited_client(&app, sent, &format!("fwd-{i}@example.com")).await;
+        assert_eq!((status, ip.as_str()), (401, audited), "{sent}");
+    }
+    // 2001:db8:1:2::/64 has spent one of its three; two more hosts of it
+    // spend the rest, a fourth is refused, and another client is not.
+    for host in ["2001:db8:1:2::2", "2001:db8:1:2:ffff::3"] {
+        assert_eq!(audited_client(&app, host, "v6@example.com").await.0, 401);
+    }
+    assert_eq!(
+        audited_client(&app, "2001:db8:1:2::99", "v6@example.com")
+            .await
+            .0,
+        429
+    );
+    assert_eq!(
+        audited_client(&app, "192.0.2.50", "other@example.com")
+            .await
+            .0,
+        401
+    );
+    app.finish().await;
+}
