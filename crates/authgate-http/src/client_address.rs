@@ -99,7 +99,8 @@ mod tests {
     #[test]
     fn only_a_trusted_proxy_names_the_client() {
         let proxies = TrustedProxies::parse("10.0.0.0/8, 192.0.2.1").unwrap();
-        let cases: [(&str, &[(&str, &str)], &str); 10] = [
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 10] = [
             // An untrusted peer: its headers are ignored (a spoof).
             (
                 "198.51.100.9",
