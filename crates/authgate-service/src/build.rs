@@ -345,6 +345,7 @@ impl Services {
                 sessions: sessions.clone(),
                 logins: logins.clone(),
                 notices: notices.clone(),
+                relying_party_id: relying_party.as_ref().map(|rp| rp.id.clone()),
             },
             mfa: MfaService {
                 provider: provider.clone(),

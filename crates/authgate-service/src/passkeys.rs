@@ -54,6 +54,8 @@ pub struct PasskeyService {
     pub(crate) sessions: SessionService,
     pub(crate) logins: LoginTransactions,
     pub(crate) notices: Notices,
+    /// `AUTHGATE_WEBAUTHN_RP_ID`, for decoy options a provider cannot make.
+    pub(crate) relying_party_id: Option<String>,
 }
 
 impl PasskeyService {
@@ -202,9 +204,19 @@ impl PasskeyService {
         let (options, provider_state) = match port.begin_passkey_sign_in(email.as_deref()).await {
             Ok(ceremony) => (ceremony.options, Some(ceremony.state.into_inner())),
             Err(AuthError::NotFound(_)) if email.is_some() => {
-                let discoverable = port.begin_passkey_sign_in(None).await?;
+                // The provider's own options where it can make them without
+                // an account; else (Cognito has no discoverable ceremony)
+                // options of the same members, so the address without
+                // passkeys still gets a 200 of the same shape.
+                let base = match port.begin_passkey_sign_in(None).await {
+                    Ok(discoverable) => discoverable.options,
+                    Err(AuthError::NotSupportedByProvider(_)) => {
+                        standalone_request_options(self.relying_party_id.as_deref())
+                    }
+                    Err(other) => return Err(other),
+                };
                 let decoy = self.decoy_credentials(email.as_deref().unwrap_or_default());
-                (with_credentials(discoverable.options, decoy), None)
+                (with_credentials(base, decoy), None)
             }
             Err(other) => return Err(other),
         };
@@ -320,6 +332,21 @@ fn clean_name(name: Option<&str>) -> Result<Option<String>, AuthError> {
     }
 }
 
+/// Request options made without the provider: a fresh challenge, the RP id,
+/// user verification required, the WebAuthn default timeout.
+fn standalone_request_options(rp_id: Option<&str>) -> serde_json::Value {
+    let challenge: [u8; 32] = rand::random();
+    let mut options = serde_json::json!({
+        "challenge": URL_SAFE_NO_PAD.encode(challenge),
+        "timeout": 300_000,
+        "userVerification": "required",
+    });
+    if let Some(rp_id) = rp_id {
+        options["rpId"] = rp_id.into();
+    }
+    options
+}
+
 /// `options` allowing exactly the credentials `ids`.
 fn with_credentials(mut options: serde_json::Value, ids: Vec<String>) -> serde_json::Value {
     let allowed: Vec<serde_json::Value> = ids
@@ -387,6 +414,31 @@ mod tests {
             serde_json::json!({"type": "public-key", "id": "AAAA"})
         );
         assert_eq!(decoy["allowCredentials"][0]["id"], "BBBB");
+    }
+
+    #[test]
+    fn a_decoy_without_the_provider_has_the_members_of_a_real_answer() {
+        let real = request_shape(serde_json::json!({
+            "challenge": "c1", "timeout": 180000, "rpId": "example.com",
+            "userVerification": "required",
+            "allowCredentials": [{"type": "public-key", "id": "AAAA"}]
+        }));
+        let decoy = request_shape(with_credentials(
+            standalone_request_options(Some("example.com")),
+            vec!["BBBB".into()],
+        ));
+        let keys = |v: &serde_json::Value| {
+            let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(&real), keys(&decoy));
+        assert_eq!(decoy["rpId"], "example.com");
+        let again = standalone_request_options(Some("example.com"));
+        assert_ne!(
+            again["challenge"], decoy["challenge"],
+            "a fresh challenge each time"
+        );
     }
 
     #[test]
