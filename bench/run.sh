@@ -24,7 +24,7 @@ cores=$(nproc)
 
 rm -rf "$out" && mkdir -p "$out"
 AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_DATA_DIR="$out/data" AUTHGATE_LOG=warn \
-  AUTHGATE_RATE_LIMIT_PER_MINUTE=0 AUTHGATE_FORWARD_RULES='GET /api/t/{tenant}/** data:read' \
+  AUTHGATE_RATE_LIMITS=off AUTHGATE_FORWARD_RULES='GET /api/t/{tenant}/** data:read' \
   "$CARGO_TARGET_DIR/release/authgate" serve > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

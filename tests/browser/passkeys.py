@@ -79,7 +79,7 @@ class Authgate:
             AUTHGATE_WEBAUTHN_ORIGINS=page_origin,
             AUTHGATE_CORS_ORIGINS=page_origin,
             AUTHGATE_COMPAT_COGNITO_API="true",
-            AUTHGATE_RATE_LIMIT_PER_MINUTE="0",
+            AUTHGATE_RATE_LIMITS="off",
         )
         self.log = open(self.data / "server.log", "w")
         self.process = subprocess.Popen(

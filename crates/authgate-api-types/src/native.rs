@@ -158,8 +158,15 @@ pub struct SubjectResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
-    /// `ok`
+    /// `ok`; `degraded` when Redis is configured but unreachable (the
+    /// instance still serves, counting rate limits and lockouts alone).
     pub status: String,
+    /// Readiness only: `up` (a database that does not answer is a 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Readiness only, when `AUTHGATE_REDIS_URL` is set: `up` or `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -314,6 +321,31 @@ pub struct AdminUserView {
     pub platform_role: Option<String>,
     /// RFC 3339
     pub created_at: String,
+}
+
+/// One failed-attempt record of an account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LockoutRecord {
+    /// `identifier` (attempts naming the address: sign-in, codes, resets)
+    /// or `signed_in` (the signed-in user's own password and code checks)
+    pub scope: String,
+    /// `password`, `otp` or `mailed_code`
+    pub factor: String,
+    /// Consecutive failures counted.
+    pub failures: u32,
+    /// Seconds until the next attempt is checked (0: now).
+    pub retry_after_seconds: u64,
+    /// At `AUTHGATE_MAX_FAILED_ATTEMPTS`: refused until a reset or an
+    /// administrator clears it.
+    pub blocked: bool,
+}
+
+/// The failed-attempt records of an account (empty: nothing counting).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LockoutView {
+    pub records: Vec<LockoutRecord>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -380,10 +380,12 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         },
         "CodeMismatchException" | "EnableSoftwareTokenMFAException" => AuthError::CodeMismatch,
         "ExpiredCodeException" => AuthError::CodeExpired,
-        "LimitExceededException"
-        | "TooManyRequestsException"
-        | "TooManyFailedAttemptsException" => AuthError::RateLimited {
+        "LimitExceededException" | "TooManyRequestsException" => AuthError::RateLimited {
             retry_after_secs: RATE_LIMIT_RETRY_AFTER_SECS,
+        },
+        // Cognito's own lockout of the account: the same answer as authgate's.
+        "TooManyFailedAttemptsException" => AuthError::TooManyFailedAttempts {
+            retry_after_secs: Some(RATE_LIMIT_RETRY_AFTER_SECS),
         },
         "PasswordResetRequiredException" => AuthError::PasswordResetRequired,
         "SoftwareTokenMFANotFoundException" => {
@@ -773,11 +775,7 @@ mod tests {
                 // There an expired challenge is the ceremony's (below).
                 assert_eq!(map(op, "ExpiredCodeException", ""), AuthError::CodeExpired);
             }
-            for throttled in [
-                "LimitExceededException",
-                "TooManyRequestsException",
-                "TooManyFailedAttemptsException",
-            ] {
+            for throttled in ["LimitExceededException", "TooManyRequestsException"] {
                 assert_eq!(
                     map(op, throttled, ""),
                     AuthError::RateLimited {
@@ -785,6 +783,12 @@ mod tests {
                     }
                 );
             }
+            assert_eq!(
+                map(op, "TooManyFailedAttemptsException", ""),
+                AuthError::TooManyFailedAttempts {
+                    retry_after_secs: Some(30)
+                }
+            );
             assert_eq!(
                 map(op, "PasswordResetRequiredException", ""),
                 AuthError::PasswordResetRequired

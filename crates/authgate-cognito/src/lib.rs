@@ -163,7 +163,8 @@
 //! | `InvalidPasswordException` | any | `InvalidPassword { rule }` (the rule after "…policy:", else a generic one) |
 //! | `CodeMismatchException`, `EnableSoftwareTokenMFAException` | any | `CodeMismatch` |
 //! | `ExpiredCodeException` | any | `CodeExpired` |
-//! | `LimitExceededException`, `TooManyRequestsException`, `TooManyFailedAttemptsException` | any | `RateLimited { retry_after_secs: 30 }` |
+//! | `LimitExceededException`, `TooManyRequestsException` | any | `RateLimited { retry_after_secs: 30 }` |
+//! | `TooManyFailedAttemptsException` | any | `TooManyFailedAttempts { retry_after_secs: Some(30) }` |
 //! | `PasswordResetRequiredException` | any (sign-in of a user an administrator reset) | `PasswordResetRequired` (403) |
 //! | `InvalidParameterException` | any | `InvalidRequest { field: None, "the provider rejected the request" }` |
 //! | `SoftwareTokenMFANotFoundException` | any | `NotImplemented("TOTP enrolment with this user pool")` → 501 (error log: TOTP not enabled on the pool) |

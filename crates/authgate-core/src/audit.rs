@@ -70,6 +70,7 @@ event_kinds! {
     AdminEnableUser => "admin_enable_user",
     AdminDisableUser => "admin_disable_user",
     AdminResetPassword => "admin_reset_password",
+    AdminClearLockout => "admin_clear_lockout",
     GrantPlatformRole => "grant_platform_role",
     PlatformRoleChange => "platform_role_change",
     RoleCreate => "role_create",

@@ -141,6 +141,12 @@ pub enum AuthError {
     /// Too many requests; try again after `retry_after_secs`.
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many consecutive wrong guesses of one identifier's password or
+    /// code: the next attempt is not checked before `retry_after_secs`, or
+    /// (`None`, at the hard limit) not until a password reset or an
+    /// administrator clears it.
+    #[error("{}", too_many_failed_attempts(*retry_after_secs))]
+    TooManyFailedAttempts { retry_after_secs: Option<u64> },
     /// The identity provider cannot be reached or failed.
     #[error("the identity provider is unavailable")]
     ProviderUnavailable,
@@ -153,6 +159,15 @@ pub enum AuthError {
     /// A bug or an unexpected failure; the detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
+}
+
+fn too_many_failed_attempts(retry_after_secs: Option<u64>) -> String {
+    match retry_after_secs {
+        Some(secs) => format!("too many failed attempts; try again in {secs} s"),
+        None => "too many failed attempts: this stays refused until the password is reset \
+                 (forgotten password) or an administrator clears the lockout"
+            .to_string(),
+    }
 }
 
 /// The stable code of a [`AuthError::Denied`]: the decision's reason when
@@ -231,6 +246,9 @@ impl AuthError {
             NotFound(_) => (404, "not_found", "Not found"),
             MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
             RateLimited { .. } => (429, "rate_limited", "Too many requests"),
+            TooManyFailedAttempts { .. } => {
+                (429, "too_many_failed_attempts", "Too many failed attempts")
+            }
             ProviderUnavailable => (503, "provider_unavailable", "Provider unavailable"),
             StoreUnavailable => (503, "store_unavailable", "Database unavailable"),
             NotImplemented(_) => (501, "not_implemented", "Not implemented"),
@@ -253,6 +271,9 @@ impl AuthError {
     pub fn reason(&self) -> &'static str {
         match self {
             AuthError::PasskeyRejected(failure) => failure.as_str(),
+            AuthError::TooManyFailedAttempts {
+                retry_after_secs: None,
+            } => "failure_limit_reached",
             other => other.code(),
         }
     }

@@ -47,6 +47,8 @@ fn metrics_handle() -> PrometheusHandle {
 
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // The recorder first: the services publish gauges as they start.
+        let metrics = metrics_handle();
         let services = Arc::new(Services::build(settings).await?);
         let settings = services.settings.clone();
         let trusted_proxies = Arc::new(
@@ -55,7 +57,7 @@ impl App {
         );
         let mut state = AppState {
             services: services.clone(),
-            metrics: metrics_handle(),
+            metrics,
             openapi: Arc::new(String::new()),
         };
         let (routes, openapi) = crate::router(&state);

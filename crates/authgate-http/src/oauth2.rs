@@ -224,15 +224,21 @@ pub async fn machine_jwks(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// `/oauth2`: the token endpoint (rate limited per client address) and
-/// authgate's own keys.
+/// `/oauth2`: the token endpoint (the `token` rate-limit group, refused as
+/// an OAuth error object with `Retry-After`) and authgate's own keys.
 pub fn router(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use authgate_service::protection::Group;
     use utoipa_axum::routes;
+    let refuse = |err: AuthError| {
+        let mut response = OAuthFailure::from(err.clone()).into_response();
+        crate::problem::error_headers(&err, response.headers_mut());
+        response
+    };
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(token))
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::ratelimit::limit_public,
+            crate::ratelimit::limited(state, Group::Token, refuse),
+            crate::ratelimit::charge,
         ))
         .routes(routes!(machine_jwks))
 }

@@ -15,16 +15,27 @@ use axum::response::IntoResponse;
 pub async fn live() -> Json<HealthResponse> {
     Json(HealthResponse {
         status: "ok".into(),
+        database: None,
+        redis: None,
     })
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database answers. Redis, when configured,
+/// is reported (`degraded` while it is away) but not required.
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = HealthResponse), (status = 503, body = Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
-    state.ready().await?;
+    let readiness = state.ready().await?;
+    let up = |up: bool| if up { "up" } else { "down" }.to_string();
     Ok(Json(HealthResponse {
-        status: "ok".into(),
+        status: if readiness.redis == Some(false) {
+            "degraded"
+        } else {
+            "ok"
+        }
+        .into(),
+        database: Some("up".into()),
+        redis: readiness.redis.map(up),
     }))
 }
 

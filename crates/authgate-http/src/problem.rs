@@ -129,7 +129,10 @@ impl IntoResponse for ApiError {
 /// is missing or refused. Written here only.
 pub fn error_headers(err: &AuthError, headers: &mut axum::http::HeaderMap) {
     match err {
-        AuthError::RateLimited { retry_after_secs } => {
+        AuthError::RateLimited { retry_after_secs }
+        | AuthError::TooManyFailedAttempts {
+            retry_after_secs: Some(retry_after_secs),
+        } => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         AuthError::MissingToken => {

@@ -5,7 +5,7 @@
 use authgate_api_types::authz::*;
 use authgate_api_types::native::*;
 use authgate_core::{ChallengeParameters, Secret, SignUpOutcome, rfc3339};
-use authgate_service::admin::ManagedUser;
+use authgate_service::admin::{AccountLockout, ManagedUser};
 use authgate_service::catalog::Catalog;
 use authgate_service::catalog::OWNER_ROLE;
 use authgate_service::tenants::{Added, TenantView};
@@ -49,6 +49,19 @@ impl ToWire for &AppUser {
             sub: user.provider_sub.clone(),
             email: user.email.clone(),
             name: user.name.clone(),
+        }
+    }
+}
+
+impl ToWire for AccountLockout {
+    type Wire = LockoutRecord;
+    fn to_wire(self) -> LockoutRecord {
+        LockoutRecord {
+            scope: self.scope.as_str().into(),
+            factor: self.record.factor.name().into(),
+            failures: self.record.failures,
+            retry_after_seconds: self.record.retry_after_secs,
+            blocked: self.record.blocked,
         }
     }
 }

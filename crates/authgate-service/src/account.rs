@@ -7,6 +7,7 @@
 use crate::events::{EventRecorder, RequestMeta};
 use crate::notices::Notices;
 use crate::principal::Caller;
+use crate::protection::{Factor, Protection};
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use authgate_core::EventKind;
@@ -31,6 +32,12 @@ pub struct AccountService {
     pub(crate) notices: Notices,
     pub(crate) recovery_codes: RecoveryCodes,
     pub(crate) sessions: SessionService,
+    pub(crate) protection: Protection,
+}
+
+/// The identifier the caller's own password and code checks count under.
+pub(crate) fn signed_in_identifier(caller: &Caller) -> String {
+    crate::protection::signed_in_identifier(&caller.claims.sub)
 }
 
 impl AccountService {
@@ -67,6 +74,7 @@ impl AccountService {
     ) -> Result<(), AuthError> {
         let email = normalize_email("email", email)?;
         let result = async {
+            self.protection.throttle.mail(&email).await?;
             if let Some(account) = self.provider.admin.admin_find_by_email(&email).await?
                 && let Some(until) = self
                     .recovery_codes
@@ -129,9 +137,18 @@ impl AccountService {
                 return Err(AuthError::invalid_field("code", "code must not be empty"));
             }
             self.policy.check_new_password(new_password.expose())?;
-            self.provider
-                .account.confirm_forgot_password(&email, code, new_password)
+            self.protection
+                .lockout
+                .guard(
+                    Factor::MailedCode,
+                    &email,
+                    self.provider
+                        .account
+                        .confirm_forgot_password(&email, code, new_password),
+                )
                 .await?;
+            // A new password ends the lockout of the old one.
+            self.protection.lockout.clear(Factor::Password, &email).await;
             // The password is set: what follows must not turn the answer
             // into an error (the cooling-off record is logged when it fails).
             match self.provider.admin.admin_find_by_email(&email).await {
@@ -195,9 +212,19 @@ impl AccountService {
     ) -> Result<(), AuthError> {
         let result = async {
             self.policy.check_new_password(new_password.expose())?;
-            self.provider
-                .account
-                .change_password(&caller.claims, &caller.token, current, new_password)
+            self.protection.throttle.account(&caller.claims.sub).await?;
+            self.protection
+                .lockout
+                .guard(
+                    Factor::Password,
+                    &signed_in_identifier(caller),
+                    self.provider.account.change_password(
+                        &caller.claims,
+                        &caller.token,
+                        current,
+                        new_password,
+                    ),
+                )
                 .await?;
             // The provider cannot sign out "all but this session": authgate
             // ends the others at its boundary.
@@ -224,9 +251,16 @@ impl AccountService {
         password: &Secret,
     ) -> Result<i64, AuthError> {
         let result = async {
-            self.provider
-                .account
-                .verify_password(&caller.claims, &caller.token, password)
+            self.protection.throttle.account(&caller.claims.sub).await?;
+            self.protection
+                .lockout
+                .guard(
+                    Factor::Password,
+                    &signed_in_identifier(caller),
+                    self.provider
+                        .account
+                        .verify_password(&caller.claims, &caller.token, password),
+                )
                 .await?;
             let until = now_millis() + self.verification_ttl.as_millis() as i64;
             self.store
@@ -254,6 +288,8 @@ impl AccountService {
     ) -> Result<(), AuthError> {
         let phone = normalize_phone(phone)?;
         let result = async {
+            // Charged to the number asked about, whatever matches it.
+            self.protection.throttle.mail(&phone).await?;
             for account in self.provider.admin.admin_find_by_phone(&phone).await? {
                 if account.enabled {
                     self.notifier
@@ -274,7 +310,11 @@ impl AccountService {
         // Nothing that happened (or not) for this number reaches the caller,
         // except an outage.
         match result {
-            Err(AuthError::ProviderUnavailable | AuthError::StoreUnavailable) => result,
+            Err(
+                AuthError::ProviderUnavailable
+                | AuthError::StoreUnavailable
+                | AuthError::RateLimited { .. },
+            ) => result,
             _ => Ok(()),
         }
     }

@@ -7,6 +7,7 @@
 use crate::events::{EventRecorder, RequestMeta};
 use crate::notices::Notices;
 use crate::principal::{AdminActor, Caller};
+use crate::protection::{FactorLockout, Protection};
 use crate::subjects::Subjects;
 use authgate_core::AuditFilter;
 use authgate_core::EventKind;
@@ -50,6 +51,20 @@ pub fn temporary_password() -> Secret {
     Secret::new(chars.into_iter().collect::<String>())
 }
 
+/// The identifiers an account's failures are counted under.
+fn lockout_identifiers(user: &ManagedUser) -> [(LockoutScope, String); 2] {
+    [
+        (
+            LockoutScope::Identifier,
+            user.account.email.trim().to_lowercase(),
+        ),
+        (
+            LockoutScope::SignedIn,
+            crate::protection::signed_in_identifier(&user.app_user.provider_sub),
+        ),
+    ]
+}
+
 #[derive(Clone)]
 pub struct AdminUsers {
     pub(crate) provider: Provider,
@@ -60,6 +75,33 @@ pub struct AdminUsers {
     pub(crate) subjects: Subjects,
     /// `AUTHGATE_SIGN_UP_REVEALS_EXISTING` (the profile's open sign-up).
     pub(crate) sign_up_reveals_existing: bool,
+    pub(crate) protection: Protection,
+}
+
+/// Where a failure record was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockoutScope {
+    /// Attempts that named the account's address (sign-in, codes, resets).
+    Identifier,
+    /// Checks made for the signed-in user (password re-verification,
+    /// change, TOTP enrolment).
+    SignedIn,
+}
+
+impl LockoutScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockoutScope::Identifier => "identifier",
+            LockoutScope::SignedIn => "signed_in",
+        }
+    }
+}
+
+/// One failure record of an account, as an administrator sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountLockout {
+    pub scope: LockoutScope,
+    pub record: FactorLockout,
 }
 
 impl AdminUsers {
@@ -164,6 +206,11 @@ impl AdminUsers {
         name: Option<String>,
         phone: Option<String>,
     ) -> Result<String, AuthError> {
+        // A stranger chooses the recipient here: the mail budget applies.
+        self.protection
+            .throttle
+            .mail(&normalize_email("email", email)?)
+            .await?;
         match self.create_account(meta, None, email, name, phone).await {
             Ok(user) => Ok(user.account.sub),
             Err(AuthError::UsernameExists) if !self.sign_up_reveals_existing => {
@@ -210,6 +257,57 @@ impl AdminUsers {
             .admin_get_user(&app_user.provider_sub)
             .await?;
         Ok(ManagedUser { app_user, account })
+    }
+
+    /// The failed-attempt records of the account behind `id` that hold any
+    /// failures (empty: nothing is locked or counting).
+    pub async fn admin_lockout(
+        &self,
+        admin: &AdminActor,
+        id: Uuid,
+    ) -> Result<Vec<AccountLockout>, AuthError> {
+        let user = self.admin_get_user(admin, id).await?;
+        let mut records = Vec::new();
+        for (scope, identifier) in lockout_identifiers(&user) {
+            for record in self.protection.lockout.status(&identifier).await {
+                if record.failures > 0 {
+                    records.push(AccountLockout { scope, record });
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Clear every failed-attempt record of the account behind `id` (also
+    /// the hard limit's block), audited.
+    pub async fn admin_clear_lockout(
+        &self,
+        meta: &RequestMeta,
+        actor: &AdminActor,
+        id: Uuid,
+    ) -> Result<(), AuthError> {
+        self.admin_action(
+            meta,
+            actor,
+            EventKind::AdminClearLockout,
+            id,
+            async |user: &AppUser| {
+                let account = self
+                    .provider
+                    .admin
+                    .admin_get_user(&user.provider_sub)
+                    .await?;
+                let managed = ManagedUser {
+                    app_user: user.clone(),
+                    account,
+                };
+                for (_, identifier) in lockout_identifiers(&managed) {
+                    self.protection.lockout.clear_all(&identifier).await;
+                }
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// Run one administrative action on the account behind `id`, audited.

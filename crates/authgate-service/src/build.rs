@@ -17,13 +17,13 @@ use crate::login::LoginTransactions;
 use crate::mfa::MfaService;
 use crate::notices::Notices;
 use crate::passkeys::PasskeyService;
+use crate::protection::Protection;
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use crate::settings::{ForwardDefault, MfaMode, ProviderKind, Settings};
 use crate::sign_in::SignInService;
 use crate::subjects::Subjects;
 use crate::tenants::TenantService;
-use crate::throttle::{InMemoryThrottle, Throttle};
 use anyhow::Context;
 use async_trait::async_trait;
 use authgate_core::{Notifier, Provider, ProviderInfo};
@@ -53,13 +53,20 @@ pub struct Services {
     pub discovery: Discovery,
     /// Bearer token → principal.
     pub authn: Authenticator,
-    /// Request budgets of the public routes.
-    pub throttle: Arc<dyn Throttle>,
+    /// Rate limits and lockouts (in process, or shared through Redis).
+    pub protection: Protection,
     pub settings: Arc<Settings>,
     store: Store,
     events: EventRecorder,
     notifier: Arc<BackgroundNotifier>,
     background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What `/health/ready` reports beside the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// `None` without Redis; else whether it answers now.
+    pub redis: Option<bool>,
 }
 
 /// Open the database and apply migrations.
@@ -253,17 +260,14 @@ impl Services {
             config.accept_id_tokens = true;
             Arc::new(Guard::new(config))
         });
-        let throttle = Arc::new(InMemoryThrottle::new(settings.rate_limit_per_minute));
-        {
-            let throttle = throttle.clone();
-            background.push(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    tick.tick().await;
-                    throttle.housekeeping();
-                }
-            }));
-        }
+        let (protection, protection_tasks) = Protection::build(
+            settings.redis_url.as_deref(),
+            settings.rate_limits().map_err(anyhow::Error::msg)?,
+            settings.failure_policy().map_err(anyhow::Error::msg)?,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        background.extend(protection_tasks);
         let decoy_key = decoy_key(&store).await?;
         let events = EventRecorder::spawn(store.clone(), provider.id.clone());
         let mail: Arc<dyn Notifier> = notifier.clone();
@@ -299,6 +303,7 @@ impl Services {
             notices: notices.clone(),
             recovery_codes: recovery_codes.clone(),
             sessions: sessions.clone(),
+            protection: protection.clone(),
         };
         let logins = LoginTransactions {
             store: store.clone(),
@@ -338,6 +343,7 @@ impl Services {
                 sessions: sessions.clone(),
                 recovery_codes: recovery_codes.clone(),
                 logins: logins.clone(),
+                protection: protection.clone(),
             },
             passkeys: PasskeyService {
                 provider: provider.clone(),
@@ -346,6 +352,7 @@ impl Services {
                 logins: logins.clone(),
                 notices: notices.clone(),
                 relying_party_id: relying_party.as_ref().map(|rp| rp.id.clone()),
+                protection: protection.clone(),
             },
             mfa: MfaService {
                 provider: provider.clone(),
@@ -358,6 +365,7 @@ impl Services {
                 subjects: subjects.clone(),
                 account: account.clone(),
                 logins,
+                protection: protection.clone(),
             },
             admin_users: AdminUsers {
                 provider: provider.clone(),
@@ -367,6 +375,7 @@ impl Services {
                 notices,
                 subjects: subjects.clone(),
                 sign_up_reveals_existing: settings.sign_up_reveals_existing,
+                protection: protection.clone(),
             },
             tenants: TenantService {
                 provider: provider.clone(),
@@ -396,7 +405,7 @@ impl Services {
             clients,
             subjects,
             authn,
-            throttle,
+            protection,
             settings,
             store,
             events,
@@ -405,12 +414,21 @@ impl Services {
         })
     }
 
-    /// Can this instance serve? The database answers.
-    pub async fn ready(&self) -> Result<(), authgate_core::AuthError> {
+    /// Can this instance serve? The database must answer. Redis is
+    /// reported, not required: without it this instance counts alone.
+    pub async fn ready(&self) -> Result<Readiness, authgate_core::AuthError> {
         self.store
             .ping()
             .await
-            .map_err(|_| authgate_core::AuthError::StoreUnavailable)
+            .map_err(|_| authgate_core::AuthError::StoreUnavailable)?;
+        Ok(Readiness {
+            redis: self
+                .settings
+                .redis_url
+                .as_deref()
+                .filter(|u| !u.trim().is_empty())
+                .map(|_| self.protection.shared_store_up()),
+        })
     }
 
     /// Stop the background tasks, write the queued audit events, let mail

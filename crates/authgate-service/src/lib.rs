@@ -28,7 +28,7 @@
 //! | [`recovery_codes`], [`notices`] | helpers | recovery codes and cooling-off; security notices and decoys |
 //! | [`principal`] | — | [`Principal`], [`Caller`], [`ClientCaller`], [`AdminActor`] |
 //! | [`events`] | — | audit rows and metrics for every event |
-//! | [`throttle`] | — | the request-budget port and its in-process implementation |
+//! | [`protection`] | [`Protection`] | rate-limit groups, failed-attempt lockout, their counters (in process or Redis) |
 //! | [`settings`], [`build`] | [`Services`] | configuration; assembly from it |
 
 pub mod account;
@@ -47,13 +47,13 @@ pub mod mfa_reset;
 pub mod notices;
 pub mod passkeys;
 pub mod principal;
+pub mod protection;
 pub mod recovery_codes;
 pub mod sessions;
 pub mod settings;
 pub mod sign_in;
 pub mod subjects;
 pub mod tenants;
-pub mod throttle;
 
 pub use account::AccountService;
 pub use admin::AdminUsers;
@@ -68,6 +68,7 @@ pub use forward::ForwardAuth;
 pub use mfa::MfaService;
 pub use passkeys::{Ceremony, PasskeyService};
 pub use principal::{AdminActor, Caller, ClientCaller, Principal};
+pub use protection::Protection;
 pub use sessions::{SessionService, SessionView};
 pub use settings::Settings;
 pub use sign_in::{Challenge, SignInResult, SignInService};

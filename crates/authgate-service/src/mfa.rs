@@ -3,11 +3,12 @@
 //! and with the current factor), a new set of recovery codes, how many are
 //! left. The lost-authenticator reset is in [`crate::mfa_reset`].
 
-use crate::account::AccountService;
+use crate::account::{AccountService, signed_in_identifier};
 use crate::events::{EventRecorder, RequestMeta};
 use crate::login::LoginTransactions;
 use crate::notices::Notices;
 use crate::principal::Caller;
+use crate::protection::{Factor, Protection};
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use crate::subjects::Subjects;
@@ -30,6 +31,7 @@ pub struct MfaService {
     pub(crate) subjects: Subjects,
     pub(crate) account: AccountService,
     pub(crate) logins: LoginTransactions,
+    pub(crate) protection: Protection,
 }
 
 impl MfaService {
@@ -52,6 +54,7 @@ impl MfaService {
         caller: &Caller,
     ) -> Result<TotpEnrolment, AuthError> {
         let result = async {
+            self.protection.throttle.account(&caller.claims.sub).await?;
             if self.totp_active(caller).await? {
                 self.account.require_recent_verification(caller).await?;
             }
@@ -85,51 +88,22 @@ impl MfaService {
         code: &Secret,
         current: Option<&Secret>,
     ) -> Result<Vec<Secret>, AuthError> {
+        let identifier = signed_in_identifier(caller);
         let result = async {
             if code.expose().trim().is_empty() {
                 return Err(AuthError::invalid_field("code", "code must not be empty"));
             }
-            let account = self.provider.admin.admin_get_user(&caller.claims.sub).await?;
-            let replacing = account.mfa_enabled;
-            let mut spend = None;
-            if replacing {
-                self.account.require_recent_verification(caller).await?;
-                let current = current.filter(|c| !c.expose().trim().is_empty()).ok_or_else(|| {
-                    AuthError::invalid_field(
-                        "currentCode",
-                        "an authenticator is active: give a code of it, or a recovery code, as currentCode",
-                    )
-                })?;
-                if self.recovery_codes.is_unused(&caller.claims.sub, current).await? {
-                    spend = Some(current);
-                } else if authgate_embedded::codes::normalize_recovery_code(current.expose())
-                    .is_some()
-                {
-                    return Err(AuthError::CodeMismatch);
-                } else {
-                    self.provider
-                        .totp.verify_current_totp(&caller.claims, &caller.token, current)
-                        .await?;
-                }
-            }
-            self.provider
-                .totp.finish_totp_enrolment(&caller.claims, &caller.token, code)
+            self.protection.throttle.account(&caller.claims.sub).await?;
+            self.protection
+                .lockout
+                .check(Factor::Otp, &identifier)
                 .await?;
-            if let Some(current) = spend {
-                self.recovery_codes.spend(&caller.claims.sub, &account.email, current)
-                    .await?;
-            }
-            let user = self.subjects.subject(caller).await?;
-            self.store
-                .set_app_user_mfa(user.id, true, now_millis())
-                .await?;
-            let codes = self.recovery_codes.issue(&caller.claims.sub).await?;
-            if replacing {
-                self.sessions.end_other_sessions(caller).await?;
-                self.notices.notice(&account.email, SecurityEvent::AuthenticatorChanged)
-                    .await;
-            }
-            Ok(codes)
+            let checked = self.enrol(caller, code, current).await;
+            self.protection
+                .lockout
+                .record(Factor::Otp, &identifier, &checked)
+                .await;
+            checked
         }
         .await;
         self.events
@@ -144,6 +118,70 @@ impl MfaService {
         result
     }
 
+    /// The checks and effects of [`Self::finish_totp_enrolment`].
+    async fn enrol(
+        &self,
+        caller: &Caller,
+        code: &Secret,
+        current: Option<&Secret>,
+    ) -> Result<Vec<Secret>, AuthError> {
+        {
+            let account = self
+                .provider
+                .admin
+                .admin_get_user(&caller.claims.sub)
+                .await?;
+            let replacing = account.mfa_enabled;
+            let mut spend = None;
+            if replacing {
+                self.account.require_recent_verification(caller).await?;
+                let current = current.filter(|c| !c.expose().trim().is_empty()).ok_or_else(|| {
+                    AuthError::invalid_field(
+                        "currentCode",
+                        "an authenticator is active: give a code of it, or a recovery code, as currentCode",
+                    )
+                })?;
+                if self
+                    .recovery_codes
+                    .is_unused(&caller.claims.sub, current)
+                    .await?
+                {
+                    spend = Some(current);
+                } else if authgate_embedded::codes::normalize_recovery_code(current.expose())
+                    .is_some()
+                {
+                    return Err(AuthError::CodeMismatch);
+                } else {
+                    self.provider
+                        .totp
+                        .verify_current_totp(&caller.claims, &caller.token, current)
+                        .await?;
+                }
+            }
+            self.provider
+                .totp
+                .finish_totp_enrolment(&caller.claims, &caller.token, code)
+                .await?;
+            if let Some(current) = spend {
+                self.recovery_codes
+                    .spend(&caller.claims.sub, &account.email, current)
+                    .await?;
+            }
+            let user = self.subjects.subject(caller).await?;
+            self.store
+                .set_app_user_mfa(user.id, true, now_millis())
+                .await?;
+            let codes = self.recovery_codes.issue(&caller.claims.sub).await?;
+            if replacing {
+                self.sessions.end_other_sessions(caller).await?;
+                self.notices
+                    .notice(&account.email, SecurityEvent::AuthenticatorChanged)
+                    .await;
+            }
+            Ok(codes)
+        }
+    }
+
     /// A new set of recovery codes for a signed-in user with an active
     /// authenticator who proves the password.
     pub async fn regenerate_recovery_codes(
@@ -153,9 +191,16 @@ impl MfaService {
         password: &Secret,
     ) -> Result<Vec<Secret>, AuthError> {
         let result = async {
-            self.provider
-                .account
-                .verify_password(&caller.claims, &caller.token, password)
+            self.protection.throttle.account(&caller.claims.sub).await?;
+            self.protection
+                .lockout
+                .guard(
+                    Factor::Password,
+                    &signed_in_identifier(caller),
+                    self.provider
+                        .account
+                        .verify_password(&caller.claims, &caller.token, password),
+                )
                 .await?;
             let account = self
                 .provider

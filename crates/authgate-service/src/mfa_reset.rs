@@ -19,6 +19,7 @@
 use crate::events::RequestMeta;
 use crate::login::{Opening, Proof, Step, and_then};
 use crate::mfa::MfaService;
+use crate::protection::Factor;
 use authgate_core::EventKind;
 use authgate_core::policy::normalize_email;
 use authgate_core::{AuthError, Notification, Secret, SecurityEvent, TotpEnrolment, now_millis};
@@ -66,6 +67,7 @@ impl MfaService {
     ) -> Result<Secret, AuthError> {
         let email = normalize_email("email", email)?;
         let result = async {
+            self.protection.throttle.mail(&email).await?;
             let account = self
                 .provider
                 .admin
@@ -130,7 +132,11 @@ impl MfaService {
     ) -> Result<MfaRecovery, AuthError> {
         let email = normalize_email("email", email)?;
         let mut subject = None;
+        let lockout = &self.protection.lockout;
         let result = async {
+            // The mailed code and the password are both guessed here.
+            lockout.check(Factor::MailedCode, &email).await?;
+            lockout.check(Factor::Password, &email).await?;
             let pending = self
                 .logins
                 .take(session, Some(&email), Step::MfaResetCode)
@@ -211,6 +217,10 @@ impl MfaService {
             })
         }
         .await;
+        if !matches!(result, Err(AuthError::TooManyFailedAttempts { .. })) {
+            lockout.record(Factor::MailedCode, &email, &result).await;
+            lockout.record(Factor::Password, &email, &result).await;
+        }
         self.events
             .record(
                 EventKind::MfaResetVerify,

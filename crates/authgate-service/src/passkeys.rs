@@ -13,6 +13,7 @@ use crate::events::{EventRecorder, RequestMeta};
 use crate::login::{LoginTransactions, Opening, Step};
 use crate::notices::Notices;
 use crate::principal::Caller;
+use crate::protection::{Factor, Protection};
 use crate::sessions::{SessionService, SessionView};
 use authgate_core::policy::normalize_email;
 use authgate_core::{
@@ -56,6 +57,7 @@ pub struct PasskeyService {
     pub(crate) notices: Notices,
     /// `AUTHGATE_WEBAUTHN_RP_ID`, for decoy options a provider cannot make.
     pub(crate) relying_party_id: Option<String>,
+    pub(crate) protection: Protection,
 }
 
 impl PasskeyService {
@@ -284,9 +286,23 @@ impl PasskeyService {
             let state = ceremony
                 .provider_state
                 .ok_or(AuthError::PasskeyRejected(PasskeyFailure::Unknown))?;
+            // A sign-in for an address counts as a guess for that address.
+            if let Some(email) = &email {
+                self.protection
+                    .lockout
+                    .check(Factor::Password, email)
+                    .await?;
+            }
             let done = port
                 .finish_passkey_sign_in(&Secret::new(state), credential)
-                .await?;
+                .await;
+            if let Some(email) = &email {
+                self.protection
+                    .lockout
+                    .record(Factor::Password, email, &done)
+                    .await;
+            }
+            let done = done?;
             email.get_or_insert_with(|| done.user.email.clone());
             self.sessions.session(done, true).await
         }

@@ -3,6 +3,7 @@
 //! `AUTHGATE_*` environment variables (the field name, upper-cased, after the
 //! `AUTHGATE_` prefix: `access_token_ttl` ← `AUTHGATE_ACCESS_TOKEN_TTL`).
 
+use crate::protection::{FailurePolicy, RateLimits};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -70,7 +71,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir.
     pub database_url: Option<String>,
-    /// Shared rate-limit counters (not used yet: counters are per process).
+    /// `AUTHGATE_REDIS_URL`: rate-limit and failed-attempt counters shared
+    /// by every instance; unset: counted in this process.
     pub redis_url: Option<String>,
     pub provider: ProviderKind,
     pub cognito_region: Option<String>,
@@ -101,9 +103,17 @@ pub struct Settings {
     pub client_id: String,
     pub log: String,
     pub log_format: LogFormat,
-    /// Requests per minute and client address on the public auth endpoints;
-    /// 0 turns rate limiting off.
-    pub rate_limit_per_minute: u32,
+    /// `AUTHGATE_RATE_LIMITS`: per-group budgets (`sign-in=30/300s,…`),
+    /// `off`, or empty for the defaults (see [`RateLimits::parse`]).
+    pub rate_limits: String,
+    /// `AUTHGATE_LOCKOUT_THRESHOLD`: consecutive failures of one identifier
+    /// before each further attempt waits.
+    pub lockout_threshold: u32,
+    /// `AUTHGATE_LOCKOUT_MAX_SECONDS`: the longest such wait.
+    pub lockout_max_seconds: u64,
+    /// `AUTHGATE_MAX_FAILED_ATTEMPTS`: consecutive failures after which the
+    /// factor is refused until a reset or an administrator.
+    pub max_failed_attempts: u32,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
     pub password_min_length: usize,
@@ -193,7 +203,10 @@ impl Default for Settings {
             client_id: "authgate".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
-            rate_limit_per_minute: 120,
+            rate_limits: String::new(),
+            lockout_threshold: 5,
+            lockout_max_seconds: 900,
+            max_failed_attempts: 100,
             max_body_bytes: 1024 * 1024,
             password_min_length: 14,
             password_require_digit: true,
@@ -231,6 +244,30 @@ impl Settings {
     /// The embedded provider's `iss`: the public URL without a trailing slash.
     pub fn issuer(&self) -> String {
         self.public_url.trim_end_matches('/').to_string()
+    }
+
+    /// The rate-limit budgets, or an error naming the bad part.
+    pub fn rate_limits(&self) -> Result<RateLimits, String> {
+        RateLimits::parse(&self.rate_limits).map_err(|e| format!("AUTHGATE_RATE_LIMITS: {e}"))
+    }
+
+    /// The failed-attempt policy, or an error naming the bad setting.
+    pub fn failure_policy(&self) -> Result<FailurePolicy, String> {
+        if self.lockout_threshold == 0 {
+            return Err("AUTHGATE_LOCKOUT_THRESHOLD must be at least 1".into());
+        }
+        if self.max_failed_attempts < self.lockout_threshold {
+            return Err(format!(
+                "AUTHGATE_MAX_FAILED_ATTEMPTS ({}) must not be below AUTHGATE_LOCKOUT_THRESHOLD ({})",
+                self.max_failed_attempts, self.lockout_threshold
+            ));
+        }
+        Ok(FailurePolicy {
+            threshold: self.lockout_threshold,
+            max_wait: std::time::Duration::from_secs(self.lockout_max_seconds.max(1)),
+            hard_limit: self.max_failed_attempts,
+            ..FailurePolicy::default()
+        })
     }
 
     pub fn password_policy(&self) -> authgate_core::policy::PasswordPolicy {

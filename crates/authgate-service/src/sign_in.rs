@@ -7,6 +7,7 @@
 use crate::events::{EventRecorder, RequestMeta};
 use crate::login::{LoginTransactions, Proof, Step, and_then};
 use crate::notices::Notices;
+use crate::protection::{Factor, Protection};
 use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::{SessionService, SessionView};
 use authgate_core::EventKind;
@@ -48,6 +49,7 @@ pub struct SignInService {
     pub(crate) sessions: SessionService,
     pub(crate) recovery_codes: RecoveryCodes,
     pub(crate) logins: LoginTransactions,
+    pub(crate) protection: Protection,
 }
 
 impl SignInService {
@@ -65,6 +67,7 @@ impl SignInService {
             .transpose()?;
         let result = async {
             self.policy.check(password.expose())?;
+            self.protection.throttle.mail(&email).await?;
             self.provider
                 .passwords
                 .sign_up(SignUpRequest {
@@ -110,7 +113,14 @@ impl SignInService {
         let result = if code.expose().trim().is_empty() {
             Err(AuthError::invalid_field("code", "code must not be empty"))
         } else {
-            self.provider.passwords.confirm_sign_up(&email, code).await
+            self.protection
+                .lockout
+                .guard(
+                    Factor::MailedCode,
+                    &email,
+                    self.provider.passwords.confirm_sign_up(&email, code),
+                )
+                .await
         };
         self.events
             .record(EventKind::SignUpConfirm, meta, Some(&email), None, &result)
@@ -124,7 +134,10 @@ impl SignInService {
         email: &str,
     ) -> Result<(), AuthError> {
         let email = normalize_email("email", email)?;
-        let result = self.provider.passwords.resend_confirmation(&email).await;
+        let result = match self.protection.throttle.mail(&email).await {
+            Ok(()) => self.provider.passwords.resend_confirmation(&email).await,
+            Err(limited) => Err(limited),
+        };
         self.events
             .record(EventKind::SignUpResend, meta, Some(&email), None, &result)
             .await;
@@ -138,7 +151,15 @@ impl SignInService {
         password: &Secret,
     ) -> Result<SignInResult, AuthError> {
         let email = normalize_email("email", email)?;
-        let step = self.provider.passwords.sign_in(&email, password).await;
+        let step = self
+            .protection
+            .lockout
+            .guard(
+                Factor::Password,
+                &email,
+                self.provider.passwords.sign_in(&email, password),
+            )
+            .await;
         let result = self.next_step(&email, Proof::Password.as_str(), step).await;
         self.events
             .record_sign_in(
@@ -205,6 +226,11 @@ impl SignInService {
                     }
                 }
             }
+            // A code is guessed per account, across challenge sessions.
+            let code_factor = (kind != ChallengeKind::NewPasswordRequired).then_some(Factor::Otp);
+            if let Some(factor) = code_factor {
+                self.protection.lockout.check(factor, &email).await?;
+            }
             let pending = match &session {
                 Some(session) => {
                     self.logins
@@ -227,6 +253,9 @@ impl SignInService {
                     answer,
                 })
                 .await;
+            if let Some(factor) = code_factor {
+                self.protection.lockout.record(factor, &email, &step).await;
+            }
             match &step {
                 Ok(_) | Err(AuthError::InvalidSession) => self.logins.end(&pending).await?,
                 Err(_) => self.logins.failed(&pending).await?,

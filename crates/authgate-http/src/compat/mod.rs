@@ -21,47 +21,55 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Every route of the profile, all rate limited per client address like the
-/// native public routes (the original relied on a WAF for that).
+/// Every route of the profile. The routes a stranger can call are rate
+/// limited per client address in the native groups (the original relied on
+/// a WAF for that), refused as `{message}`.
 pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    use crate::ratelimit::{charge, limited};
+    use authgate_service::protection::Group;
+    let group = |group| {
+        from_fn_with_state(
+            limited(state, group, |err| CompatError::from(err).into_response()),
+            charge,
+        )
+    };
+    let sign_up = OpenApiRouter::new()
         .routes(routes!(handlers::create_user))
-        .routes(routes!(handlers::delete_user))
         .routes(routes!(handlers::confirm_user))
-        .routes(routes!(handlers::confirm_mfa))
         .routes(routes!(handlers::resend_confirmation_code))
+        .route_layer(group(Group::SignUp));
+    let signing_in = OpenApiRouter::new()
+        .routes(routes!(handlers::login))
+        .routes(routes!(handlers::mfa_verify))
+        .routes(routes!(handlers::confirm_mfa))
+        .routes(routes!(handlers::passkey_login_start))
+        .routes(routes!(handlers::passkey_login_complete))
+        .route_layer(group(Group::SignIn));
+    let recovery = OpenApiRouter::new()
         .routes(routes!(handlers::forgot_password))
         .routes(routes!(handlers::confirm_password))
-        .routes(routes!(handlers::reset_password))
-        .routes(routes!(handlers::change_password))
         .routes(routes!(handlers::mfa_reset_start))
         .routes(routes!(handlers::mfa_reset_verify))
         .routes(routes!(handlers::mfa_reset_confirm))
-        .routes(routes!(handlers::login))
-        .routes(routes!(handlers::mfa_verify))
+        .route_layer(group(Group::Recovery));
+    let token = OpenApiRouter::new()
         .routes(routes!(handlers::refresh_token))
+        .route_layer(group(Group::Token));
+    OpenApiRouter::new()
+        .merge(sign_up)
+        .merge(signing_in)
+        .merge(recovery)
+        .merge(token)
+        .routes(routes!(handlers::delete_user))
+        .routes(routes!(handlers::reset_password))
+        .routes(routes!(handlers::change_password))
         .routes(routes!(handlers::userinfo))
         .routes(routes!(handlers::logout))
         .routes(routes!(handlers::passkey_register_start))
         .routes(routes!(handlers::passkey_register_complete))
         .routes(routes!(handlers::passkey_list))
         .routes(routes!(handlers::passkey_delete))
-        .routes(routes!(handlers::passkey_login_start))
-        .routes(routes!(handlers::passkey_login_complete))
         .route_layer(axum::middleware::map_response(bare_errors))
-        .route_layer(from_fn_with_state(state.clone(), limit_compat))
-}
-
-/// The rate limit of the public routes, answered as `{message}`.
-async fn limit_compat(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    crate::ratelimit::limit(&state, request, next, |err| {
-        CompatError::from(err).into_response()
-    })
-    .await
 }
 
 /// axum's own answers on the profile's routes (405 for another method) as

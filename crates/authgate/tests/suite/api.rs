@@ -257,7 +257,8 @@ async fn confirmation_errors_are_distinct(engine: Engine) {
 }
 
 async fn wrong_codes_invalidate_the_code(engine: Engine) {
-    let app = TestApp::start(engine).await;
+    // The code's own tries, not the address's lockout (tested in `protection`).
+    let app = TestApp::start_with(engine, |s| s.lockout_threshold = 10).await;
     let email = "carol@example.com";
     app.sign_up(email).await;
     let code = app.smtp.code(email, 0).await;
@@ -653,7 +654,7 @@ async fn malformed_bodies_get_problem_answers(engine: Engine) {
 }
 
 async fn public_endpoints_are_rate_limited(engine: Engine) {
-    let app = TestApp::start_with(engine, |s| s.rate_limit_per_minute = 3).await;
+    let app = TestApp::start_with(engine, |s| s.rate_limits = "sign-in=3/60s".into()).await;
     let attempt = || {
         app.post(
             "/v1/auth/sign-in",

@@ -26,18 +26,21 @@ fn authgate(cwd: &Path) -> Command {
     command
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    stdout: Arc<Mutex<Vec<String>>>,
+/// A running `authgate serve`: its process, base URL and stdout lines.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) stdout: Arc<Mutex<Vec<String>>>,
 }
 
-fn start_server(cwd: &Path, extra_env: &[(&str, &str)]) -> Server {
+/// `authgate serve` in `cwd` with a clean environment plus `extra_env`
+/// (rate limits off unless `extra_env` sets them), once it listens.
+pub(crate) fn start_server(cwd: &Path, extra_env: &[(&str, &str)]) -> Server {
     let mut command = authgate(cwd);
     command
         .arg("serve")
         .env("AUTHGATE_LISTEN", "127.0.0.1:0")
-        .env("AUTHGATE_RATE_LIMIT_PER_MINUTE", "0")
+        .env("AUTHGATE_RATE_LIMITS", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (key, value) in extra_env {
@@ -74,7 +77,7 @@ fn start_server(cwd: &Path, extra_env: &[(&str, &str)]) -> Server {
     }
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -82,7 +85,7 @@ fn sigterm(child: &Child) {
     assert!(status.success());
 }
 
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     for _ in 0..300 {
         if let Some(status) = child.try_wait().unwrap() {
             return status;

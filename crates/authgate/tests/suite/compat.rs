@@ -751,7 +751,7 @@ async fn rate_limited_answers_are_a_message_too() {
     let app = TestApp::start_with(Engine::Sqlite, |s| {
         s.compat_cognito_api = true;
         s.mfa = MfaMode::Required;
-        s.rate_limit_per_minute = 2;
+        s.rate_limits = "recovery=2/60s".into();
     })
     .await;
     let mut last = None;

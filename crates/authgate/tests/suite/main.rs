@@ -8,6 +8,7 @@
 //! - [`admin`]: the admin user lifecycle
 //! - [`authz`]: tenants, catalog, decisions, machine clients
 //! - [`security`]: account-takeover and leak scenarios
+//! - [`protection`]: rate-limit groups, lockout, mail limits, many instances on Redis
 //! - [`compat`]: the CognitoApi profile
 //! - [`conformance`]: one contract, embedded and Cognito (moto)
 //! - [`gateway`]: forward auth behind a real nginx
@@ -27,4 +28,5 @@ mod conformance;
 mod gateway;
 mod guard_context;
 mod passkeys;
+mod protection;
 mod security;

@@ -990,7 +990,7 @@ async fn audited_client(app: &TestApp, forwarded_for: &str, email: &str) -> (u16
 /// the audit trail nor a fresh rate-limit budget; behind a trusted proxy the
 /// forwarded client is the one audited and limited, IPv6 per /64.
 async fn the_client_address_comes_from_trusted_proxies_only(engine: Engine) {
-    let app = TestApp::start_with(engine, |s| s.rate_limit_per_minute = 3).await;
+    let app = TestApp::start_with(engine, |s| s.rate_limits = "sign-in=3/60s".into()).await;
     let (_, audited) = audited_client(&app, "203.0.113.7", "xff-1@example.com").await;
     assert_eq!(
         audited, "127.0.0.1",
@@ -1003,7 +1003,7 @@ async fn the_client_address_comes_from_trusted_proxies_only(engine: Engine) {
     app.finish().await;
 
     let app = TestApp::start_with(engine, |s| {
-        s.rate_limit_per_minute = 3;
+        s.rate_limits = "sign-in=3/60s".into();
         s.trusted_proxies = "127.0.0.1/32, ::1".into();
     })
     .await;

@@ -17,6 +17,8 @@ use serde::de::DeserializeOwned;
 pub struct Refused {
     pub status: u16,
     pub problem: Problem,
+    /// The `Retry-After` header, in seconds, when there is one.
+    pub retry_after: Option<u64>,
 }
 
 /// A typed answer.
@@ -96,11 +98,20 @@ impl Api<'_> {
         }
         let response = request.send().await.expect("authgate answers");
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let text = response.text().await.expect("a body");
         if status >= 400 {
             let problem = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{status} without a problem body ({e}): {text}"));
-            return Err(Refused { status, problem });
+            return Err(Refused {
+                status,
+                problem,
+                retry_after,
+            });
         }
         assert_eq!(status, success, "{path} answered {status}: {text}");
         // A 204 answers nothing: `()` reads it as JSON null.
@@ -402,6 +413,20 @@ impl Api<'_> {
             }),
         )
         .await
+    }
+
+    /// An account's failed-attempt records (an administrator's view).
+    pub async fn lockout(&self, admin_token: &str, user_id: &str) -> Answer<LockoutView> {
+        let path = format!("/v1/admin/users/{user_id}/lockout");
+        self.send::<(), _>(200, Method::GET, &path, Some(admin_token), None)
+            .await
+    }
+
+    /// Clear an account's failed-attempt records.
+    pub async fn clear_lockout(&self, admin_token: &str, user_id: &str) -> Answer<()> {
+        let path = format!("/v1/admin/users/{user_id}/lockout");
+        self.send::<(), _>(204, Method::DELETE, &path, Some(admin_token), None)
+            .await
     }
 
     pub async fn passkeys(&self, token: &str) -> Answer<PasskeyList> {

@@ -148,7 +148,7 @@ impl TestApp {
             data_dir,
             database_url: Some(db.url.clone()),
             smtp_url: Some(smtp.url()),
-            rate_limit_per_minute: 0,
+            rate_limits: "off".into(),
             shutdown_grace: 5,
             ..Settings::default()
         };

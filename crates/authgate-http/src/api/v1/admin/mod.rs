@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::disable_user))
         .routes(routes!(users::enable_user))
         .routes(routes!(users::reset_user_password))
+        .routes(routes!(users::get_lockout, users::clear_lockout))
         .routes(routes!(users::audit_events))
         .routes(routes!(catalog::list_roles, catalog::create_role))
         .routes(routes!(

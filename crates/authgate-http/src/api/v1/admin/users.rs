@@ -187,6 +187,53 @@ pub async fn reset_user_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The account's failed-attempt records: is it locked out, for how long,
+/// and by what.
+#[utoipa::path(get, path = "/v1/admin/users/{id}/lockout", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the app user id")),
+    responses(
+        (status = 200, body = LockoutView),
+        (status = 403, description = "not a platform admin (nor a client with the admin scope)", body = Problem),
+        (status = 404, body = Problem),
+    ))]
+pub async fn get_lockout(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LockoutView>> {
+    let admin = state.subjects.require_admin(&principal).await?;
+    let records = state
+        .admin_users
+        .admin_lockout(&admin, user_id(&id)?)
+        .await?;
+    Ok(Json(LockoutView {
+        records: records.into_iter().map(ToWire::to_wire).collect(),
+    }))
+}
+
+/// Clear the account's failed-attempt records, also the block after
+/// `AUTHGATE_MAX_FAILED_ATTEMPTS`.
+#[utoipa::path(delete, path = "/v1/admin/users/{id}/lockout", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the app user id")),
+    responses(
+        (status = 204, description = "cleared"),
+        (status = 403, description = "not a platform admin, or a narrower one than the account's role", body = Problem),
+        (status = 404, body = Problem),
+    ))]
+pub async fn clear_lockout(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let admin = state.subjects.require_admin(&principal).await?;
+    state
+        .admin_users
+        .admin_clear_lockout(&meta, &admin, user_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The audit trail, newest first: why did a sign-in (or anything else) fail?
 #[utoipa::path(get, path = "/v1/admin/audit-events", tag = "admin", security(("bearer" = [])),
     params(AuditQueryParams),

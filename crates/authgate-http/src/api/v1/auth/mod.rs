@@ -3,7 +3,7 @@
 //! codes, passwords), [`mfa_reset`] (lost authenticator), [`passkeys`]
 //! (WebAuthn registration and sign-in) and [`context`] (the
 //! subject and the authorization catalog). The routes a stranger can call
-//! are rate limited per client address.
+//! are rate limited per client address, each group on its own budget.
 
 pub mod account;
 pub mod context;
@@ -16,29 +16,38 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
-    let public = OpenApiRouter::new()
+    use crate::ratelimit::{charge, native};
+    use authgate_service::protection::Group;
+    use axum::middleware::from_fn_with_state;
+    let sign_up = OpenApiRouter::new()
         .routes(routes!(sign_in::sign_up))
         .routes(routes!(sign_in::confirm_sign_up))
         .routes(routes!(sign_in::resend_confirmation))
+        .route_layer(from_fn_with_state(native(state, Group::SignUp), charge));
+    let signing_in = OpenApiRouter::new()
         .routes(routes!(sign_in::sign_in))
-        .routes(routes!(sign_in::refresh))
         .routes(routes!(sign_in::new_password_challenge))
         .routes(routes!(sign_in::totp_challenge))
         .routes(routes!(sign_in::mfa_setup_challenge))
+        .routes(routes!(passkeys::sign_in_start))
+        .routes(routes!(passkeys::sign_in_complete))
+        .route_layer(from_fn_with_state(native(state, Group::SignIn), charge));
+    let recovery = OpenApiRouter::new()
         .routes(routes!(account::request_password_reset))
         .routes(routes!(account::confirm_password_reset))
         .routes(routes!(account::recover_identifier))
         .routes(routes!(mfa_reset::start))
         .routes(routes!(mfa_reset::verify))
         .routes(routes!(mfa_reset::confirm))
-        .routes(routes!(passkeys::sign_in_start))
-        .routes(routes!(passkeys::sign_in_complete))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::ratelimit::limit_public,
-        ));
+        .route_layer(from_fn_with_state(native(state, Group::Recovery), charge));
+    let token = OpenApiRouter::new()
+        .routes(routes!(sign_in::refresh))
+        .route_layer(from_fn_with_state(native(state, Group::Token), charge));
     OpenApiRouter::new()
-        .merge(public)
+        .merge(sign_up)
+        .merge(signing_in)
+        .merge(recovery)
+        .merge(token)
         .routes(routes!(sign_in::sign_out))
         .routes(routes!(context::subject))
         .routes(routes!(context::catalog))

@@ -1,0 +1,237 @@
+//! Two real `authgate` processes on one PostgreSQL and one Redis (a
+//! `redis-server` this test starts on a free port, so it can kill it):
+//! one lockout and one rate limit across both, group isolation, and Redis
+//! killed and restarted mid-run — no 5xx, one warning, `authgate_redis_up`
+//! and `/health/ready` telling the truth, and the shared counts back once
+//! Redis is.
+
+use crate::cli::{Server, sigterm, start_server, wait_exit};
+use crate::common::{Database, Engine, temp_dir};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A `redis-server` of this test, keeping nothing on disk.
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = RedisServer { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package) is required for this test");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not listen on {}", self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A server process that is stopped even when the test panics.
+struct Instance(Option<Server>);
+
+impl Instance {
+    fn base(&self) -> &str {
+        &self.0.as_ref().unwrap().base
+    }
+
+    fn log_lines_with(&self, needle: &str) -> usize {
+        let server = self.0.as_ref().unwrap();
+        let lines = server.stdout.lock().unwrap();
+        lines.iter().filter(|l| l.contains(needle)).count()
+    }
+
+    fn stop(mut self) {
+        let mut server = self.0.take().unwrap();
+        sigterm(&server.child);
+        assert!(wait_exit(&mut server.child).success());
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(server) = &mut self.0 {
+            let _ = server.child.kill();
+        }
+    }
+}
+
+fn instance(database_url: &str, redis_url: &str) -> Instance {
+    let dir = temp_dir("instance");
+    Instance(Some(start_server(
+        &dir,
+        &[
+            ("AUTHGATE_DATABASE_URL", database_url),
+            ("AUTHGATE_REDIS_URL", redis_url),
+            ("AUTHGATE_RATE_LIMITS", "sign-in=8/60s,token=100/60s"),
+            ("AUTHGATE_LOCKOUT_THRESHOLD", "3"),
+            ("AUTHGATE_LOCKOUT_MAX_SECONDS", "60"),
+        ],
+    )))
+}
+
+async fn sign_in(client: &reqwest::Client, on: &Instance, email: &str) -> (u16, Value) {
+    let response = client
+        .post(format!("{}/v1/auth/sign-in", on.base()))
+        .json(&json!({"email": email, "password": "Wrong-Horse-42!"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(client: &reqwest::Client, on: &Instance, path: &str) -> (u16, String) {
+    let response = client
+        .get(format!("{}{path}", on.base()))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// `/health/ready` and `authgate_redis_up` of `on`.
+async fn redis_seen_by(client: &reqwest::Client, on: &Instance) -> (Value, bool) {
+    let (status, ready) = get(client, on, "/health/ready").await;
+    assert_eq!(status, 200, "ready whether or not Redis is: {ready}");
+    let (_, metrics) = get(client, on, "/metrics").await;
+    let up = metrics
+        .lines()
+        .find(|l| l.starts_with("authgate_redis_up"))
+        .unwrap_or_else(|| panic!("no authgate_redis_up in {metrics}"))
+        .ends_with(" 1");
+    (serde_json::from_str(&ready).unwrap(), up)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_limits_and_lockouts_through_redis_and_survive_its_outage() {
+    let db = Database::create(Engine::Postgres).await;
+    let mut redis = RedisServer::start();
+    let a = instance(&db.url, &redis.url());
+    let b = instance(&db.url, &redis.url());
+    let client = reqwest::Client::new();
+
+    // One lockout: three failures spread over both instances lock the
+    // address on both.
+    for (i, on) in [&a, &b, &a].into_iter().enumerate() {
+        assert_eq!(
+            sign_in(&client, on, "shared@example.com").await.0,
+            401,
+            "try {i}"
+        );
+    }
+    for on in [&b, &a] {
+        let (status, body) = sign_in(&client, on, "shared@example.com").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (429, Some("too_many_failed_attempts"))
+        );
+    }
+    // One budget: 5 sign-in requests so far, 3 more fit, then both refuse.
+    for on in [&b, &a, &b] {
+        assert_eq!(sign_in(&client, on, "other@example.com").await.0, 401);
+    }
+    for on in [&a, &b] {
+        let (status, body) = sign_in(&client, on, "third@example.com").await;
+        assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    }
+    // Another group has its own budget.
+    let refresh = client
+        .post(format!("{}/v1/auth/token/refresh", a.base()))
+        .json(&json!({"refreshToken": "not-a-token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status().as_u16(), 401);
+    let (ready, up) = redis_seen_by(&client, &a).await;
+    assert_eq!(
+        (ready["status"].as_str(), ready["redis"].as_str(), up),
+        (Some("ok"), Some("up"), true)
+    );
+
+    // Redis goes away: no 5xx, each instance counts alone (a fresh local
+    // budget), one warning, the gauge and readiness say so.
+    redis.kill();
+    for _ in 0..3 {
+        let (status, _) = sign_in(&client, &a, "during@example.com").await;
+        assert_eq!(status, 401, "answered from local counters, never a 5xx");
+    }
+    let (status, body) = sign_in(&client, &a, "during@example.com").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("too_many_failed_attempts")),
+        "the lockout still holds on this instance"
+    );
+    let (ready, up) = redis_seen_by(&client, &a).await;
+    assert_eq!(
+        (ready["status"].as_str(), ready["redis"].as_str(), up),
+        (Some("degraded"), Some("down"), false)
+    );
+    assert_eq!(a.log_lines_with("Redis is unreachable"), 1, "warned once");
+
+    // Redis is back (empty): both instances return to it by themselves.
+    redis.restart();
+    for on in [&a, &b] {
+        let mut back = false;
+        for _ in 0..50 {
+            let _ = sign_in(&client, on, "probe@example.com").await;
+            if redis_seen_by(&client, on).await.1 {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(back, "{} went back to Redis", on.base());
+    }
+    for (i, on) in [&b, &a, &b].into_iter().enumerate() {
+        assert_eq!(
+            sign_in(&client, on, "after@example.com").await.0,
+            401,
+            "try {i}"
+        );
+    }
+    let (status, _) = sign_in(&client, &a, "after@example.com").await;
+    assert_eq!(status, 429, "shared again");
+    assert_eq!(a.log_lines_with("Redis is reachable again"), 1);
+
+    a.stop();
+    b.stop();
+    db.cleanup().await;
+}
