@@ -19,6 +19,11 @@ pub struct Problem {
     /// The request field the error is about, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `invalid_password` only: the rule broken, as a stable code
+    /// (`min_length`, `max_length`, `digit`, `symbol`, `uppercase`,
+    /// `lowercase`, `common_password`, `provider_policy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// Filled in by the request-id middleware.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,

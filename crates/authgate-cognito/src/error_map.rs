@@ -376,7 +376,13 @@ pub(crate) fn map_failure(op: Operation, failure: &Failure) -> AuthError {
         "UserNotConfirmedException" => AuthError::UserNotConfirmed,
         "UsernameExistsException" | "AliasExistsException" => AuthError::UsernameExists,
         "InvalidPasswordException" => AuthError::InvalidPassword {
-            rule: password_rule(failure),
+            rule: authgate_core::policy::PasswordRule::Provider(password_rule(failure)),
+            // Sign-up names the first password; every other operation a new one.
+            field: if matches!(op, SignUp | AdminCreateUser) {
+                "password"
+            } else {
+                "newPassword"
+            },
         },
         "CodeMismatchException" | "EnableSoftwareTokenMFAException" => AuthError::CodeMismatch,
         "ExpiredCodeException" => AuthError::CodeExpired,
@@ -860,7 +866,10 @@ mod tests {
                 "Password did not conform with policy: Password not long enough"
             ),
             AuthError::InvalidPassword {
-                rule: "password not long enough".into()
+                rule: authgate_core::policy::PasswordRule::Provider(
+                    "password not long enough".into()
+                ),
+                field: "password",
             }
         );
         assert_eq!(
@@ -870,13 +879,19 @@ mod tests {
                 "The provided password does not confirm to the configured password policy"
             ),
             AuthError::InvalidPassword {
-                rule: "it does not meet the password policy of the provider".into()
+                rule: authgate_core::policy::PasswordRule::Provider(
+                    "it does not meet the password policy of the provider".into()
+                ),
+                field: "password",
             }
         );
         assert_eq!(
             map(SignUp, "InvalidPasswordException", ""),
             AuthError::InvalidPassword {
-                rule: "it does not meet the password policy of the provider".into()
+                rule: authgate_core::policy::PasswordRule::Provider(
+                    "it does not meet the password policy of the provider".into()
+                ),
+                field: "password",
             }
         );
     }
@@ -1179,7 +1194,10 @@ mod tests {
                 "Password did not conform with policy: Password must have symbol characters"
             ),
             AuthError::InvalidPassword {
-                rule: "password must have symbol characters".into()
+                rule: authgate_core::policy::PasswordRule::Provider(
+                    "password must have symbol characters".into()
+                ),
+                field: "password",
             }
         );
         assert_eq!(

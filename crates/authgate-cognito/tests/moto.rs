@@ -473,7 +473,10 @@ async fn weak_password_is_invalid_password_without_a_rule_on_moto() {
     assert_eq!(
         err,
         AuthError::InvalidPassword {
-            rule: "it does not meet the password policy of the provider".into()
+            rule: authgate_core::policy::PasswordRule::Provider(
+                "it does not meet the password policy of the provider".into()
+            ),
+            field: "password",
         }
     );
     assert_eq!(err.status(), 422);

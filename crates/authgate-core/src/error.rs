@@ -24,9 +24,13 @@ pub enum AuthError {
     /// The request body is larger than the server accepts.
     #[error("the request body is larger than the server accepts")]
     PayloadTooLarge,
-    /// The new password breaks the password policy; `rule` says which rule.
+    /// The new password (sent as `field`) breaks the password policy;
+    /// `rule` says which rule.
     #[error("the password does not meet the policy: {rule}")]
-    InvalidPassword { rule: String },
+    InvalidPassword {
+        rule: crate::policy::PasswordRule,
+        field: &'static str,
+    },
     /// Sign-up for an email that already has an account.
     #[error("an account with this email already exists")]
     UsernameExists,
@@ -294,7 +298,7 @@ impl AuthError {
     pub fn field(&self) -> Option<&str> {
         match self {
             AuthError::InvalidRequest { field, .. } => field.as_deref(),
-            AuthError::InvalidPassword { .. } => Some("password"),
+            AuthError::InvalidPassword { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -3,15 +3,122 @@
 
 use crate::AuthError;
 
-/// The password policy. The default is CognitoApi's: at least 14 characters
-/// with a digit, a special character, an upper-case and a lower-case letter.
+/// The rule a new password breaks: a sentence for people ([`Display`]) and
+/// a stable machine code ([`PasswordRule::code`]) that problem bodies carry.
+///
+/// [`Display`]: std::fmt::Display
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordRule {
+    MinLength(usize),
+    MaxLength(usize),
+    Digit,
+    Symbol,
+    Uppercase,
+    Lowercase,
+    /// On the list of commonly used and breached passwords.
+    CommonPassword,
+    /// The provider's own policy, in its words (Cognito's message).
+    Provider(String),
+}
+
+impl PasswordRule {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PasswordRule::MinLength(_) => "min_length",
+            PasswordRule::MaxLength(_) => "max_length",
+            PasswordRule::Digit => "digit",
+            PasswordRule::Symbol => "symbol",
+            PasswordRule::Uppercase => "uppercase",
+            PasswordRule::Lowercase => "lowercase",
+            PasswordRule::CommonPassword => "common_password",
+            PasswordRule::Provider(_) => "provider_policy",
+        }
+    }
+}
+
+impl std::fmt::Display for PasswordRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordRule::MinLength(n) => write!(f, "must be at least {n} characters long"),
+            PasswordRule::MaxLength(n) => write!(f, "must be at most {n} characters long"),
+            PasswordRule::Digit => f.write_str("must contain a digit"),
+            PasswordRule::Symbol => f.write_str("must contain a special character"),
+            PasswordRule::Uppercase => f.write_str("must contain an upper-case letter"),
+            PasswordRule::Lowercase => f.write_str("must contain a lower-case letter"),
+            PasswordRule::CommonPassword => f.write_str(
+                "must not be a commonly used or breached password: choose one that is not on such lists",
+            ),
+            PasswordRule::Provider(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Passwords nobody may choose, compared case-insensitively: the list
+/// shipped with authgate (the 30,000 most common passwords of zxcvbn's
+/// breach-derived list, `data/common-passwords.txt`) plus an operator's own.
+#[derive(Debug, Default)]
+pub struct Blocklist {
+    entries: std::collections::HashSet<String>,
+}
+
+const SHIPPED_BLOCKLIST: &str = include_str!("../data/common-passwords.txt");
+
+impl Blocklist {
+    /// The shipped list, parsed once per process.
+    pub fn shipped() -> std::sync::Arc<Blocklist> {
+        static SHIPPED: std::sync::OnceLock<std::sync::Arc<Blocklist>> = std::sync::OnceLock::new();
+        SHIPPED
+            .get_or_init(|| {
+                let mut list = Blocklist::default();
+                list.extend_from(SHIPPED_BLOCKLIST);
+                std::sync::Arc::new(list)
+            })
+            .clone()
+    }
+
+    /// The shipped list and the passwords of `text` (one per line; blank
+    /// lines and lines starting with `#` are skipped).
+    pub fn shipped_and(text: &str) -> Blocklist {
+        let mut list = Blocklist {
+            entries: Blocklist::shipped().entries.clone(),
+        };
+        list.extend_from(text);
+        list
+    }
+
+    fn extend_from(&mut self, text: &str) {
+        self.entries.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_lowercase),
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn contains(&self, password: &str) -> bool {
+        self.entries.contains(&password.to_lowercase())
+    }
+}
+
+/// The password policy. The default is CognitoApi's: at least 14 characters
+/// with a digit, a special character, an upper-case and a lower-case letter,
+/// and not on the shipped list of common passwords.
+#[derive(Debug, Clone)]
 pub struct PasswordPolicy {
     pub min_length: usize,
     pub require_digit: bool,
     pub require_symbol: bool,
     pub require_uppercase: bool,
     pub require_lowercase: bool,
+    pub blocklist: std::sync::Arc<Blocklist>,
 }
 
 impl Default for PasswordPolicy {
@@ -22,6 +129,7 @@ impl Default for PasswordPolicy {
             require_symbol: true,
             require_uppercase: true,
             require_lowercase: true,
+            blocklist: Blocklist::shipped(),
         }
     }
 }
@@ -33,51 +141,49 @@ impl PasswordPolicy {
     /// The policy for a password sent as `newPassword` (a challenge, a
     /// reset): a broken rule is a 422 naming that field.
     pub fn check_new_password(&self, password: &str) -> Result<(), AuthError> {
-        self.check(password).map_err(|err| match err {
-            AuthError::InvalidPassword { rule } => AuthError::InvalidRequest {
-                field: Some("newPassword".into()),
-                message: format!("the password does not meet the policy: {rule}"),
-            },
-            other => other,
+        self.rule_broken(password).map_or(Ok(()), |rule| {
+            Err(AuthError::InvalidPassword {
+                rule,
+                field: "newPassword",
+            })
         })
     }
 
-    /// `Ok` or the first rule the password breaks.
+    /// `Ok` or the first rule the password (the field `password`) breaks.
     pub fn check(&self, password: &str) -> Result<(), AuthError> {
-        let fail = |rule: &str| {
+        self.rule_broken(password).map_or(Ok(()), |rule| {
             Err(AuthError::InvalidPassword {
-                rule: rule.to_string(),
+                rule,
+                field: "password",
             })
-        };
+        })
+    }
+
+    /// The first rule `password` breaks, if any.
+    pub fn rule_broken(&self, password: &str) -> Option<PasswordRule> {
         let length = password.chars().count();
-        if length < self.min_length {
-            return fail(&format!(
-                "must be at least {} characters long",
-                self.min_length
-            ));
-        }
-        if length > MAX_PASSWORD_LENGTH {
-            return fail(&format!(
-                "must be at most {MAX_PASSWORD_LENGTH} characters long"
-            ));
-        }
-        if self.require_digit && !password.chars().any(|c| c.is_ascii_digit()) {
-            return fail("must contain a digit");
-        }
-        if self.require_symbol
+        let rule = if length < self.min_length {
+            PasswordRule::MinLength(self.min_length)
+        } else if length > MAX_PASSWORD_LENGTH {
+            PasswordRule::MaxLength(MAX_PASSWORD_LENGTH)
+        } else if self.require_digit && !password.chars().any(|c| c.is_ascii_digit()) {
+            PasswordRule::Digit
+        } else if self.require_symbol
             && !password
                 .chars()
                 .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
         {
-            return fail("must contain a special character");
-        }
-        if self.require_uppercase && !password.chars().any(char::is_uppercase) {
-            return fail("must contain an upper-case letter");
-        }
-        if self.require_lowercase && !password.chars().any(char::is_lowercase) {
-            return fail("must contain a lower-case letter");
-        }
-        Ok(())
+            PasswordRule::Symbol
+        } else if self.require_uppercase && !password.chars().any(char::is_uppercase) {
+            PasswordRule::Uppercase
+        } else if self.require_lowercase && !password.chars().any(char::is_lowercase) {
+            PasswordRule::Lowercase
+        } else if self.blocklist.contains(password) {
+            PasswordRule::CommonPassword
+        } else {
+            return None;
+        };
+        Some(rule)
     }
 }
 
@@ -149,18 +255,74 @@ mod tests {
     }
 
     #[test]
-    fn policy_names_the_failed_rule() {
+    fn policy_names_the_failed_rule_in_words_and_as_a_code() {
         let p = PasswordPolicy::default();
-        let rule = |pw: &str| match p.check(pw) {
-            Err(AuthError::InvalidPassword { rule }) => rule,
-            other => panic!("expected a rule failure, got {other:?}"),
-        };
-        assert!(rule("Short1!").contains("14 characters"));
-        assert!(rule("NoDigitsHere!!xx").contains("digit"));
-        assert!(rule("NoSymbols12345xx").contains("special"));
-        assert!(rule("nouppercase123!!").contains("upper-case"));
-        assert!(rule("NOLOWERCASE123!!").contains("lower-case"));
+        let cases = [
+            ("Short1!", "min_length", "14 characters"),
+            ("NoDigitsHere!!xx", "digit", "digit"),
+            ("NoSymbols12345xx", "symbol", "special"),
+            ("nouppercase123!!", "uppercase", "upper-case"),
+            ("NOLOWERCASE123!!", "lowercase", "lower-case"),
+        ];
+        for (password, code, words) in cases {
+            match p.check(password) {
+                Err(AuthError::InvalidPassword { rule, field }) => {
+                    assert_eq!((rule.code(), field), (code, "password"), "{password}");
+                    assert!(rule.to_string().contains(words), "{rule}");
+                }
+                other => panic!("{password}: expected a rule failure, got {other:?}"),
+            }
+        }
         assert!(p.check("Correct-Horse-42").is_ok());
+        assert!(matches!(
+            p.check_new_password("weak"),
+            Err(AuthError::InvalidPassword {
+                field: "newPassword",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn common_passwords_are_refused_case_insensitively() {
+        let relaxed = PasswordPolicy {
+            min_length: 8,
+            require_digit: false,
+            require_symbol: false,
+            require_uppercase: false,
+            require_lowercase: false,
+            ..PasswordPolicy::default()
+        };
+        assert!(relaxed.blocklist.len() >= 10_000, "at least the top 10,000");
+        for common in [
+            "password",
+            "PassWord1",
+            "iloveyou",
+            "qwertyuiop",
+            "trustno1",
+        ] {
+            assert_eq!(
+                relaxed.rule_broken(common),
+                Some(PasswordRule::CommonPassword),
+                "{common}"
+            );
+        }
+        assert_eq!(relaxed.rule_broken("violet-anchor-harbour"), None);
+        let own = PasswordPolicy {
+            blocklist: std::sync::Arc::new(Blocklist::shipped_and(
+                "# ours\nViolet-Anchor-Harbour\n\n",
+            )),
+            ..relaxed
+        };
+        assert_eq!(
+            own.rule_broken("violet-anchor-HARBOUR"),
+            Some(PasswordRule::CommonPassword)
+        );
+        assert_eq!(
+            own.rule_broken("password"),
+            Some(PasswordRule::CommonPassword)
+        );
+        assert!(!own.blocklist.contains("# ours"));
     }
 
     #[test]

@@ -110,6 +110,10 @@ impl IntoResponse for ApiError {
             code: kind.code.to_string(),
             detail,
             field: self.0.field().map(str::to_string),
+            rule: match &self.0 {
+                AuthError::InvalidPassword { rule, .. } => Some(rule.code().to_string()),
+                _ => None,
+            },
             request_id: crate::request_id::current_request_id().filter(|id| !id.is_empty()),
         };
         let status = StatusCode::from_u16(kind.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

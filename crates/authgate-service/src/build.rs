@@ -271,7 +271,7 @@ impl Services {
         let decoy_key = decoy_key(&store).await?;
         let events = EventRecorder::spawn(store.clone(), provider.id.clone());
         let mail: Arc<dyn Notifier> = notifier.clone();
-        let policy = settings.password_policy();
+        let policy = settings.password_policy().map_err(anyhow::Error::msg)?;
         let subjects = Subjects {
             provider: provider.clone(),
             store: store.clone(),

@@ -121,6 +121,9 @@ pub struct Settings {
     pub password_require_symbol: bool,
     pub password_require_uppercase: bool,
     pub password_require_lowercase: bool,
+    /// `AUTHGATE_PASSWORD_BLOCKLIST_FILE`: more passwords to refuse, one per
+    /// line, beside the shipped list.
+    pub password_blocklist_file: Option<PathBuf>,
     /// Argon2 hashes computed at once; 0 means one per CPU.
     pub hash_concurrency: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
@@ -213,6 +216,7 @@ impl Default for Settings {
             password_require_symbol: true,
             password_require_uppercase: true,
             password_require_lowercase: true,
+            password_blocklist_file: None,
             hash_concurrency: 0,
             shutdown_grace: 20,
             key_reload_interval: 30,
@@ -270,14 +274,31 @@ impl Settings {
         })
     }
 
-    pub fn password_policy(&self) -> authgate_core::policy::PasswordPolicy {
-        authgate_core::policy::PasswordPolicy {
+    /// The password policy, with the shipped blocklist and the passwords of
+    /// `AUTHGATE_PASSWORD_BLOCKLIST_FILE`; an unreadable file is an error
+    /// naming it.
+    pub fn password_policy(&self) -> Result<authgate_core::policy::PasswordPolicy, String> {
+        use authgate_core::policy::Blocklist;
+        let blocklist = match &self.password_blocklist_file {
+            None => Blocklist::shipped(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!(
+                        "AUTHGATE_PASSWORD_BLOCKLIST_FILE: cannot read {}: {e}",
+                        path.display()
+                    )
+                })?;
+                std::sync::Arc::new(Blocklist::shipped_and(&text))
+            }
+        };
+        Ok(authgate_core::policy::PasswordPolicy {
             min_length: self.password_min_length,
             require_digit: self.password_require_digit,
             require_symbol: self.password_require_symbol,
             require_uppercase: self.password_require_uppercase,
             require_lowercase: self.password_require_lowercase,
-        }
+            blocklist,
+        })
     }
 
     /// The Cognito settings, or an error naming every missing variable.
@@ -533,9 +554,33 @@ mod tests {
         assert_eq!(s.log, "info");
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.max_body_bytes, 1024 * 1024);
+        let policy = s.password_policy().unwrap();
+        let default = authgate_core::policy::PasswordPolicy::default();
         assert_eq!(
-            s.password_policy(),
-            authgate_core::policy::PasswordPolicy::default()
+            (
+                policy.min_length,
+                policy.require_digit,
+                policy.require_symbol
+            ),
+            (
+                default.min_length,
+                default.require_digit,
+                default.require_symbol
+            )
+        );
+        assert!(std::sync::Arc::ptr_eq(
+            &policy.blocklist,
+            &default.blocklist
+        ));
+        let missing = Settings {
+            password_blocklist_file: Some("/nonexistent/list.txt".into()),
+            ..Settings::default()
+        };
+        let err = missing.password_policy().unwrap_err();
+        assert!(
+            err.contains("AUTHGATE_PASSWORD_BLOCKLIST_FILE")
+                && err.contains("/nonexistent/list.txt"),
+            "{err}"
         );
     }
 

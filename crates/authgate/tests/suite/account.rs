@@ -245,7 +245,7 @@ async fn password_reset_by_mailed_code(engine: Engine) {
     let weak = refused(
         api.confirm_password_reset(email, &code, "weak").await,
         422,
-        "invalid_request",
+        "invalid_password",
     );
     assert_eq!(weak.field.as_deref(), Some("newPassword"));
     for (who, code) in [(email, other_code(&code)), ("ghost@example.com", &code)] {
@@ -300,7 +300,7 @@ async fn password_change_keeps_this_session_and_ends_the_others(engine: Engine) 
     let weak = refused(
         api.change_password(access, PASSWORD, "weak").await,
         422,
-        "invalid_request",
+        "invalid_password",
     );
     assert_eq!(weak.field.as_deref(), Some("newPassword"));
     api.change_password(access, PASSWORD, NEW_PASSWORD)

@@ -212,8 +212,9 @@ async fn the_first_sign_in_replaces_the_mailed_temporary_password(engine: Engine
     let id = created["id"].as_str().unwrap();
     let (temporary, challenge) = temporary_sign_in(&app).await;
     let weak = new_password(&app, &challenge, "weak").await;
-    let problem = assert_problem(weak, 422, "invalid_request").await;
+    let problem = assert_problem(weak, 422, "invalid_password").await;
     assert_eq!(problem["field"], "newPassword");
+    assert_eq!(problem["rule"], "min_length");
     let response = new_password(&app, &challenge, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let session: Value = response.json().await.unwrap();

@@ -933,7 +933,7 @@ async fn unknown_challenge_sessions_are_refused(provider: Provider) {
             json!({"email": "uma@example.com", "session": "not-a-session", "newPassword": "short"}),
         )
         .await;
-    let problem = assert_problem(response, 422, "invalid_request").await;
+    let problem = assert_problem(response, 422, "invalid_password").await;
     assert_eq!(problem["field"], "newPassword");
     app.finish().await;
 }

@@ -348,3 +348,62 @@ async fn mail_is_limited_per_recipient() {
     refused_for(signed_up, "rate_limited");
     app.finish().await;
 }
+
+/// Check that `answer` refuses a common password sent as `field`.
+fn common<T: std::fmt::Debug>(answer: Result<T, Refused>, field: &str) {
+    let problem = refused(answer, 422, "invalid_password");
+    assert_eq!(
+        (problem.rule.as_deref(), problem.field.as_deref()),
+        (Some("common_password"), Some(field)),
+        "{problem:?}"
+    );
+}
+
+/// A new password on the shipped list of common and breached passwords, or
+/// in the operator's own file, is refused wherever a password is chosen,
+/// whatever its case, with the rule `common_password` and the field named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn common_passwords_are_refused_wherever_a_password_is_chosen() {
+    let own = crate::common::temp_dir("blocklist").join("ours.txt");
+    std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+    std::fs::write(&own, "# the company's own\nViolet-Anchor-Harbour\n").unwrap();
+    // A policy relaxed to what NIST asks (length only), so the list is the
+    // rule that bites.
+    let app = app_with(Engine::Sqlite, |s| {
+        s.password_min_length = 8;
+        s.password_require_digit = false;
+        s.password_require_symbol = false;
+        s.password_require_uppercase = false;
+        s.password_require_lowercase = false;
+        s.password_blocklist_file = Some(own.clone());
+    })
+    .await;
+    let api = app.api();
+    common(
+        api.sign_up("new@example.com", "Password1").await,
+        "password",
+    );
+    common(
+        api.sign_up("new@example.com", "violet-ANCHOR-harbour")
+            .await,
+        "password",
+    );
+    let (token, _) = app.user("chooser@example.com").await;
+    common(
+        api.change_password(&token, PASSWORD, "trustno1").await,
+        "newPassword",
+    );
+    api.request_password_reset("chooser@example.com")
+        .await
+        .unwrap();
+    let code = app.smtp.code("chooser@example.com", 1).await;
+    common(
+        api.confirm_password_reset("chooser@example.com", &code, "QWERTY123")
+            .await,
+        "newPassword",
+    );
+    api.sign_up("new@example.com", "violet anchor harbour")
+        .await
+        .expect("a passphrase that is on no list");
+    app.finish().await;
+}
