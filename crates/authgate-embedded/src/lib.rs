@@ -74,6 +74,10 @@ pub struct EmbeddedConfig {
     pub client_id: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// `AUTHGATE_REFRESH_REUSE_INTERVAL`: how long after a rotation the
+    /// rotated token may be presented again (a retry) and get the same
+    /// child; zero is strict rotation.
+    pub refresh_reuse_interval: Duration,
     pub sign_up_code_ttl: Duration,
     pub password_reset_code_ttl: Duration,
     /// Lifetime of a sign-in challenge session (at most 5 minutes).
@@ -92,6 +96,9 @@ pub struct EmbeddedProvider {
     hasher: PasswordHasher,
     notifier: Arc<dyn Notifier>,
     webauthn: Option<webauthn_rs::Webauthn>,
+    /// Derives a refresh token's child from the token itself, so that a
+    /// retry gets the same child without the child being stored.
+    refresh_key: aws_lc_rs::hmac::Key,
 }
 
 impl EmbeddedProvider {
@@ -109,6 +116,7 @@ impl EmbeddedProvider {
             .as_ref()
             .map(passkeys::RelyingParty::webauthn)
             .transpose()?;
+        let refresh_key = tokens::refresh_child_key(&store).await?;
         Ok(Self {
             config,
             store,
@@ -116,6 +124,7 @@ impl EmbeddedProvider {
             hasher,
             notifier,
             webauthn,
+            refresh_key,
         })
     }
 
@@ -616,17 +625,23 @@ impl ProviderSessions for EmbeddedProvider {
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError> {
         let now = now_millis();
-        let new_token = new_refresh_token();
+        let new_token = tokens::refresh_child(&self.refresh_key, refresh_token.expose());
         let outcome = self
             .store
             .rotate_refresh_token(
                 &token_digest(refresh_token.expose()),
                 &token_digest(&new_token),
                 now,
+                self.config.refresh_reuse_interval.as_millis() as i64,
             )
             .await?;
         match outcome {
             RotateOutcome::Rotated {
+                family_id,
+                sub,
+                auth_time,
+            }
+            | RotateOutcome::Retried {
                 family_id,
                 sub,
                 auth_time,

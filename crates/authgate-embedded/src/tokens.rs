@@ -49,6 +49,33 @@ pub fn new_refresh_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The installation's key for [`refresh_child`]: made once, kept in the
+/// database (sealed like every instance secret) so that every instance
+/// derives the same child.
+pub async fn refresh_child_key(
+    store: &authgate_store::Store,
+) -> Result<aws_lc_rs::hmac::Key, authgate_core::AuthError> {
+    let stored = store
+        .instance_secret(
+            "refresh_child_key",
+            &new_refresh_token(),
+            authgate_core::now_millis(),
+        )
+        .await?;
+    Ok(aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        stored.as_bytes(),
+    ))
+}
+
+/// The refresh token that replaces `parent` at its rotation:
+/// HMAC-SHA256(installation key, parent), as unguessable as a random token
+/// to anyone without the parent, and the same at every retry.
+pub fn refresh_child(key: &aws_lc_rs::hmac::Key, parent: &str) -> String {
+    let tag = aws_lc_rs::hmac::sign(key, parent.as_bytes());
+    URL_SAFE_NO_PAD.encode(tag.as_ref())
+}
+
 /// The digest under which an opaque token (refresh token, challenge session) is stored.
 pub fn token_digest(token: &str) -> String {
     hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())

@@ -170,6 +170,9 @@ impl Services {
                         client_id: settings.client_id.clone(),
                         access_token_ttl: Duration::from_secs(settings.access_token_ttl),
                         refresh_token_ttl: Duration::from_secs(settings.refresh_token_ttl),
+                        refresh_reuse_interval: Duration::from_secs(
+                            settings.refresh_reuse_interval,
+                        ),
                         sign_up_code_ttl: Duration::from_secs(settings.sign_up_code_ttl),
                         password_reset_code_ttl: Duration::from_secs(
                             settings.password_reset_code_ttl,

@@ -91,6 +91,10 @@ pub struct Settings {
     pub access_token_ttl: u64,
     /// Seconds.
     pub refresh_token_ttl: u64,
+    /// `AUTHGATE_REFRESH_REUSE_INTERVAL`: seconds during which the refresh
+    /// token rotated last may be presented again and answer the same new
+    /// refresh token (a double submit, two tabs, a lost answer); 0: strict.
+    pub refresh_reuse_interval: u64,
     /// Seconds a sign-up confirmation code stays valid.
     pub sign_up_code_ttl: u64,
     /// Seconds a password-reset code stays valid.
@@ -199,6 +203,7 @@ impl Default for Settings {
             cors_origins: String::new(),
             access_token_ttl: 3600,
             refresh_token_ttl: 86_400,
+            refresh_reuse_interval: 10,
             sign_up_code_ttl: 86_400,
             password_reset_code_ttl: 900,
             challenge_ttl: 300,

@@ -1,6 +1,10 @@
 //! Refresh-token families. A family is one signed-in session; each refresh
 //! rotates its token. Tokens are stored as SHA-256 hashes only. Presenting a
-//! token that was already rotated is reuse: the whole family is revoked.
+//! token that was already rotated is reuse: the whole family is revoked —
+//! unless it is a retry: the token rotated last, presented again within the
+//! reuse interval while its replacement is still unused (a double submit,
+//! two tabs, a lost answer). The caller derives the replacement from the
+//! presented token, so a retry gets the very same child.
 
 use crate::{Store, StoreResult};
 use sqlx::Row;
@@ -20,6 +24,13 @@ pub enum RotateOutcome {
     Revoked,
     /// The token had already been rotated: the family is now revoked.
     Reused { family_id: String, sub: String },
+    /// A retry of the token rotated last, within the interval: `new_hash`
+    /// (the same child as the first time) is still the family's live token.
+    Retried {
+        family_id: String,
+        sub: String,
+        auth_time: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,23 +73,27 @@ impl Store {
     }
 
     /// Use the token `old_hash` once and put `new_hash` in its place, atomically.
-    /// Concurrent uses of one token: exactly one rotates, the others are reuse.
+    /// Concurrent uses of one token: exactly one rotates; the others are
+    /// retries within `reuse_interval_ms` (0: none) and reuse after it.
     pub async fn rotate_refresh_token(
         &self,
         old_hash: &str,
         new_hash: &str,
         now: i64,
+        reuse_interval_ms: i64,
     ) -> StoreResult<RotateOutcome> {
         let writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         let claimed = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
+            "UPDATE refresh_tokens SET used_at = $1, replaced_by = $3 \
+             WHERE token_hash = $2 AND used_at IS NULL \
              AND expires_at > $1 AND family_id IN \
              (SELECT id FROM refresh_families WHERE revoked_at IS NULL) \
              RETURNING family_id, expires_at",
         )
         .bind(now)
         .bind(old_hash)
+        .bind(new_hash)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = claimed {
@@ -110,8 +125,10 @@ impl Store {
         drop(writing);
 
         let row = sqlx::query(
-            "SELECT t.family_id, t.used_at, t.expires_at, f.sub, f.revoked_at \
+            "SELECT t.family_id, t.used_at, t.expires_at, t.replaced_by, f.sub, f.auth_time, \
+             f.revoked_at, c.used_at AS child_used_at, c.expires_at AS child_expires_at \
              FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+             LEFT JOIN refresh_tokens c ON c.token_hash = t.replaced_by \
              WHERE t.token_hash = $1",
         )
         .bind(old_hash)
@@ -127,7 +144,22 @@ impl Store {
         if revoked_at.is_some() {
             return Ok(RotateOutcome::Revoked);
         }
-        if used_at.is_some() {
+        if let Some(used_at) = used_at {
+            let replaced_by: Option<String> = row.try_get("replaced_by")?;
+            let child_used_at: Option<i64> = row.try_get("child_used_at")?;
+            let child_expires_at: Option<i64> = row.try_get("child_expires_at")?;
+            let retry = reuse_interval_ms > 0
+                && now - used_at <= reuse_interval_ms
+                && replaced_by.as_deref() == Some(new_hash)
+                && child_used_at.is_none()
+                && child_expires_at.is_some_and(|at| at > now);
+            if retry {
+                return Ok(RotateOutcome::Retried {
+                    family_id,
+                    sub: row.try_get("sub")?,
+                    auth_time: row.try_get("auth_time")?,
+                });
+            }
             self.revoke_family(&family_id, "refresh_token_reused", now)
                 .await?;
             return Ok(RotateOutcome::Reused {

@@ -26,6 +26,7 @@ store_tests!(
     codes_need_an_existing_user,
     refresh_tokens_rotate_detect_reuse_and_revoke,
     concurrent_rotation_of_one_token_rotates_once,
+    retries_within_the_interval_share_one_child,
     signing_keys_retire_and_prune,
     concurrent_key_additions_leave_one_signing_key,
     audit_events_filter_newest_first,
@@ -723,18 +724,27 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
             .unwrap()
     );
 
-    let rotated = store.rotate_refresh_token("h0", "h1", 1_100).await.unwrap();
+    let rotated = store
+        .rotate_refresh_token("h0", "h1", 1_100, 0)
+        .await
+        .unwrap();
     let expected = RotateOutcome::Rotated {
         family_id: "f1".into(),
         sub: "s1".into(),
         auth_time: 500,
     };
     assert_eq!(rotated, expected);
-    let rotated = store.rotate_refresh_token("h1", "h2", 1_200).await.unwrap();
+    let rotated = store
+        .rotate_refresh_token("h1", "h2", 1_200, 0)
+        .await
+        .unwrap();
     assert_eq!(rotated, expected, "the new token rotates in turn");
 
     // Presenting a rotated token again is reuse: the family is revoked.
-    let reused = store.rotate_refresh_token("h0", "x1", 1_300).await.unwrap();
+    let reused = store
+        .rotate_refresh_token("h0", "x1", 1_300, 0)
+        .await
+        .unwrap();
     assert_eq!(
         reused,
         RotateOutcome::Reused {
@@ -743,20 +753,26 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
         }
     );
     assert!(!store.family_is_live("f1", "s1", 1_300).await.unwrap());
-    let latest = store.rotate_refresh_token("h2", "x2", 1_400).await.unwrap();
+    let latest = store
+        .rotate_refresh_token("h2", "x2", 1_400, 0)
+        .await
+        .unwrap();
     assert_eq!(
         latest,
         RotateOutcome::Revoked,
         "the newest token died with its family"
     );
     assert_eq!(
-        store.rotate_refresh_token("h0", "x3", 1_500).await.unwrap(),
+        store
+            .rotate_refresh_token("h0", "x3", 1_500, 0)
+            .await
+            .unwrap(),
         RotateOutcome::Revoked
     );
 
     assert_eq!(
         store
-            .rotate_refresh_token("no-such-hash", "x4", 1_500)
+            .rotate_refresh_token("no-such-hash", "x4", 1_500, 0)
             .await
             .unwrap(),
         RotateOutcome::Unknown
@@ -765,7 +781,10 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
     // An expired token (expires_at <= now) is unknown, and not reuse.
     new_family(&store, "f2", "s1", "e0", 2_000).await;
     assert_eq!(
-        store.rotate_refresh_token("e0", "e1", 2_000).await.unwrap(),
+        store
+            .rotate_refresh_token("e0", "e1", 2_000, 0)
+            .await
+            .unwrap(),
         RotateOutcome::Unknown
     );
     assert!(
@@ -777,7 +796,10 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
         "expired"
     );
     assert_eq!(
-        store.rotate_refresh_token("e1", "e2", 1_500).await.unwrap(),
+        store
+            .rotate_refresh_token("e1", "e2", 1_500, 0)
+            .await
+            .unwrap(),
         RotateOutcome::Unknown
     );
 
@@ -803,14 +825,14 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
     assert!(store.family_is_live("b1", "bob", 2_000).await.unwrap());
     assert_eq!(
         store
-            .rotate_refresh_token("a1-t", "n1", 2_100)
+            .rotate_refresh_token("a1-t", "n1", 2_100, 0)
             .await
             .unwrap(),
         RotateOutcome::Revoked
     );
     assert!(matches!(
         store
-            .rotate_refresh_token("b1-t", "n2", 2_100)
+            .rotate_refresh_token("b1-t", "n2", 2_100, 0)
             .await
             .unwrap(),
         RotateOutcome::Rotated { .. }
@@ -831,6 +853,96 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
     );
 }
 
+/// Within the reuse interval, concurrent presentations of one token (each
+/// deriving the same child) make one child: one rotates, the others are
+/// retries answered with it, and the session lives. Later, or for an older
+/// token, it is reuse and the family ends.
+async fn retries_within_the_interval_share_one_child(store: Store) {
+    const CALLERS: usize = 6;
+    new_family(&store, "f1", "s1", "h0", 100_000).await;
+    let barrier = Arc::new(Barrier::new(CALLERS));
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.rotate_refresh_token("h0", "h1", 2_000, 10_000).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().expect("no caller gets an error"));
+    }
+    let count = |f: fn(&RotateOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    assert_eq!(
+        (
+            count(|o| matches!(o, RotateOutcome::Rotated { .. })),
+            count(|o| matches!(o, RotateOutcome::Retried { .. }))
+        ),
+        (1, CALLERS - 1),
+        "{outcomes:?}"
+    );
+    assert!(store.family_is_live("f1", "s1", 2_000).await.unwrap());
+    // A retry with another child is no retry.
+    new_family(&store, "f2", "s2", "g0", 100_000).await;
+    store
+        .rotate_refresh_token("g0", "g1", 2_000, 10_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .rotate_refresh_token("g0", "forged", 2_100, 10_000)
+            .await
+            .unwrap(),
+        RotateOutcome::Reused { .. }
+    ));
+    // After the interval: reuse.
+    new_family(&store, "f3", "s3", "k0", 100_000).await;
+    store
+        .rotate_refresh_token("k0", "k1", 2_000, 10_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .rotate_refresh_token("k0", "k1", 12_001, 10_000)
+            .await
+            .unwrap(),
+        RotateOutcome::Reused { .. }
+    ));
+    assert!(!store.family_is_live("f3", "s3", 12_001).await.unwrap());
+    // An older token of the family (its child was rotated too): reuse.
+    new_family(&store, "f4", "s4", "m0", 100_000).await;
+    store
+        .rotate_refresh_token("m0", "m1", 2_000, 10_000)
+        .await
+        .unwrap();
+    store
+        .rotate_refresh_token("m1", "m2", 2_100, 10_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .rotate_refresh_token("m0", "m1", 2_200, 10_000)
+            .await
+            .unwrap(),
+        RotateOutcome::Reused { .. }
+    ));
+    // Strict rotation (0): a retry is reuse.
+    new_family(&store, "f5", "s5", "n0", 100_000).await;
+    store
+        .rotate_refresh_token("n0", "n1", 2_000, 0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .rotate_refresh_token("n0", "n1", 2_001, 0)
+            .await
+            .unwrap(),
+        RotateOutcome::Reused { .. }
+    ));
+}
+
 async fn concurrent_rotation_of_one_token_rotates_once(store: Store) {
     const CALLERS: usize = 8;
     new_family(&store, "f1", "s1", "h0", 100_000).await;
@@ -841,7 +953,7 @@ async fn concurrent_rotation_of_one_token_rotates_once(store: Store) {
             tokio::spawn(async move {
                 barrier.wait().await;
                 store
-                    .rotate_refresh_token("h0", &format!("new-{i}"), 2_000)
+                    .rotate_refresh_token("h0", &format!("new-{i}"), 2_000, 0)
                     .await
             })
         })

@@ -375,7 +375,8 @@ async fn unknown_user_and_wrong_password_look_the_same(engine: Engine) {
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(engine: Engine) {
-    let app = TestApp::start(engine).await;
+    // Strict rotation: no retry interval (retries are in `protection`).
+    let app = TestApp::start_with(engine, |s| s.refresh_reuse_interval = 0).await;
     let email = "grace@example.com";
     app.confirmed_user(email).await;
     let session = app.sign_in(email).await;
@@ -818,7 +819,7 @@ async fn operations_endpoints(engine: Engine) {
 }
 
 async fn audit_trail_explains_failures_without_secrets(engine: Engine) {
-    let app = TestApp::start(engine).await;
+    let app = TestApp::start_with(engine, |s| s.refresh_reuse_interval = 0).await;
     let email = "leo@example.com";
     app.sign_up(email).await;
     let code = app.smtp.code(email, 0).await;

@@ -20,6 +20,7 @@ on_both_engines!(
     wrong_passwords_lock_the_address_whether_or_not_it_has_an_account,
     wrong_totp_codes_count_across_sign_ins,
     the_hard_limit_holds_until_an_administrator_clears_it,
+    a_refresh_retry_gets_the_same_child_and_an_old_token_still_ends_the_session,
 );
 
 const WRONG: &str = "Wrong-Horse-42!";
@@ -405,5 +406,52 @@ async fn common_passwords_are_refused_wherever_a_password_is_chosen() {
     api.sign_up("new@example.com", "violet anchor harbour")
         .await
         .expect("a passphrase that is on no list");
+    app.finish().await;
+}
+
+/// Two tabs (or a retry after a lost answer) refresh with one token at once:
+/// every answer carries the same new refresh token and the session lives.
+/// A token older than the last rotation, or a retry after the interval,
+/// is still reuse and ends the session.
+async fn a_refresh_retry_gets_the_same_child_and_an_old_token_still_ends_the_session(
+    engine: Engine,
+) {
+    let app = app_with(engine, |s| s.refresh_reuse_interval = 1).await;
+    let api = app.api();
+    let email = "tabs@example.com";
+    app.confirmed_user(email).await;
+    let first = app
+        .session(email)
+        .await
+        .refresh_token
+        .expect("a refresh token");
+    let (a, b, c, d) = tokio::join!(
+        api.refresh(&first),
+        api.refresh(&first),
+        api.refresh(&first),
+        api.refresh(&first)
+    );
+    let children: std::collections::BTreeSet<String> = [a, b, c, d]
+        .into_iter()
+        .map(|a| a.expect("every tab is answered").refresh_token.unwrap())
+        .collect();
+    assert_eq!(children.len(), 1, "one child for every retry: {children:?}");
+    let child = children.into_iter().next().unwrap();
+    assert_ne!(child, first);
+    let grandchild = api.refresh(&child).await.expect("the child is live");
+    assert!(api.subject(&grandchild.access_token).await.is_ok());
+    // The first token is no longer the one rotated last: a replay is theft.
+    refused(api.refresh(&first).await, 401, "refresh_token_reused");
+    refused(
+        api.refresh(grandchild.refresh_token.as_deref().unwrap())
+            .await,
+        401,
+        "invalid_refresh_token",
+    );
+
+    let token = app.session(email).await.refresh_token.unwrap();
+    api.refresh(&token).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    refused(api.refresh(&token).await, 401, "refresh_token_reused");
     app.finish().await;
 }
