@@ -62,6 +62,38 @@ impl AccountService {
         }
     }
 
+    /// A check of the caller's own password or code: charged to the
+    /// caller's `account` budget and counted by the lockout under the
+    /// caller (a token holder guessing is locked out like anyone).
+    pub(crate) async fn signed_in_check<T>(
+        &self,
+        caller: &Caller,
+        factor: Factor,
+        check: impl Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        self.protection.throttle.account(&caller.claims.sub).await?;
+        self.protection
+            .lockout
+            .guard(factor, &signed_in_identifier(caller), check)
+            .await
+    }
+
+    /// The caller proves their password again (limited and counted).
+    pub(crate) async fn check_caller_password(
+        &self,
+        caller: &Caller,
+        password: &Secret,
+    ) -> Result<(), AuthError> {
+        self.signed_in_check(
+            caller,
+            Factor::Password,
+            self.provider
+                .account
+                .verify_password(&caller.claims, &caller.token, password),
+        )
+        .await
+    }
+
     /// Mail a reset code. The same answer whether or not the account exists.
     /// Within the cooling-off period after the authenticator was replaced,
     /// no code goes out (the owner is mailed why) unless `recovery_code` is
@@ -212,20 +244,17 @@ impl AccountService {
     ) -> Result<(), AuthError> {
         let result = async {
             self.policy.check_new_password(new_password.expose())?;
-            self.protection.throttle.account(&caller.claims.sub).await?;
-            self.protection
-                .lockout
-                .guard(
-                    Factor::Password,
-                    &signed_in_identifier(caller),
-                    self.provider.account.change_password(
-                        &caller.claims,
-                        &caller.token,
-                        current,
-                        new_password,
-                    ),
-                )
-                .await?;
+            self.signed_in_check(
+                caller,
+                Factor::Password,
+                self.provider.account.change_password(
+                    &caller.claims,
+                    &caller.token,
+                    current,
+                    new_password,
+                ),
+            )
+            .await?;
             // The provider cannot sign out "all but this session": authgate
             // ends the others at its boundary.
             self.sessions.end_other_sessions_at_boundary(caller).await
@@ -251,17 +280,7 @@ impl AccountService {
         password: &Secret,
     ) -> Result<i64, AuthError> {
         let result = async {
-            self.protection.throttle.account(&caller.claims.sub).await?;
-            self.protection
-                .lockout
-                .guard(
-                    Factor::Password,
-                    &signed_in_identifier(caller),
-                    self.provider
-                        .account
-                        .verify_password(&caller.claims, &caller.token, password),
-                )
-                .await?;
+            self.check_caller_password(caller, password).await?;
             let until = now_millis() + self.verification_ttl.as_millis() as i64;
             self.store
                 .record_password_verification(self.provider.name(), &caller.claims.sub, until)

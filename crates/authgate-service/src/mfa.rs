@@ -3,7 +3,7 @@
 //! and with the current factor), a new set of recovery codes, how many are
 //! left. The lost-authenticator reset is in [`crate::mfa_reset`].
 
-use crate::account::{AccountService, signed_in_identifier};
+use crate::account::AccountService;
 use crate::events::{EventRecorder, RequestMeta};
 use crate::login::LoginTransactions;
 use crate::notices::Notices;
@@ -88,22 +88,13 @@ impl MfaService {
         code: &Secret,
         current: Option<&Secret>,
     ) -> Result<Vec<Secret>, AuthError> {
-        let identifier = signed_in_identifier(caller);
         let result = async {
             if code.expose().trim().is_empty() {
                 return Err(AuthError::invalid_field("code", "code must not be empty"));
             }
-            self.protection.throttle.account(&caller.claims.sub).await?;
-            self.protection
-                .lockout
-                .check(Factor::Otp, &identifier)
-                .await?;
-            let checked = self.enrol(caller, code, current).await;
-            self.protection
-                .lockout
-                .record(Factor::Otp, &identifier, &checked)
-                .await;
-            checked
+            self.account
+                .signed_in_check(caller, Factor::Otp, self.enrol(caller, code, current))
+                .await
         }
         .await;
         self.events
@@ -191,17 +182,7 @@ impl MfaService {
         password: &Secret,
     ) -> Result<Vec<Secret>, AuthError> {
         let result = async {
-            self.protection.throttle.account(&caller.claims.sub).await?;
-            self.protection
-                .lockout
-                .guard(
-                    Factor::Password,
-                    &signed_in_identifier(caller),
-                    self.provider
-                        .account
-                        .verify_password(&caller.claims, &caller.token, password),
-                )
-                .await?;
+            self.account.check_caller_password(caller, password).await?;
             let account = self
                 .provider
                 .admin
