@@ -23,30 +23,42 @@ sign_us=$(echo "$costs" | sed -E 's/.*sign_us=([0-9.]+).*/\1/')
 cores=$(nproc)
 
 rm -rf "$out" && mkdir -p "$out"
-AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_DATA_DIR="$out/data" AUTHGATE_LOG=warn \
-  AUTHGATE_RATE_LIMITS=off AUTHGATE_FORWARD_RULES='GET /api/t/{tenant}/** data:read' \
-  "$CARGO_TARGET_DIR/release/authgate" serve > "$out/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.2; done
-
+server=""
+trap '[ -n "$server" ] && kill $server 2>/dev/null || true' EXIT
+# start_server NAME [VAR=value...]: authgate on the data dir $out/NAME (the
+# log beside it), ready, with the bench user signed up and confirmed.
+start_server() {
+  local name=$1; shift
+  data="$out/$name"
+  env AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_DATA_DIR="$data" AUTHGATE_LOG=warn \
+    AUTHGATE_RATE_LIMITS=off AUTHGATE_FORWARD_RULES='GET /api/t/{tenant}/** data:read' "$@" \
+    "$CARGO_TARGET_DIR/release/authgate" serve > "$out/$name.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 50); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.2; done
+  json /v1/auth/sign-up "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" >/dev/null
+  sleep 0.5
+  code=$(grep -h '^Code:' "$data"/outbox/*.eml | tr -d '\r' | awk '{print $2}' | head -1)
+  json /v1/auth/sign-up/confirm "{\"email\":\"$BENCH_EMAIL\",\"code\":\"$code\"}" >/dev/null
+}
+stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
 export BENCH_EMAIL="bench@example.com" BENCH_PASSWORD="Bench-Password-123!"
 json() { curl -sf -H 'content-type: application/json' -d "$2" "$base$1"; }
-json /v1/auth/sign-up "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" >/dev/null
-sleep 0.5
-code=$(grep -h '^Code:' "$out"/data/outbox/*.eml | tr -d '\r' | awk '{print $2}' | head -1)
-json /v1/auth/sign-up/confirm "{\"email\":\"$BENCH_EMAIL\",\"code\":\"$code\"}" >/dev/null
+start_server data
+
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 session=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}")
 export BENCH_ACCESS_TOKEN=$(echo "$session" | field accessToken)
 export BENCH_TENANT=$(curl -sf -H 'content-type: application/json' -H "authorization: Bearer $BENCH_ACCESS_TOKEN" \
   -d '{"name":"Bench"}' "$base/v1/tenants" | field id)
-tokens=""
-for _ in $(seq 1 16); do
-  t=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" | field refreshToken)
-  tokens="$tokens,$t"
-done
-export BENCH_REFRESH_TOKENS="${tokens#,}"
+refresh_tokens() { # 16 fresh sessions: one refresh chain each
+  local tokens="" t
+  for _ in $(seq 1 16); do
+    t=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" | field refreshToken)
+    tokens="$tokens,$t"
+  done
+  echo "${tokens#,}"
+}
+export BENCH_REFRESH_TOKENS=$(refresh_tokens)
 
 run() { # name, wrk args...
   local name=$1; shift
@@ -73,6 +85,31 @@ sleep 1
 rows+=("$(RUN_SECONDS=$((seconds - 2)) run health-under-sign-in-load -t1 -c1 "$base/health/live")")
 wait $background
 
+# The cost of abuse protection: sign-in and refresh with limits off, then
+# with every budget on but too large to refuse (so each request runs the
+# counters) in this process, then shared through Redis (127.0.0.1:6379, or
+# BENCH_REDIS_URL); each on a fresh database, so the three compare alike.
+stop_server
+redis_url="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
+huge='sign-in=1000000000/1s,sign-up=1000000000/1s,recovery=1000000000/1s,token=1000000000/1s,mail=1000000000/1s,account=1000000000/1s'
+protection_rows=()
+for mode in off local redis; do
+  case $mode in
+    off) start_server "limits-$mode" ;;
+    local) start_server "limits-$mode" AUTHGATE_RATE_LIMITS="$huge" ;;
+    redis)
+      start_server "limits-$mode" AUTHGATE_RATE_LIMITS="$huge" AUTHGATE_REDIS_URL="$redis_url"
+      curl -sf "$base/health/ready" | grep -q '"redis":"up"' || { echo "bench: Redis at $redis_url is not up" >&2; exit 1; }
+      ;;
+  esac
+  export BENCH_REFRESH_TOKENS=$(refresh_tokens)
+  protection_rows+=("$(run "refresh-limits-$mode" -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+  protection_rows+=("$(run "sign-in-limits-$mode" -t2 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in")")
+  stop_server
+done
+rps_of() { awk '/Requests\/sec/ {print $2}' "$out/$1.txt"; }
+ratio() { python3 -c "print(f'{$(rps_of "$1") / $(rps_of "$2"):.2f}')"; }
+
 ceiling=$(python3 -c "print(f'{$cores / ($hash_ms / 1000):.0f}')")
 refresh_ceiling=$(python3 -c "print(f'{$cores / (2 * $sign_us / 1e6):.0f}')")
 report=$(cat <<TXT
@@ -91,6 +128,17 @@ cores ÷ (2 × signature time) = ${refresh_ceiling} req/s, before any I/O.
 | scenario | req/s | p50 | p99 | non-2xx |
 |---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
+
+Abuse protection: limits off, then on (every budget on, too large to refuse) with local
+counters, then with counters in Redis; each on a fresh database:
+
+| scenario | req/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|
+$(printf '%s\n' "${protection_rows[@]}")
+
+Ratios to limits off: refresh $(ratio refresh-limits-local refresh-limits-off) (local counters),
+$(ratio refresh-limits-redis refresh-limits-off) (Redis); sign-in $(ratio sign-in-limits-local sign-in-limits-off) (local),
+$(ratio sign-in-limits-redis sign-in-limits-off) (Redis). Redis is the machine's, on loopback.
 
 Raw wrk output is in bench/out/ after a run. How to read these figures: bench/README.md.
 TXT
