@@ -1,7 +1,7 @@
 //! [`Services`]: the whole application without any front end, built from
 //! [`Settings`]: the store (migrated), the mailer, the provider, authgate's
 //! own signing keys, the guards, every service, and the background tasks
-//! (key reload, throttle housekeeping). The HTTP server builds one; the CLI's
+//! (key reload, counter housekeeping, the Redis probe). The HTTP server builds one; the CLI's
 //! admin commands build one without a router.
 
 use crate::account::AccountService;

@@ -222,7 +222,8 @@ impl Throttle {
         let key = format!("rl:{}:{key}", group.name());
         self.counters.charge(&key, budget).await.map_err(|wait| {
             metrics::counter!("authgate_rate_limited_total", "group" => group.name()).increment(1);
-            tracing::info!(group = group.name(), "rate limited");
+            // A flood must not become a flood of log lines: the metric counts.
+            tracing::debug!(group = group.name(), "rate limited");
             AuthError::RateLimited {
                 retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
             }

@@ -84,11 +84,19 @@ pub struct RedisCounters {
 }
 
 impl RedisCounters {
-    /// Counters at `url` (`redis://…`, `rediss://…`). Connecting is lazy:
+    /// Counters at `url` (`redis://host:port[/db]`). Connecting is lazy:
     /// an unreachable Redis at start is an outage like any other, not a
-    /// start-up failure. A malformed URL is refused.
+    /// start-up failure. A malformed URL is refused, and so is `rediss://`
+    /// (this build has no TLS for Redis), saying why.
     pub fn new(url: &str, local: Arc<LocalCounters>) -> Result<Arc<Self>, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("not a Redis URL: {e}"))?;
+        if url.starts_with("rediss://") || url.starts_with("valkeys://") {
+            return Err(
+                "TLS to Redis (rediss://) is not built in: use redis:// on a private network, or a TLS tunnel"
+                    .into(),
+            );
+        }
+        let client =
+            redis::Client::open(url).map_err(|e| format!("cannot use this Redis URL: {e}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
             .set_response_timeout(Some(CALL_TIMEOUT))
@@ -361,5 +369,9 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(!counters.probe().await);
         assert!(RedisCounters::new("not a url", Arc::new(LocalCounters::new())).is_err());
+        let tls = RedisCounters::new("rediss://127.0.0.1:6380", Arc::new(LocalCounters::new()))
+            .err()
+            .unwrap();
+        assert!(tls.contains("rediss://"), "{tls}");
     }
 }
