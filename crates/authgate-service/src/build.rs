@@ -11,6 +11,7 @@ use crate::catalog::CatalogService;
 use crate::clients::{MachineClients, MachineTokens};
 use crate::decisions::{DecisionService, PolicyCache};
 use crate::discovery::Discovery;
+use crate::encryption;
 use crate::events::EventRecorder;
 use crate::forward::{ForwardAuth, RouteRules};
 use crate::login::LoginTransactions;
@@ -32,6 +33,8 @@ use authgate_embedded::{EmbeddedConfig, EmbeddedProvider, MfaPolicy};
 use authgate_guard::{Guard, GuardConfig, GuardError, JwksSource, KeySource};
 use authgate_mail::{BackgroundNotifier, Mailer, Templates};
 use authgate_store::Store;
+use authgate_store::cipher::FieldCipher;
+use authgate_store::sealing::SealReport;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,8 +72,42 @@ pub struct Readiness {
     pub redis: Option<bool>,
 }
 
-/// Open the database and apply migrations.
+/// Open the database, apply migrations, and seal secrets at rest under the
+/// installation's key (sealing what an earlier version stored in plain text).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Ok(open_sealed_store(settings, None).await?.0)
+}
+
+/// What `authgate keys rewrap` did.
+#[derive(Debug)]
+pub struct Rewrapped {
+    pub report: SealReport,
+    /// The id of the key the values were sealed under.
+    pub old_key: String,
+    /// The id of the key they are sealed under now.
+    pub new_key: String,
+}
+
+/// `authgate keys rewrap`: open the store under the configured key and
+/// re-seal every secret sealed under the key in `old_key_file`.
+pub async fn rewrap_secrets(
+    settings: &Settings,
+    old_key_file: &std::path::Path,
+) -> anyhow::Result<Rewrapped> {
+    let old = encryption::read_key_file(old_key_file)?;
+    let (store, report, new_key) = open_sealed_store(settings, Some(&old)).await?;
+    store.close().await;
+    Ok(Rewrapped {
+        report,
+        old_key: old.id().to_string(),
+        new_key,
+    })
+}
+
+async fn open_sealed_store(
+    settings: &Settings,
+    previous: Option<&dyn FieldCipher>,
+) -> anyhow::Result<(Store, SealReport, String)> {
     if settings.database_url.is_none() {
         authgate_store::create_private_dir(&settings.data_dir).with_context(|| {
             format!(
@@ -82,11 +119,25 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(&settings.database_url())
         .await
         .context("cannot open the database")?;
+    let (key, source) = encryption::sealing_key(settings, store.engine())?;
+    let key_id = key.id().to_string();
+    let store = store.with_cipher(Arc::new(key));
     store
         .migrate()
         .await
         .context("cannot migrate the database")?;
-    Ok(store)
+    let report = store
+        .seal_secrets(previous)
+        .await
+        .context("cannot seal the secrets at rest")?;
+    tracing::info!(key = %key_id, from = %source, "secrets at rest are sealed");
+    if report.sealed_plain > 0 {
+        tracing::info!(
+            values = report.sealed_plain,
+            "sealed secrets an earlier version stored in plain text"
+        );
+    }
+    Ok((store, report, key_id))
 }
 
 /// The installation's key for decoy answers: made once, kept in the

@@ -71,6 +71,13 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir.
     pub database_url: Option<String>,
+    /// `AUTHGATE_ENCRYPTION_KEY`: base64 of the 32-byte key that seals
+    /// secrets at rest (TOTP secrets, signing keys, challenge state).
+    pub encryption_key: Option<String>,
+    /// `AUTHGATE_ENCRYPTION_KEY_FILE`: a file holding that key instead.
+    /// Neither set: SQLite generates one into the data dir; PostgreSQL
+    /// refuses to start.
+    pub encryption_key_file: Option<PathBuf>,
     /// `AUTHGATE_REDIS_URL`: rate-limit and failed-attempt counters shared
     /// by every instance; unset: counted in this process.
     pub redis_url: Option<String>,
@@ -189,6 +196,8 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./authgate-data"),
             database_url: None,
+            encryption_key: None,
+            encryption_key_file: None,
             redis_url: None,
             provider: ProviderKind::Embedded,
             cognito_region: None,
@@ -243,6 +252,11 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("authgate.db").display()))
+    }
+
+    /// Where the generated encryption key lives when none is configured.
+    pub fn generated_key_file(&self) -> PathBuf {
+        self.data_dir.join("encryption.key")
     }
 
     /// Where outgoing mail is written when no SMTP URL is set.

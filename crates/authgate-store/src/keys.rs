@@ -6,7 +6,7 @@
 use crate::{Store, StoreResult};
 use sqlx::Row;
 
-const PRIVATE_KEY: &str = "signing_keys.private_der";
+use crate::cipher::SIGNING_KEY;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredKey {
@@ -40,11 +40,13 @@ impl Store {
         rows.iter()
             .map(|row| {
                 Ok(StoredKey {
+                    private_der_b64: self.cipher().open(
+                        &SIGNING_KEY,
+                        &row.try_get::<String, _>("kid")?,
+                        &row.try_get::<String, _>("private_der")?,
+                    )?,
                     kid: row.try_get("kid")?,
                     alg: row.try_get("alg")?,
-                    private_der_b64: self
-                        .cipher()
-                        .open(PRIVATE_KEY, &row.try_get::<String, _>("private_der")?)?,
                     created_at: row.try_get("created_at")?,
                     retired_at: row.try_get("retired_at")?,
                 })
@@ -57,7 +59,9 @@ impl Store {
     /// serialised (SQLite has one writer; PostgreSQL takes a table lock), so
     /// exactly one key is ever unretired.
     pub async fn add_signing_key(&self, key: &StoredKey) -> StoreResult<()> {
-        let private_der = self.cipher().seal(PRIVATE_KEY, &key.private_der_b64)?;
+        let private_der = self
+            .cipher()
+            .seal(&SIGNING_KEY, &key.kid, &key.private_der_b64)?;
         let _writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         if self.engine() == crate::Engine::Postgres {

@@ -25,6 +25,7 @@ pub mod mfa;
 pub mod passkeys;
 pub mod recovery;
 pub mod refresh;
+pub mod sealing;
 pub mod sessions;
 pub mod tenants;
 

@@ -9,7 +9,7 @@
 use crate::{Store, StoreResult};
 use sqlx::Row;
 
-const PROVIDER_STATE: &str = "login_transactions.provider_state";
+use crate::cipher::LOGIN_STATE;
 
 /// A login transaction as written.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,7 +58,9 @@ impl std::fmt::Debug for LoginTransaction {
 
 impl Store {
     pub async fn create_login_transaction(&self, new: &NewLoginTransaction<'_>) -> StoreResult<()> {
-        let state = self.cipher().seal(PROVIDER_STATE, new.provider_state)?;
+        let state = self
+            .cipher()
+            .seal(&LOGIN_STATE, new.handle_hash, new.provider_state)?;
         let _writing = self.write_guard().await;
         let mut tx = self.pool().begin().await?;
         // Expired transactions are never answered; drop them as new ones come.
@@ -116,14 +118,15 @@ impl Store {
         };
         row.map(|row| {
             let stored: String = row.try_get("provider_state")?;
+            let handle_hash: String = row.try_get("handle_hash")?;
             Ok(LoginTransaction {
-                handle_hash: row.try_get("handle_hash")?,
+                provider_state: self.cipher().open(&LOGIN_STATE, &handle_hash, &stored)?,
+                handle_hash,
                 provider: row.try_get("provider")?,
                 email: row.try_get("email")?,
                 sub: row.try_get("sub")?,
                 proved: row.try_get("proved")?,
                 next_step: row.try_get("next_step")?,
-                provider_state: self.cipher().open(PROVIDER_STATE, &stored)?,
                 attempts: row.try_get("attempts")?,
                 expires_at: row.try_get("expires_at")?,
             })

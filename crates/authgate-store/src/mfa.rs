@@ -6,8 +6,7 @@
 use crate::{Store, StoreResult};
 use sqlx::Row;
 
-const ACTIVE_SECRET: &str = "embedded_totp.active_secret";
-const PENDING_SECRET: &str = "embedded_totp.pending_secret";
+use crate::cipher::{TOTP_ACTIVE, TOTP_PENDING};
 
 /// A user's TOTP state.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -42,10 +41,10 @@ impl Store {
                 let pending: Option<String> = row.try_get("pending_secret")?;
                 TotpState {
                     active_secret: active
-                        .map(|s| self.cipher().open(ACTIVE_SECRET, &s))
+                        .map(|s| self.cipher().open(&TOTP_ACTIVE, sub, &s))
                         .transpose()?,
                     pending_secret: pending
-                        .map(|s| self.cipher().open(PENDING_SECRET, &s))
+                        .map(|s| self.cipher().open(&TOTP_PENDING, sub, &s))
                         .transpose()?,
                     last_step: row.try_get("last_step")?,
                 }
@@ -55,7 +54,7 @@ impl Store {
 
     /// Keep a secret being enrolled; the active one (if any) stays active.
     pub async fn set_pending_totp(&self, sub: &str, secret: &str, now: i64) -> StoreResult<()> {
-        let secret = self.cipher().seal(PENDING_SECRET, secret)?;
+        let secret = self.cipher().seal(&TOTP_PENDING, sub, secret)?;
         let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO embedded_totp (sub, pending_secret, updated_at) VALUES ($1, $2, $3) \
@@ -78,7 +77,7 @@ impl Store {
         step: i64,
         now: i64,
     ) -> StoreResult<()> {
-        let secret = self.cipher().seal(ACTIVE_SECRET, secret)?;
+        let secret = self.cipher().seal(&TOTP_ACTIVE, sub, secret)?;
         let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO embedded_totp (sub, active_secret, last_step, enabled_at, updated_at) \

@@ -6,7 +6,7 @@
 use crate::{Store, StoreResult};
 use sqlx::Row;
 
-const INSTANCE_SECRET: &str = "instance_secrets.value";
+use crate::cipher::INSTANCE_SECRET;
 
 /// The last recoveries of an account (Unix ms).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,7 +159,7 @@ impl Store {
     /// The installation secret `name`, made from `fresh` on first use (the
     /// first writer wins when instances start together).
     pub async fn instance_secret(&self, name: &str, fresh: &str, now: i64) -> StoreResult<String> {
-        let fresh = self.cipher().seal(INSTANCE_SECRET, fresh)?;
+        let fresh = self.cipher().seal(&INSTANCE_SECRET, name, fresh)?;
         {
             let _writing = self.write_guard().await;
             sqlx::query(
@@ -177,6 +177,6 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         self.cipher()
-            .open(INSTANCE_SECRET, &row.try_get::<String, _>("value")?)
+            .open(&INSTANCE_SECRET, name, &row.try_get::<String, _>("value")?)
     }
 }

@@ -3,7 +3,8 @@
 //! app users (including concurrent first sign-ins), embedded users and their
 //! one-time codes, refresh-token families (rotation, reuse detection,
 //! concurrent rotation, revocation), signing keys, the audit trail, login
-//! transactions, the field cipher of secret columns and passkeys.
+//! transactions, secret columns sealed under AES-256-GCM (bound to their row,
+//! sealed at start, rewrapped under a new key) and passkeys.
 
 #[macro_use]
 mod common;
@@ -36,7 +37,8 @@ store_tests!(
     invitations_bind_once_and_keep_existing_memberships,
     machine_clients_are_stored_hashed_and_revoked,
     login_transactions_are_tried_a_bounded_number_of_times_expire_and_replace_an_accounts_others,
-    secret_fields_pass_through_the_field_cipher,
+    secret_fields_are_sealed_and_bound_to_their_row,
+    plain_rows_are_sealed_at_start_and_rewrapped_under_a_new_key,
     passkeys_are_unique_across_users_updated_at_use_and_go_with_their_user,
 );
 
@@ -1265,57 +1267,150 @@ async fn login_transactions_are_tried_a_bounded_number_of_times_expire_and_repla
     );
 }
 
-/// A cipher that marks what it sealed, so the test sees what reached the disk.
-#[derive(Debug)]
-struct Marking;
+const TOTP_A: &str = "JBSWY3DPEHPK3PXPAAAAAAAAAAAAAAAA";
+const TOTP_B: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
+const PENDING: &str = "PENDINGPENDINGPENDINGPENDINGPEND";
+const STATE: &str = "{\"session\":\"provider-session-state\"}";
+const INSTANCE: &str = "installation-secret-value";
+const DER: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC";
 
-impl authgate_store::cipher::FieldCipher for Marking {
-    fn seal(&self, field: &str, plain: &str) -> authgate_store::StoreResult<String> {
-        Ok(format!("sealed[{field}]:{plain}"))
+/// One value in every sealed column: two users' TOTP secrets (one pending),
+/// a login transaction, an installation secret and two signing keys.
+async fn write_one_secret_of_each_kind(store: &Store) {
+    for (sub, email) in [("c1", "one@example.com"), ("c2", "two@example.com")] {
+        store
+            .insert_embedded_user(
+                NewEmbeddedUser {
+                    sub,
+                    email,
+                    name: None,
+                    phone: None,
+                    password_hash: "h",
+                    status: UserStatus::Confirmed,
+                },
+                1,
+            )
+            .await
+            .unwrap();
     }
-
-    fn open(&self, field: &str, stored: &str) -> authgate_store::StoreResult<String> {
-        stored
-            .strip_prefix(&format!("sealed[{field}]:"))
-            .map(str::to_string)
-            .ok_or_else(|| StoreError::Other(format!("{field} was not sealed")))
+    store.activate_totp("c1", TOTP_A, 7, 3).await.unwrap();
+    store.activate_totp("c2", TOTP_B, 7, 3).await.unwrap();
+    store.set_pending_totp("c2", PENDING, 4).await.unwrap();
+    assert_eq!(
+        store.instance_secret("k", INSTANCE, 1).await.unwrap(),
+        INSTANCE
+    );
+    store
+        .create_login_transaction(&authgate_store::login::NewLoginTransaction {
+            handle_hash: "hc",
+            provider: "embedded",
+            email: "one@example.com",
+            sub: None,
+            exclusive: false,
+            proved: "password",
+            next_step: "mfa_setup",
+            provider_state: STATE,
+            expires_at: 10_000,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    for (kid, at) in [("k1", 5), ("k2", 6)] {
+        store
+            .add_signing_key(&StoredKey {
+                kid: kid.into(),
+                alg: "RS256".into(),
+                private_der_b64: format!("{DER}{kid}"),
+                created_at: at,
+                retired_at: None,
+            })
+            .await
+            .unwrap();
     }
 }
 
-async fn secret_fields_pass_through_the_field_cipher(store: Store) {
-    use sqlx::Row;
-    let store = store.with_cipher(Arc::new(Marking));
-    store
-        .insert_embedded_user(
-            NewEmbeddedUser {
-                sub: "c1",
-                email: "cipher@example.com",
-                name: None,
-                phone: None,
-                password_hash: "h",
-                status: UserStatus::Confirmed,
-            },
-            1,
-        )
-        .await
-        .unwrap();
-    store
-        .set_pending_totp("c1", "PENDINGSECRET", 2)
-        .await
-        .unwrap();
-    assert_eq!(
+/// What the store answers for each of those secrets.
+async fn read_every_secret(store: &Store) -> Result<Vec<String>, StoreError> {
+    let c1 = store.totp_state("c1").await?;
+    let c2 = store.totp_state("c2").await?;
+    let mut read = vec![
+        c1.active_secret.unwrap_or_default(),
+        c2.active_secret.unwrap_or_default(),
+        c2.pending_secret.unwrap_or_default(),
+        store.instance_secret("k", "other", 2).await?,
+    ];
+    read.extend(
         store
-            .totp_state("c1")
-            .await
-            .unwrap()
-            .pending_secret
-            .as_deref(),
-        Some("PENDINGSECRET")
+            .signing_keys()
+            .await?
+            .into_iter()
+            .map(|k| k.private_der_b64),
     );
-    store
-        .activate_totp("c1", "ACTIVESECRET", 7, 3)
+    Ok(read)
+}
+
+fn every_secret() -> Vec<String> {
+    [TOTP_A, TOTP_B, PENDING, INSTANCE]
+        .into_iter()
+        .map(str::to_string)
+        .chain([format!("{DER}k2"), format!("{DER}k1")])
+        .collect()
+}
+
+/// Every value of every sealed column as it is on disk.
+async fn raw_sealed_values(store: &Store) -> Vec<String> {
+    use sqlx::Row;
+    let mut values = Vec::new();
+    for column in authgate_store::cipher::SEALED_COLUMNS {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {}",
+            column.column, column.table, column.column, column.row_id
+        )))
+        .fetch_all(store.pool())
         .await
         .unwrap();
+        values.extend(rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()));
+    }
+    values
+}
+
+fn sealing_key(byte: u8) -> Arc<authgate_store::cipher::SealingKey> {
+    Arc::new(authgate_store::cipher::SealingKey::new(&[byte; 32]))
+}
+
+async fn secret_fields_are_sealed_and_bound_to_their_row(store: Store) {
+    let store = store.with_cipher(sealing_key(1));
+    write_one_secret_of_each_kind(&store).await;
+    assert_eq!(read_every_secret(&store).await.unwrap(), every_secret());
+    let taken = store.take_login_attempt("hc", 3, 2).await.unwrap().unwrap();
+    assert_eq!(taken.provider_state, STATE);
+
+    let raw = raw_sealed_values(&store).await;
+    assert_eq!(raw.len(), 7);
+    for value in &raw {
+        assert!(value.starts_with("sealed:v1:"), "{value}");
+        for secret in every_secret().iter().map(String::as_str).chain([STATE]) {
+            assert!(!value.contains(secret), "{secret} is on disk: {value}");
+        }
+    }
+
+    // A value copied to another row (user c1's TOTP secret into c2's row,
+    // key k1 under k2's id) does not open: it is refused, not used.
+    for copy in [
+        "UPDATE embedded_totp SET active_secret = \
+         (SELECT active_secret FROM embedded_totp WHERE sub = 'c1') WHERE sub = 'c2'",
+        "UPDATE signing_keys SET private_der = \
+         (SELECT private_der FROM signing_keys WHERE kid = 'k1') WHERE kid = 'k2'",
+    ] {
+        sqlx::query(copy).execute(store.pool()).await.unwrap();
+    }
+    let err = store.totp_state("c2").await.unwrap_err().to_string();
+    assert!(
+        err.contains("embedded_totp.active_secret of row c2 does not decrypt"),
+        "{err}"
+    );
+    let err = store.signing_keys().await.unwrap_err().to_string();
+    assert!(err.contains("signing_keys.private_der of row k2"), "{err}");
     assert_eq!(
         store
             .totp_state("c1")
@@ -1323,66 +1418,67 @@ async fn secret_fields_pass_through_the_field_cipher(store: Store) {
             .unwrap()
             .active_secret
             .as_deref(),
-        Some("ACTIVESECRET")
+        Some(TOTP_A),
+        "the original row still opens"
     );
-    let on_disk: String = sqlx::query("SELECT active_secret FROM embedded_totp WHERE sub = 'c1'")
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-        .try_get("active_secret")
-        .unwrap();
-    assert_eq!(on_disk, "sealed[embedded_totp.active_secret]:ACTIVESECRET");
+}
 
+async fn plain_rows_are_sealed_at_start_and_rewrapped_under_a_new_key(store: Store) {
+    // An earlier version stored the secrets in plain text.
+    write_one_secret_of_each_kind(&store).await;
+    let plain = raw_sealed_values(&store).await;
+    assert!(plain.iter().any(|v| v == TOTP_A));
+
+    let under_a = store.clone().with_cipher(sealing_key(1));
+    let report = under_a.seal_secrets(None).await.unwrap();
     assert_eq!(
-        store.instance_secret("k", "FRESH", 1).await.unwrap(),
-        "FRESH"
+        (report.sealed_plain, report.rewrapped, report.current),
+        (7, 0, 0)
     );
-    let on_disk: String = sqlx::query("SELECT value FROM instance_secrets WHERE name = 'k'")
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-        .try_get("value")
-        .unwrap();
-    assert_eq!(on_disk, "sealed[instance_secrets.value]:FRESH");
-
-    store
-        .create_login_transaction(&authgate_store::login::NewLoginTransaction {
-            handle_hash: "hc",
-            provider: "embedded",
-            email: "cipher@example.com",
-            sub: None,
-            exclusive: false,
-            proved: "password",
-            next_step: "mfa_setup",
-            provider_state: "STATE",
-            expires_at: 10_000,
-            created_at: 1,
-        })
-        .await
-        .unwrap();
-    let taken = store.take_login_attempt("hc", 3, 2).await.unwrap().unwrap();
-    assert_eq!(taken.provider_state, "STATE");
-    let on_disk: String =
-        sqlx::query("SELECT provider_state FROM login_transactions WHERE handle_hash = 'hc'")
-            .fetch_one(store.pool())
+    assert!(
+        raw_sealed_values(&under_a)
             .await
-            .unwrap()
-            .try_get("provider_state")
-            .unwrap();
-    assert_eq!(on_disk, "sealed[login_transactions.provider_state]:STATE");
+            .iter()
+            .all(|v| v.starts_with("sealed:v1:"))
+    );
+    assert_eq!(read_every_secret(&under_a).await.unwrap(), every_secret());
+    let again = under_a.seal_secrets(None).await.unwrap();
+    assert_eq!(
+        (again.sealed_plain, again.current),
+        (0, 7),
+        "a second start changes nothing"
+    );
 
-    store
-        .add_signing_key(&StoredKey {
-            kid: "kc".into(),
-            alg: "RS256".into(),
-            private_der_b64: "DER".into(),
-            created_at: 5,
-            retired_at: None,
-        })
+    // A new key without the old one: refused by name, and nothing changes.
+    let under_b = store.clone().with_cipher(sealing_key(2));
+    let before = raw_sealed_values(&under_b).await;
+    let err = under_b.seal_secrets(None).await.unwrap_err().to_string();
+    let key_a = authgate_store::cipher::SealingKey::new(&[1; 32]);
+    assert!(
+        err.contains(key_a.id()) && err.contains("keys rewrap"),
+        "{err}"
+    );
+    assert_eq!(
+        raw_sealed_values(&under_b).await,
+        before,
+        "no partial write"
+    );
+    assert!(read_every_secret(&under_b).await.is_err());
+
+    // With the old key: every value is re-sealed under the new one.
+    let report = under_b.seal_secrets(Some(&key_a)).await.unwrap();
+    assert_eq!((report.rewrapped, report.current), (7, 0));
+    assert_eq!(read_every_secret(&under_b).await.unwrap(), every_secret());
+    assert!(
+        read_every_secret(&under_a).await.is_err(),
+        "the old key no longer opens them"
+    );
+    let plain_store = store.with_cipher(Arc::new(authgate_store::cipher::PlainText));
+    let err = read_every_secret(&plain_store)
         .await
-        .unwrap();
-    let keys = store.signing_keys().await.unwrap();
-    assert_eq!(keys[0].private_der_b64, "DER");
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no encryption key is configured"), "{err}");
 }
 
 fn stored_passkey(id: &str, sub: &str, created_at: i64) -> authgate_store::passkeys::StoredPasskey {

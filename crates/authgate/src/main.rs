@@ -121,6 +121,14 @@ enum AdminCommand {
 enum KeysCommand {
     /// Add a new signing key. The old one stays in the JWKS until the tokens it signed expire.
     Rotate,
+    /// Re-encrypt every secret at rest under the configured encryption key
+    /// (AUTHGATE_ENCRYPTION_KEY or _FILE, or the generated key file), opening
+    /// them with the previous key. Stop the servers first; start them with the new key.
+    Rewrap {
+        /// The file holding the previous key (base64 of 32 bytes).
+        #[arg(long)]
+        old_key_file: PathBuf,
+    },
 }
 
 fn load_settings(file: Option<&PathBuf>) -> anyhow::Result<Settings> {
@@ -282,6 +290,21 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Err(err) => Err(anyhow::anyhow!("{}", err.public_detail())),
             }
+        }
+        Command::Keys {
+            command: KeysCommand::Rewrap { old_key_file },
+        } => {
+            let done = authgate_service::rewrap_secrets(&settings, &old_key_file).await?;
+            println!(
+                "re-encrypted under key {new}: {} secrets sealed under key {old}, {} stored in \
+                 plain text; {} were already under key {new}",
+                done.report.rewrapped,
+                done.report.sealed_plain,
+                done.report.current,
+                new = done.new_key,
+                old = done.old_key,
+            );
+            Ok(())
         }
         Command::Keys {
             command: KeysCommand::Rotate,

@@ -891,7 +891,7 @@ async fn rotated_keys_keep_old_tokens_valid(engine: Engine) {
     let before = app.sign_in("mia@example.com").await;
     let old_kid = jwt_kid(before["accessToken"].as_str().unwrap());
 
-    let store = authgate_store::Store::connect(&app.db.url).await.unwrap();
+    let store = app.store().await;
     let new_kid = authgate_embedded::keys::generate_and_store(&store)
         .await
         .unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_authgate");
 
 /// The binary with a clean environment: no AUTHGATE_* from the caller.
-fn authgate(cwd: &Path) -> Command {
+pub(crate) fn authgate(cwd: &Path) -> Command {
     let mut command = Command::new(BIN);
     command.current_dir(cwd);
     for (key, _) in std::env::vars() {

@@ -7,8 +7,10 @@
 //!
 //! The same limits across instances (two `authgate` processes on one
 //! PostgreSQL and one Redis, with Redis killed and restarted) are in
-//! [`instances`].
+//! [`instances`]; secrets encrypted at rest and the key's life cycle in
+//! [`at_rest`].
 
+mod at_rest;
 mod instances;
 
 use crate::common::api::{Refused, SignInOutcome, refused};

@@ -51,6 +51,13 @@ pub fn postgres_base_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// A fresh `AUTHGATE_ENCRYPTION_KEY` value.
+pub fn random_encryption_key() -> String {
+    let mut key = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut key).unwrap();
+    STANDARD.encode(key)
+}
+
 pub fn temp_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "authgate-{label}-{}",
@@ -147,6 +154,8 @@ impl TestApp {
             public_url: base.clone(),
             data_dir,
             database_url: Some(db.url.clone()),
+            // SQLite generates its key into the data dir; PostgreSQL needs one.
+            encryption_key: (engine == Engine::Postgres).then(random_encryption_key),
             smtp_url: Some(smtp.url()),
             rate_limits: "off".into(),
             shutdown_grace: 5,
@@ -447,19 +456,27 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_string()
     }
 
+    /// The server's database as the server opens it (under its encryption key).
+    pub async fn store(&self) -> authgate_store::Store {
+        authgate_service::open_store(&self.settings)
+            .await
+            .expect("the store opens")
+    }
+
     /// Sign a token with the server's current signing key (for forged-claims tests).
     pub async fn sign_with_server_key(&self, claims: &Value) -> String {
-        let pool = self.db.pool().await;
-        let row: (String, String) = sqlx::query_as(
-            "SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-        let der = STANDARD.decode(row.1).unwrap();
+        let store = self.store().await;
+        let key = store
+            .signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.retired_at.is_none())
+            .expect("a signing key");
+        store.close().await;
+        let der = STANDARD.decode(&key.private_der_b64).unwrap();
         let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
-        sign_rs256(&pair, &row.0, claims)
+        sign_rs256(&pair, &key.kid, claims)
     }
 }
 

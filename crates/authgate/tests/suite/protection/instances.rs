@@ -6,7 +6,7 @@
 //! Redis is.
 
 use crate::cli::{Server, sigterm, start_server, wait_exit};
-use crate::common::{Database, Engine, temp_dir};
+use crate::common::{Database, Engine, random_encryption_key, temp_dir};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -93,13 +93,16 @@ impl Drop for Instance {
     }
 }
 
-fn instance(database_url: &str, redis_url: &str) -> Instance {
+/// One `authgate serve` on the shared database and Redis, under the
+/// installation's one encryption key.
+fn instance(database_url: &str, redis_url: &str, encryption_key: &str) -> Instance {
     let dir = temp_dir("instance");
     Instance(Some(start_server(
         &dir,
         &[
             ("AUTHGATE_DATABASE_URL", database_url),
             ("AUTHGATE_REDIS_URL", redis_url),
+            ("AUTHGATE_ENCRYPTION_KEY", encryption_key),
             ("AUTHGATE_RATE_LIMITS", "sign-in=8/60s,token=100/60s"),
             ("AUTHGATE_LOCKOUT_THRESHOLD", "3"),
             ("AUTHGATE_LOCKOUT_MAX_SECONDS", "60"),
@@ -144,8 +147,9 @@ async fn redis_seen_by(client: &reqwest::Client, on: &Instance) -> (Value, bool)
 async fn two_instances_share_limits_and_lockouts_through_redis_and_survive_its_outage() {
     let db = Database::create(Engine::Postgres).await;
     let mut redis = RedisServer::start();
-    let a = instance(&db.url, &redis.url());
-    let b = instance(&db.url, &redis.url());
+    let key = random_encryption_key();
+    let a = instance(&db.url, &redis.url(), &key);
+    let b = instance(&db.url, &redis.url(), &key);
     let client = reqwest::Client::new();
 
     // One lockout: three failures spread over both instances lock the
