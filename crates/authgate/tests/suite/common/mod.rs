@@ -417,6 +417,9 @@ impl TestApp {
                     s.cognito_endpoint_url.clone().unwrap_or_default(),
                 );
         }
+        if let Some(key) = &self.settings.encryption_key {
+            command.env("AUTHGATE_ENCRYPTION_KEY", key);
+        }
         let output = command
             .args(["admin", "create-client", "--name", name, "--scopes", scopes])
             .env("AUTHGATE_DATABASE_URL", &self.db.url)
