@@ -3,10 +3,11 @@
 //! one lockout and one rate limit across both, group isolation, and Redis
 //! killed and restarted mid-run — no 5xx, one warning, `authgate_redis_up`
 //! and `/health/ready` telling the truth, and the shared counts back once
-//! Redis is.
+//! Redis is; and eight concurrent refreshes of one token spread over both
+//! instances answered with one child.
 
 use crate::cli::{Server, sigterm, start_server, wait_exit};
-use crate::common::{Database, Engine, random_encryption_key, temp_dir};
+use crate::common::{Database, Engine, TestApp, random_encryption_key, temp_dir};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -238,4 +239,53 @@ async fn two_instances_share_limits_and_lockouts_through_redis_and_survive_its_o
     a.stop();
     b.stop();
     db.cleanup().await;
+}
+
+/// Two tabs on two instances refresh the same token at once: with one
+/// PostgreSQL between them they get one child, and it works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_on_two_instances_make_one_child() {
+    let app = TestApp::start(Engine::Postgres).await;
+    app.confirmed_user("tabs@example.com").await;
+    let refresh = app
+        .session("tabs@example.com")
+        .await
+        .refresh_token
+        .expect("a refresh token");
+    let redis = RedisServer::start();
+    let key = app.settings.encryption_key.clone().expect("the test key");
+    let instances = [
+        instance(&app.db.url, &redis.url(), &key),
+        instance(&app.db.url, &redis.url(), &key),
+    ];
+    let client = reqwest::Client::new();
+    let mut tabs = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let request = client
+            .post(format!("{}/v1/auth/token/refresh", instances[i % 2].base()))
+            .json(&json!({ "refreshToken": refresh }));
+        tabs.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        });
+    }
+    let mut children = std::collections::BTreeSet::new();
+    while let Some(answer) = tabs.join_next().await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+        children.insert(body["refreshToken"].as_str().unwrap().to_string());
+    }
+    assert_eq!(children.len(), 1, "one child for every tab: {children:?}");
+    let child = children.into_iter().next().unwrap();
+    assert_ne!(child, refresh);
+    let next = app
+        .api()
+        .refresh(&child)
+        .await
+        .expect("the child refreshes");
+    assert!(next.refresh_token.is_some_and(|t| t != child));
+    drop(instances);
+    app.finish().await;
 }
