@@ -19,7 +19,9 @@ command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >
 cargo build --release -p authgate -q
 costs=$(cargo run --release -q -p authgate-embedded --example crypto_costs)
 hash_ms=$(echo "$costs" | sed -E 's/.*hash_ms=([0-9.]+).*/\1/')
-sign_us=$(echo "$costs" | sed -E 's/.*sign_us=([0-9.]+).*/\1/')
+sign_us=$(echo "$costs" | sed -E 's/.* sign_us=([0-9.]+).*/\1/')
+rs256_sign_us=$(echo "$costs" | sed -E 's/.*rs256_sign_us=([0-9.]+).*/\1/')
+eddsa_sign_us=$(echo "$costs" | sed -E 's/.*eddsa_sign_us=([0-9.]+).*/\1/')
 cores=$(nproc)
 
 rm -rf "$out" && mkdir -p "$out"
@@ -121,7 +123,8 @@ Date: $(date -u +%Y-%m-%dT%H:%MZ). Each run: ${seconds} s.
 
 One argon2id hash (m=19456 KiB, t=2, p=1): ${hash_ms} ms, so the sign-in ceiling is
 cores ÷ hash time = ${ceiling} req/s.
-One RS256 signature with the parsed 2048-bit key: ${sign_us} µs. Every sign-in and
+One signature with the parsed key: ES256 (the default) ${sign_us} µs, RS256 (2048-bit)
+${rs256_sign_us} µs, EdDSA ${eddsa_sign_us} µs. Every sign-in and
 refresh signs two tokens (access and id), so refresh cannot pass
 cores ÷ (2 × signature time) = ${refresh_ceiling} req/s, before any I/O.
 

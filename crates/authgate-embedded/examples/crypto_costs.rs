@@ -1,13 +1,15 @@
 //! The two costs that bound authgate's throughput, with its real code paths:
 //! one argon2id verification (m=19456 KiB, t=2, p=1), which bounds sign-in,
-//! and one RS256 signature with the parsed signing key, two of which (access
-//! and id token) every sign-in and refresh pays.
+//! and one signature with the parsed signing key (ES256, the default, then
+//! RS256 and EdDSA), two of which (access and id token) every sign-in and
+//! refresh pays.
 //!
 //! `cargo run --release -p authgate-embedded --example crypto_costs`
-//! prints `hash_ms=… sign_us=…` for bench/run.sh.
+//! prints `hash_ms=… sign_us=… rs256_sign_us=… eddsa_sign_us=…` for
+//! bench/run.sh (`sign_us` is the default algorithm's).
 
 use authgate_core::Secret;
-use authgate_embedded::keys::{KeyRing, generate_and_store};
+use authgate_embedded::keys::{KeyRing, SigningAlg, generate_and_store};
 use authgate_embedded::password::PasswordHasher;
 use std::time::Instant;
 
@@ -29,16 +31,22 @@ async fn main() {
         .await
         .expect("store");
     store.migrate().await.expect("migrate");
-    generate_and_store(&store).await.expect("key");
-    let keys = KeyRing::load(store.clone(), 0).await.expect("keys");
     let claims = serde_json::json!({"sub": "bench", "token_use": "access", "exp": 0});
-    let rounds = 2000;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        keys.sign(&claims).expect("sign");
+    let mut costs = Vec::new();
+    for alg in SigningAlg::ALL {
+        generate_and_store(&store, alg).await.expect("key");
+        let keys = KeyRing::load(store.clone(), 0, alg).await.expect("keys");
+        let rounds = 2000;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            keys.sign(&claims).expect("sign");
+        }
+        costs.push(started.elapsed().as_secs_f64() * 1e6 / rounds as f64);
     }
-    let sign_us = started.elapsed().as_secs_f64() * 1e6 / rounds as f64;
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
-    println!("hash_ms={hash_ms:.2} sign_us={sign_us:.0}");
+    println!(
+        "hash_ms={hash_ms:.2} sign_us={:.0} rs256_sign_us={:.0} eddsa_sign_us={:.0}",
+        costs[0], costs[1], costs[2]
+    );
 }

@@ -86,6 +86,8 @@ pub struct EmbeddedConfig {
     pub hash_concurrency: usize,
     /// Where passkeys are bound; `None`: passkeys are off.
     pub relying_party: Option<passkeys::RelyingParty>,
+    /// The algorithm of a newly generated signing key.
+    pub signing_alg: keys::SigningAlg,
 }
 
 /// The embedded provider.
@@ -109,7 +111,8 @@ impl EmbeddedProvider {
         notifier: Arc<dyn Notifier>,
     ) -> Result<Self, AuthError> {
         let publish_retired = config.access_token_ttl.as_millis() as i64 + 5 * 60 * 1000;
-        let keys = Arc::new(KeyRing::load(store.clone(), publish_retired).await?);
+        let keys =
+            Arc::new(KeyRing::load(store.clone(), publish_retired, config.signing_alg).await?);
         let hasher = PasswordHasher::new(config.hash_concurrency)?;
         let webauthn = config
             .relying_party

@@ -64,6 +64,7 @@ pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     responses((status = 200, content_type = "application/json", body = Object)))]
 pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
     let discovery = &state.discovery;
+    let algorithms = discovery.id_token_algorithms().await;
     let jwks_uri = discovery
         .provider_jwks_url()
         .unwrap_or_else(|| format!("{}/.well-known/jwks.json", state.settings.issuer()));
@@ -71,7 +72,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
         "issuer": discovery.issuer(),
         "jwks_uri": jwks_uri,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algorithms,
         "token_endpoint": format!("{}/oauth2/token", state.settings.issuer()),
         "grant_types_supported": ["refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

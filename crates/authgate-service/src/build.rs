@@ -238,6 +238,7 @@ impl Services {
                             n => n,
                         },
                         relying_party: relying_party.clone(),
+                        signing_alg: settings.signing_alg,
                     },
                     store.clone(),
                     notifier.clone() as Arc<dyn Notifier>,
@@ -257,7 +258,7 @@ impl Services {
             None => {
                 let publish_retired = settings.access_token_ttl as i64 * 1000 + 5 * 60 * 1000;
                 Arc::new(
-                    KeyRing::load(store.clone(), publish_retired)
+                    KeyRing::load(store.clone(), publish_retired, settings.signing_alg)
                         .await
                         .map_err(|e| anyhow::anyhow!("cannot load the signing keys: {e}"))?,
                 )

@@ -26,6 +26,30 @@ impl Discovery {
         self.provider.info.jwks().await
     }
 
+    /// The `alg` of every published user-token key, the signing key's
+    /// first (discovery's `id_token_signing_alg_values_supported`); Cognito
+    /// signs with RS256, which is also the answer when its keys cannot be
+    /// read right now.
+    pub async fn id_token_algorithms(&self) -> Vec<String> {
+        let mut algorithms: Vec<String> = Vec::new();
+        if let Ok(jwks) = self.user_jwks().await {
+            for alg in jwks["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|key| key["alg"].as_str())
+            {
+                if !algorithms.iter().any(|a| a == alg) {
+                    algorithms.push(alg.to_string());
+                }
+            }
+        }
+        if algorithms.is_empty() {
+            algorithms.push("RS256".into());
+        }
+        algorithms
+    }
+
     /// The keys of authgate's own signatures (machine-client tokens; with
     /// the embedded provider also its user tokens).
     pub fn machine_jwks(&self) -> serde_json::Value {

@@ -78,6 +78,9 @@ pub struct Settings {
     /// Neither set: SQLite generates one into the data dir; PostgreSQL
     /// refuses to start.
     pub encryption_key_file: Option<PathBuf>,
+    /// `AUTHGATE_SIGNING_ALG`: the algorithm of new signing keys (`ES256`,
+    /// `RS256`, `EdDSA`); a change applies at the next `authgate keys rotate`.
+    pub signing_alg: authgate_embedded::keys::SigningAlg,
     /// `AUTHGATE_REDIS_URL`: rate-limit and failed-attempt counters shared
     /// by every instance; unset: counted in this process.
     pub redis_url: Option<String>,
@@ -198,6 +201,7 @@ impl Default for Settings {
             database_url: None,
             encryption_key: None,
             encryption_key_file: None,
+            signing_alg: Default::default(),
             redis_url: None,
             provider: ProviderKind::Embedded,
             cognito_region: None,

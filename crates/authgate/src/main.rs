@@ -119,7 +119,8 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Add a new signing key. The old one stays in the JWKS until the tokens it signed expire.
+    /// Add a new signing key of AUTHGATE_SIGNING_ALG (ES256 by default). The old one stays in
+    /// the JWKS until the tokens it signed expire.
     Rotate,
     /// Re-encrypt every secret at rest under the configured encryption key
     /// (AUTHGATE_ENCRYPTION_KEY or _FILE, or the generated key file), opening
@@ -310,12 +311,14 @@ async fn main() -> anyhow::Result<()> {
             command: KeysCommand::Rotate,
         } => {
             let store = authgate_service::open_store(&settings).await?;
-            let kid = authgate_embedded::keys::generate_and_store(&store)
+            let alg = settings.signing_alg;
+            let kid = authgate_embedded::keys::generate_and_store(&store, alg)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot rotate keys: {e}"))?;
             store.close().await;
             println!(
-                "new signing key {kid}; the previous key stays published until its tokens expire"
+                "new signing key {kid}; it signs with {alg}, and the previous key stays published \
+                 until its tokens expire"
             );
             Ok(())
         }

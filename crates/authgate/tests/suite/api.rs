@@ -728,11 +728,18 @@ async fn operations_endpoints(engine: Engine) {
         .json()
         .await
         .unwrap();
+    // New installations sign with ES256 (P-256).
     let key = &jwks["keys"][0];
-    assert_eq!(key["kty"], "RSA");
-    assert_eq!(key["alg"], "RS256");
-    assert!(key["kid"].is_string() && key["n"].is_string() && key["e"] == "AQAB");
+    assert_eq!(
+        (&key["kty"], &key["crv"], &key["alg"]),
+        (&json!("EC"), &json!("P-256"), &json!("ES256"))
+    );
+    assert!(key["kid"].is_string() && key["x"].is_string() && key["y"].is_string());
     assert!(key.get("d").is_none(), "private part published");
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
 
     let openapi: Value = app.get("/openapi.json").await.json().await.unwrap();
     let paths = openapi["paths"].as_object().unwrap();
@@ -892,9 +899,13 @@ async fn rotated_keys_keep_old_tokens_valid(engine: Engine) {
     let old_kid = jwt_kid(before["accessToken"].as_str().unwrap());
 
     let store = app.store().await;
-    let new_kid = authgate_embedded::keys::generate_and_store(&store)
-        .await
-        .unwrap();
+    // The operator switches algorithm at the rotation (ES256 to RS256).
+    let new_kid = authgate_embedded::keys::generate_and_store(
+        &store,
+        authgate_embedded::keys::SigningAlg::RS256,
+    )
+    .await
+    .unwrap();
     store.close().await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
 
@@ -917,6 +928,25 @@ async fn rotated_keys_keep_old_tokens_valid(engine: Engine) {
 
     let after = app.sign_in("mia@example.com").await;
     assert_eq!(jwt_kid(after["accessToken"].as_str().unwrap()), new_kid);
+    assert_eq!(
+        jwt_header(after["idToken"].as_str().unwrap())["alg"],
+        "RS256"
+    );
+    assert_eq!(
+        jwt_header(before["accessToken"].as_str().unwrap())["alg"],
+        "ES256"
+    );
+    let discovery: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256"]),
+        "both published, the signing key's first"
+    );
     for session in [&before, &after] {
         let response = app
             .get_bearer("/v1/auth/subject", session["accessToken"].as_str().unwrap())
@@ -927,13 +957,16 @@ async fn rotated_keys_keep_old_tokens_valid(engine: Engine) {
 }
 
 fn jwt_kid(token: &str) -> String {
+    jwt_header(token)["kid"].as_str().unwrap().to_string()
+}
+
+fn jwt_header(token: &str) -> Value {
     use base64::Engine as _;
     let header = token.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(
+    serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(header)
             .unwrap(),
     )
-    .unwrap();
-    header["kid"].as_str().unwrap().to_string()
+    .unwrap()
 }

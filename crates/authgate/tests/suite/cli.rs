@@ -470,14 +470,20 @@ fn migrate_and_keys_rotate() {
 
     let mut kids = Vec::new();
     let new_kid = Regex::new(r"new signing key (\S+);").unwrap();
-    for _ in 0..2 {
-        let output = authgate(&cwd).args(["keys", "rotate"]).output().unwrap();
+    // The default algorithm, then a switch to EdDSA at the next rotation.
+    for alg in ["ES256", "EdDSA"] {
+        let output = authgate(&cwd)
+            .args(["keys", "rotate"])
+            .env("AUTHGATE_SIGNING_ALG", alg)
+            .output()
+            .unwrap();
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
         let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(stdout.contains(&format!("it signs with {alg}")), "{stdout}");
         let kid = new_kid.captures(&stdout).unwrap()[1].to_string();
         kids.push(kid);
     }
@@ -498,6 +504,11 @@ fn migrate_and_keys_rotate() {
     assert!(
         published.contains(&kids[0].as_str()) && published.contains(&kids[1].as_str()),
         "{published:?}"
+    );
+    let newest = &jwks["keys"][0];
+    assert_eq!(
+        (&newest["kid"], &newest["kty"], &newest["crv"]),
+        (&json!(kids[1]), &json!("OKP"), &json!("Ed25519"))
     );
     sigterm(&server.child);
     assert_eq!(wait_exit(&mut server.child).code(), Some(0));
@@ -548,6 +559,18 @@ fn bad_configuration_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("provider") && stderr.contains("bogus"),
+        "{stderr}"
+    );
+
+    let output = authgate(&cwd)
+        .arg("migrate")
+        .env("AUTHGATE_SIGNING_ALG", "HS256")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("HS256") && stderr.contains("ES256"),
         "{stderr}"
     );
 

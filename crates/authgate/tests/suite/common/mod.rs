@@ -478,8 +478,18 @@ impl TestApp {
             .expect("a signing key");
         store.close().await;
         let der = STANDARD.decode(&key.private_der_b64).unwrap();
-        let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
-        sign_rs256(&pair, &key.kid, claims)
+        let encoding = match key.alg.as_str() {
+            "RS256" => {
+                let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+                return sign_rs256(&pair, &key.kid, claims);
+            }
+            "ES256" => jsonwebtoken::EncodingKey::from_ec_der(&der),
+            "EdDSA" => jsonwebtoken::EncodingKey::from_ed_der(&der),
+            other => panic!("unknown key algorithm {other}"),
+        };
+        let mut header = jsonwebtoken::Header::new(key.alg.parse().unwrap());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &encoding).unwrap()
     }
 }
 
