@@ -33,7 +33,15 @@ pub struct GuardConfig {
     /// `client_id` itself (authgate does so for machine clients, against its
     /// registry). Default false.
     pub any_client: bool,
+    /// How many verified tokens to remember (keyed by a SHA-256 of the
+    /// token), so a token presented again skips the signature check; its
+    /// claims and its key are still checked every time. 0 turns it off.
+    /// Default [`DEFAULT_VERIFIED_TOKENS`].
+    pub verified_tokens: usize,
 }
+
+/// The default number of verified tokens a guard remembers (a few MiB).
+pub const DEFAULT_VERIFIED_TOKENS: usize = 10_000;
 
 impl GuardConfig {
     /// A configuration with the default leeway and refetch interval that
@@ -47,6 +55,7 @@ impl GuardConfig {
             min_refetch_interval: DEFAULT_MIN_REFETCH_INTERVAL,
             accept_id_tokens: false,
             any_client: false,
+            verified_tokens: DEFAULT_VERIFIED_TOKENS,
         }
     }
 }

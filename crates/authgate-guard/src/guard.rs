@@ -19,6 +19,13 @@
 //!
 //! jsonwebtoken verifies the signature only; every claim is checked here so
 //! that each failure has a precise reason.
+//!
+//! A token whose signature verified is remembered (bounded, keyed by the
+//! SHA-256 of the whole token, so a changed signature or claim is a
+//! different entry): presented again, it skips step 3 only. Steps 1, 2 and
+//! 4 run every time, so an expired token, or one whose key was withdrawn
+//! from the key set, is refused even when remembered. Revocation is the
+//! caller's check after the guard and is never cached here.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -49,6 +56,8 @@ pub struct Guard {
     accept_id_tokens: bool,
     any_client: bool,
     keys: KeyCache,
+    /// SHA-256 of a token whose signature verified → its claims.
+    verified: Option<quick_cache::sync::Cache<[u8; 32], AccessClaims>>,
 }
 
 impl fmt::Debug for Guard {
@@ -77,7 +86,14 @@ impl Guard {
                 config.min_refetch_interval,
                 MAX_KEY_AGE,
             ),
+            verified: (config.verified_tokens > 0)
+                .then(|| quick_cache::sync::Cache::new(config.verified_tokens)),
         }
+    }
+
+    /// How many verified tokens are remembered now.
+    pub fn remembered_tokens(&self) -> usize {
+        self.verified.as_ref().map_or(0, |cache| cache.len())
     }
 
     /// Validate `token` (the bare JWT, without `Bearer `) and return its claims.
@@ -101,8 +117,21 @@ impl Guard {
         if !key.fits(alg) {
             return Err(GuardError::UnsupportedAlgorithm);
         }
-        let claims = verify_signature(token, &key.key, alg)?;
-        self.check_claims(claims, unix_now())
+        let Some(verified) = &self.verified else {
+            let claims = verify_signature(token, &key.key, alg)?;
+            return self.check_claims(claims, unix_now());
+        };
+        let digest: [u8; 32] =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+                .as_ref()
+                .try_into()
+                .expect("a SHA-256 digest is 32 bytes");
+        if let Some(claims) = verified.get(&digest) {
+            return self.check_claims(claims, unix_now());
+        }
+        let claims = self.check_claims(verify_signature(token, &key.key, alg)?, unix_now())?;
+        verified.insert(digest, claims.clone());
+        Ok(claims)
     }
 
     fn check_claims(&self, claims: AccessClaims, now: i64) -> Result<AccessClaims, GuardError> {

@@ -437,6 +437,14 @@ async fn sign_out_ends_every_session_of_the_user(engine: Engine) {
     let phone = app.sign_in("heidi@example.com").await;
     let ivan = app.sign_in("ivan@example.com").await;
 
+    // Both tokens are valid, and remembered by the guard as verified: a
+    // sign-out must end them all the same.
+    for session in [&laptop, &phone] {
+        let response = app
+            .get_bearer("/v1/auth/subject", session["accessToken"].as_str().unwrap())
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
     let response = app.post("/v1/auth/sign-out", json!({})).await;
     assert_problem(response, 401, "missing_token").await;
 

@@ -163,6 +163,14 @@ impl CountingSource {
         self.keys.lock().expect("keys lock").push(jwk);
     }
 
+    /// Take the key `kid` out of the published set.
+    pub fn withdraw(&self, kid: &str) {
+        self.keys
+            .lock()
+            .expect("keys lock")
+            .retain(|k| k["kid"] != kid);
+    }
+
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
     }
