@@ -109,6 +109,19 @@ for mode in off local redis; do
   protection_rows+=("$(run "sign-in-limits-$mode" -t2 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in")")
   stop_server
 done
+# The signing algorithm: the protected request (verification, with the
+# guard's memory of verified tokens) and refresh (two signatures) under each,
+# each on a fresh database whose first key has that algorithm.
+alg_rows=()
+for alg in ES256 RS256 EdDSA; do
+  start_server "alg-$alg" AUTHGATE_SIGNING_ALG="$alg"
+  BENCH_ACCESS_TOKEN=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" | field accessToken)
+  export BENCH_ACCESS_TOKEN
+  export BENCH_REFRESH_TOKENS=$(refresh_tokens)
+  alg_rows+=("$(run "subject-$alg" -t2 -c32 -s bench/lua/bearer.lua "$base/v1/auth/subject")")
+  alg_rows+=("$(run "refresh-$alg" -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+  stop_server
+done
 rps_of() { awk '/Requests\/sec/ {print $2}' "$out/$1.txt"; }
 ratio() { python3 -c "print(f'{$(rps_of "$1") / $(rps_of "$2"):.2f}')"; }
 
@@ -142,6 +155,12 @@ $(printf '%s\n' "${protection_rows[@]}")
 Ratios to limits off: refresh $(ratio refresh-limits-local refresh-limits-off) (local counters),
 $(ratio refresh-limits-redis refresh-limits-off) (Redis); sign-in $(ratio sign-in-limits-local sign-in-limits-off) (local),
 $(ratio sign-in-limits-redis sign-in-limits-off) (Redis). Redis is the machine's, on loopback.
+
+Signing algorithm (AUTHGATE_SIGNING_ALG), each on a fresh database; the default is ES256:
+
+| scenario | req/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|
+$(printf '%s\n' "${alg_rows[@]}")
 
 Raw wrk output is in bench/out/ after a run. How to read these figures: bench/README.md.
 TXT
