@@ -719,23 +719,13 @@ async fn operations_endpoints(engine: Engine) {
     let problem = assert_problem(response, 404, "not_found").await;
     assert_eq!(problem["requestId"], echoed.as_str());
 
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(discovery["issuer"], app.base.as_str());
     assert_eq!(
         discovery["jwks_uri"],
         format!("{}/.well-known/jwks.json", app.base)
     );
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     // New installations sign with ES256 (P-256).
     let key = &jwks["keys"][0];
     assert_eq!(
@@ -917,12 +907,7 @@ async fn rotated_keys_keep_old_tokens_valid(engine: Engine) {
     store.close().await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
 
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -944,12 +929,7 @@ async fn rotated_keys_keep_old_tokens_valid(engine: Engine) {
         jwt_header(before["accessToken"].as_str().unwrap())["alg"],
         "ES256"
     );
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         discovery["id_token_signing_alg_values_supported"],
         json!(["RS256", "ES256"]),

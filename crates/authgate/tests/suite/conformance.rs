@@ -960,12 +960,7 @@ async fn foreign_and_id_tokens_are_not_bearer_tokens(provider: Provider) {
 
 async fn discovery_names_the_provider_issuer(provider: Provider) {
     let app = start(provider).await;
-    let discovery: Value = app
-        .get("/.well-known/openid-configuration")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
     confirmed_user(&app, provider, "wes@example.com").await;
     let session = app.sign_in("wes@example.com").await;
     assert_eq!(

@@ -229,6 +229,13 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET `path`, answered 200 with a JSON body: the body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.json().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }

@@ -20,6 +20,17 @@ use sqlx::Row;
 
 on_both_engines!(a_copy_of_the_database_holds_no_secret_in_the_clear);
 
+/// The first column of every row `sql` selects, as text.
+async fn texts(pool: &sqlx::AnyPool, sql: String) -> Vec<String> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get(0).unwrap())
+        .collect()
+}
+
 impl TestApp {
     /// Everything the database holds, as a thief with a copy reads it: the
     /// SQLite file and its write-ahead log byte for byte, or every row of
@@ -33,27 +44,23 @@ impl TestApp {
             return String::from_utf8_lossy(&bytes).into_owned();
         }
         let pool = self.db.pool().await;
-        let tables: Vec<String> = sqlx::query(
+        let tables = texts(
+            &pool,
             "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
-             WHERE table_schema = current_schema()",
+             WHERE table_schema = current_schema()"
+                .into(),
         )
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get(0).unwrap())
-        .collect();
+        .await;
         assert!(tables.len() > 10, "{tables:?}");
         let mut dump = String::new();
         for table in tables {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT CAST(row_to_json(t) AS TEXT) FROM {table} t"
-            )))
-            .fetch_all(&pool)
+            for row in texts(
+                &pool,
+                format!("SELECT CAST(row_to_json(t) AS TEXT) FROM {table} t"),
+            )
             .await
-            .unwrap();
-            for row in rows {
-                dump.push_str(&row.try_get::<String, _>(0).unwrap());
+            {
+                dump.push_str(&row);
                 dump.push('\n');
             }
         }
@@ -98,16 +105,14 @@ async fn a_copy_of_the_database_holds_no_secret_in_the_clear(engine: Engine) {
     }
     let pool = app.db.pool().await;
     for column in authgate_store::cipher::SEALED_COLUMNS {
-        let values: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM {} WHERE {} IS NOT NULL",
-            column.column, column.table, column.column
-        )))
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get(0).unwrap())
-        .collect();
+        let values = texts(
+            &pool,
+            format!(
+                "SELECT {} FROM {} WHERE {} IS NOT NULL",
+                column.column, column.table, column.column
+            ),
+        )
+        .await;
         if ["signing_keys", "embedded_totp", "login_transactions"].contains(&column.table)
             && column.column != "pending_secret"
         {
