@@ -46,6 +46,8 @@ stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
 export BENCH_EMAIL="bench@example.com" BENCH_PASSWORD="Bench-Password-123!"
 json() { curl -sf -H 'content-type: application/json' -d "$2" "$base$1"; }
 start_server data
+rss_mib() { awk -v key="$1" '$1 == key":" {printf "%.0f", $2 / 1024}' "/proc/$server/status"; }
+idle_rss=$(rss_mib VmRSS)
 
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 session=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}")
@@ -86,6 +88,7 @@ background=$!
 sleep 1
 rows+=("$(RUN_SECONDS=$((seconds - 2)) run health-under-sign-in-load -t1 -c1 "$base/health/live")")
 wait $background
+peak_rss=$(rss_mib VmHWM)
 
 # The cost of abuse protection: sign-in and refresh with limits off, then
 # with every budget on but too large to refuse (so each request runs the
@@ -144,6 +147,9 @@ cores ÷ (2 × signature time) = ${refresh_ceiling} req/s, before any I/O.
 | scenario | req/s | p50 | p99 | non-2xx |
 |---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
+
+Memory of that server: ${idle_rss} MiB resident at start, ${peak_rss} MiB at its peak (after
+every scenario above, sign-in saturated last).
 
 Abuse protection: limits off, then on (every budget on, too large to refuse) with local
 counters, then with counters in Redis; each on a fresh database:
