@@ -26,7 +26,7 @@ pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
     /// The hashing threads' queue; they end when the last clone is dropped.
-    jobs: Arc<Mutex<Sender<Job>>>,
+    jobs: Arc<Sender<Job>>,
     dummy_hash: Arc<String>,
 }
 
@@ -125,7 +125,7 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency)),
-            jobs: Arc::new(Mutex::new(start_threads(concurrency)?)),
+            jobs: Arc::new(start_threads(concurrency)?),
             dummy_hash: Arc::new(dummy),
         })
     }
@@ -201,8 +201,6 @@ impl PasswordHasher {
             .map_err(|_| AuthError::Internal("hasher closed".into()))?;
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.jobs
-            .lock()
-            .map_err(|_| AuthError::Internal("hashing queue poisoned".into()))?
             .send(Box::new(move || {
                 let _ = answer.send(job());
             }))
