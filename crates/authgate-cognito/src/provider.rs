@@ -20,10 +20,10 @@ use async_trait::async_trait;
 use authgate_core::policy::mask_email;
 use authgate_core::{
     AccessClaims, AccountFilter, AccountStatus, Administration, AuthError, AuthStep, Authenticated,
-    ChallengeKind, ChallengeParameters, ChallengeResponse, ChallengeStep, CodeDelivery, NewAccount,
-    PasswordSignIn, ProviderAccount, ProviderId, ProviderInfo, ProviderSessions, Secret,
-    SelfService, SignUpOutcome, SignUpRequest, TokenSet, TotpAuthenticator, TotpEnrolment,
-    TotpReplacement,
+    ChallengeKind, ChallengeParameters, ChallengeResponse, ChallengeStep, CodeDelivery,
+    ContextStamp, NewAccount, PasswordSignIn, ProviderAccount, ProviderId, ProviderInfo,
+    ProviderSessions, Secret, SelfService, SignUpOutcome, SignUpRequest, TokenSet,
+    TotpAuthenticator, TotpEnrolment, TotpReplacement,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
@@ -649,8 +649,11 @@ impl ProviderSessions for CognitoProvider {
 
     /// Cognito checks revocation only inside AWS; authgate's service layer
     /// keeps its own record ([`ProviderSessions::tracks_sessions`] is false).
-    async fn check_session(&self, _claims: &AccessClaims) -> Result<(), AuthError> {
-        Ok(())
+    async fn check_session(
+        &self,
+        _claims: &AccessClaims,
+    ) -> Result<Option<ContextStamp>, AuthError> {
+        Ok(None)
     }
 
     /// authgate ends the other sessions at its boundary

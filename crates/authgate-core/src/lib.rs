@@ -27,10 +27,10 @@ pub use notify::{Notification, Notifier, SecurityEvent};
 pub use passkey::{PasskeyCeremony, PasskeyCredential, PasskeyFailure, Passkeys};
 pub use provider::{
     AccountFilter, AccountStatus, Administration, AuthStep, Authenticated, ChallengeKind,
-    ChallengeParameters, ChallengeResponse, ChallengeStep, CodeDelivery, IdentityProvider,
-    NewAccount, PasswordSignIn, Provider, ProviderAccount, ProviderId, ProviderInfo,
-    ProviderSessions, ProviderUser, SecondFactor, SelfService, SignUpOutcome, SignUpRequest,
-    TokenSet, TotpAuthenticator, TotpEnrolment, TotpReplacement,
+    ChallengeParameters, ChallengeResponse, ChallengeStep, CodeDelivery, ContextStamp,
+    IdentityProvider, NewAccount, PasswordSignIn, Provider, ProviderAccount, ProviderId,
+    ProviderInfo, ProviderSessions, ProviderUser, SecondFactor, SelfService, SignUpOutcome,
+    SignUpRequest, TokenSet, TotpAuthenticator, TotpEnrolment, TotpReplacement,
 };
 pub use secret::Secret;
 pub use token::AccessClaims;

@@ -305,6 +305,17 @@ pub trait PasswordSignIn: Send + Sync {
     ) -> Result<AuthStep, AuthError>;
 }
 
+/// The version of a user's context in authgate's store: the app user's id
+/// and a number that every write changing what the user context answers
+/// (the user, its platform role, its memberships, a role's grants, a
+/// tenant's name) moves, in the database itself. A context remembered under
+/// a stamp is current as long as the store still answers that stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContextStamp {
+    pub user_id: uuid::Uuid,
+    pub version: i64,
+}
+
 /// The sessions a sign-in starts: refresh, sign-out, liveness.
 #[async_trait]
 pub trait ProviderSessions: Send + Sync {
@@ -323,8 +334,13 @@ pub trait ProviderSessions: Send + Sync {
     -> Result<(), AuthError>;
 
     /// Is the session behind a signature-valid access token still live?
-    /// Called by authgate's own protected endpoints after the guard.
-    async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError>;
+    /// Called by authgate's own protected endpoints after the guard. A
+    /// provider whose session record lives in authgate's store reads the
+    /// user's [`ContextStamp`] in the same round trip and returns it, so
+    /// that the caller's context can come from memory; the others return
+    /// `None`.
+    async fn check_session(&self, claims: &AccessClaims)
+    -> Result<Option<ContextStamp>, AuthError>;
 
     /// End every session of the signed-in user but the one of `claims`,
     /// where the provider tracks sessions (authgate ends them at its own

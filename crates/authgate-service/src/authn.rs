@@ -72,8 +72,8 @@ impl Authenticator {
             return Err(AuthError::MissingToken);
         }
         let claims = guard.validate(token).await.map_err(AuthError::from)?;
-        self.sessions.check_session(&claims).await?;
-        Ok(Caller::new(claims, Secret::new(token)))
+        let stamp = self.sessions.check_session(&claims).await?;
+        Ok(Caller::new(claims, Secret::new(token), stamp))
     }
 
     /// A user's access token, or a machine client's. Machine tokens carry
@@ -98,10 +98,11 @@ impl Authenticator {
         }
         match self.guard.validate(token).await {
             Ok(claims) => {
-                self.sessions.check_session(&claims).await?;
+                let stamp = self.sessions.check_session(&claims).await?;
                 Ok(Principal::User(Box::new(Caller::new(
                     claims,
                     Secret::new(token),
+                    stamp,
                 ))))
             }
             Err(refused @ GuardError::WrongClient) => {

@@ -23,7 +23,7 @@ use crate::recovery_codes::RecoveryCodes;
 use crate::sessions::SessionService;
 use crate::settings::{ForwardDefault, MfaMode, ProviderKind, Settings};
 use crate::sign_in::SignInService;
-use crate::subjects::Subjects;
+use crate::subjects::{REMEMBERED_CONTEXTS, RememberedContexts, Subjects};
 use crate::tenants::TenantService;
 use anyhow::Context;
 use async_trait::async_trait;
@@ -331,6 +331,7 @@ impl Services {
             provider: provider.clone(),
             store: store.clone(),
             events: events.clone(),
+            contexts: Arc::new(RememberedContexts::new(REMEMBERED_CONTEXTS)),
         };
         let notices = Notices {
             notifier: mail.clone(),

@@ -5,7 +5,7 @@
 //! [`crate::subjects::Subjects::require_admin`] — so every service method
 //! that needs rights takes one and no front end can skip the check.
 
-use authgate_core::{AccessClaims, AuthError, Secret};
+use authgate_core::{AccessClaims, AuthError, ContextStamp, Secret};
 use authgate_store::AppUser;
 
 /// The grant that opens `/v1/admin/*` to a platform role.
@@ -18,14 +18,22 @@ pub const ADMIN_SCOPE: &str = "admin";
 pub struct Caller {
     pub claims: AccessClaims,
     pub token: Secret,
+    /// The version of the caller's context read by the session check
+    /// (none when the store could not tell, e.g. before the first context).
+    pub(crate) context_stamp: Option<ContextStamp>,
     _authenticated: Sealed,
 }
 
 impl Caller {
-    pub(crate) fn new(claims: AccessClaims, token: Secret) -> Self {
+    pub(crate) fn new(
+        claims: AccessClaims,
+        token: Secret,
+        context_stamp: Option<ContextStamp>,
+    ) -> Self {
         Self {
             claims,
             token,
+            context_stamp,
             _authenticated: Sealed,
         }
     }

@@ -11,7 +11,7 @@ use crate::subjects::Subjects;
 use authgate_core::EventKind;
 use authgate_core::token::unverified_claims;
 use authgate_core::{
-    AccessClaims, AuthError, Authenticated, Provider, Secret, TokenSet, now_millis,
+    AccessClaims, AuthError, Authenticated, ContextStamp, Provider, Secret, TokenSet, now_millis,
 };
 use authgate_store::sessions::SessionState;
 use authgate_store::{AppUser, Store};
@@ -89,33 +89,18 @@ impl SessionService {
 
     /// Is the session behind validated claims still live? The provider
     /// decides when it tracks sessions; otherwise authgate's own record of
-    /// the sessions it started and of sign-outs does.
-    pub async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError> {
-        self.provider.sessions.check_session(claims).await?;
-        if self.signed_out_through_authgate(claims).await? {
-            return Err(AuthError::TokenRevoked);
-        }
-        Ok(())
-    }
-
-    /// A provider that does not track sign-outs may still refresh a session
-    /// that was signed out through authgate: refuse that here.
-    async fn refreshed_session_is_live(&self, done: &Authenticated) -> Result<(), AuthError> {
-        match unverified_claims(done.tokens.access_token.expose()) {
-            Some(claims) if self.signed_out_through_authgate(&claims).await? => {
-                Err(AuthError::InvalidRefreshToken)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// For providers that do not track sessions: was the session of these
-    /// claims signed out through authgate? (Always false for the others.)
-    async fn signed_out_through_authgate(&self, claims: &AccessClaims) -> Result<bool, AuthError> {
+    /// the sessions it started and of sign-outs does. Either way one round
+    /// trip to the store, which also answers the user's [`ContextStamp`]
+    /// when it can (then the context may come from memory).
+    pub async fn check_session(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<Option<ContextStamp>, AuthError> {
         if self.provider.sessions.tracks_sessions() {
-            return Ok(false);
+            return self.provider.sessions.check_session(claims).await;
         }
-        let state = self
+        self.provider.sessions.check_session(claims).await?;
+        let (state, stamp) = self
             .store
             .provider_session_state(
                 self.provider.name(),
@@ -123,7 +108,34 @@ impl SessionService {
                 &claims.sub,
             )
             .await?;
-        Ok(signed_out(state, claims))
+        if signed_out(state, claims) {
+            return Err(AuthError::TokenRevoked);
+        }
+        Ok(stamp)
+    }
+
+    /// A provider that does not track sign-outs may still refresh a session
+    /// that was signed out through authgate: refuse that here.
+    async fn refreshed_session_is_live(&self, done: &Authenticated) -> Result<(), AuthError> {
+        if self.provider.sessions.tracks_sessions() {
+            return Ok(());
+        }
+        let Some(claims) = unverified_claims(done.tokens.access_token.expose()) else {
+            return Ok(());
+        };
+        let (state, _) = self
+            .store
+            .provider_session_state(
+                self.provider.name(),
+                claims.origin_jti.as_deref(),
+                &claims.sub,
+            )
+            .await?;
+        if signed_out(state, &claims) {
+            Err(AuthError::InvalidRefreshToken)
+        } else {
+            Ok(())
+        }
     }
 
     /// The session of an authentication. After a sign-in (not a refresh) the

@@ -7,9 +7,11 @@ use crate::events::EventRecorder;
 use crate::principal::{ADMIN_GRANT, AdminActor, Caller, Principal};
 use authgate_core::EventKind;
 use authgate_core::authz::{ContextUser, MfaState, TenantMembership, UserContext, covering_grant};
-use authgate_core::{AuthError, Provider, now_millis};
+use authgate_core::{AuthError, ContextStamp, Provider, now_millis};
+use authgate_store::app_users::ContextSnapshot;
 use authgate_store::catalog::RoleScope;
 use authgate_store::{AppUser, Store};
+use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -17,6 +19,49 @@ pub struct Subjects {
     pub(crate) provider: Provider,
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
+    pub(crate) contexts: Arc<RememberedContexts>,
+}
+
+/// How many users' contexts an instance remembers (about 1 KiB each).
+pub const REMEMBERED_CONTEXTS: usize = 10_000;
+
+/// The contexts of recent callers, each under the [`ContextStamp`] it was
+/// read at. An entry serves a request only when the session check of that
+/// request read the same stamp from the store, so a write to the user, a
+/// membership, a role or a tenant (which moves the stamp in the database,
+/// see migration 0011) counts at the next request on every instance; there
+/// is nothing to invalidate by hand and no time during which a change is
+/// not seen.
+pub struct RememberedContexts {
+    by_subject: quick_cache::sync::Cache<String, Arc<ContextSnapshot>>,
+}
+
+impl RememberedContexts {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            by_subject: quick_cache::sync::Cache::new(capacity.max(1)),
+        }
+    }
+
+    /// The snapshot remembered for `sub`, if it was read at `stamp`.
+    fn current(&self, sub: &str, stamp: ContextStamp) -> Option<Arc<ContextSnapshot>> {
+        self.by_subject
+            .get(sub)
+            .filter(|snapshot| snapshot.stamp == stamp)
+    }
+
+    fn remember(&self, sub: &str, snapshot: Arc<ContextSnapshot>) {
+        self.by_subject.insert(sub.to_string(), snapshot);
+    }
+
+    /// How many contexts are remembered (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.by_subject.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Subjects {
@@ -77,16 +122,71 @@ impl Subjects {
         }
     }
 
-    /// The caller's context, from one query in the common case. A user seen
-    /// for the first time, or known by subject only (an access token carries
-    /// no email), is completed from the provider's record first, and
-    /// invitations to the address bind. MFA is the state recorded at the last
+    /// The caller's context: in the common case from memory, checked against
+    /// the stamp that the session check read in its one round trip (else one
+    /// query). A user seen for the first time, or known by subject only (an
+    /// access token carries no email), is completed from the provider's
+    /// record first, and invitations to the address bind. MFA is the state recorded at the last
     /// sign-in or enrolment through authgate: no provider call per request.
     pub async fn user_context(&self, caller: &Caller) -> Result<UserContext, AuthError> {
+        let snapshot = self.context_snapshot(caller).await?;
+        let mut platform_grants = snapshot.platform_grants.clone();
+        let mut user = snapshot.user.clone();
+        if user.platform_role.is_none() && !caller.claims.groups.is_empty() {
+            user = self.with_group_role(user, caller).await?;
+            platform_grants = self.platform_grants(user.platform_role.as_deref()).await?;
+        }
+        Ok(UserContext {
+            user: ContextUser {
+                id: user.id.to_string(),
+                sub: user.provider_sub,
+                email: user.email,
+                name: user.name,
+                created_at: authgate_core::rfc3339(user.created_at / 1000),
+            },
+            provider: user.provider,
+            platform_role: user.platform_role,
+            platform_grants,
+            mfa: MfaState {
+                totp: user.mfa_totp,
+            },
+            tenants: snapshot
+                .tenants
+                .iter()
+                .map(|t| TenantMembership {
+                    id: t.tenant.id.to_string(),
+                    name: t.tenant.name.clone(),
+                    role: t.role.clone(),
+                    grants: t.grants.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The caller's [`ContextSnapshot`]: from memory when the session check
+    /// read the stamp it was remembered at, else from the store (and then
+    /// remembered).
+    async fn context_snapshot(&self, caller: &Caller) -> Result<Arc<ContextSnapshot>, AuthError> {
+        let sub = caller.claims.sub.as_str();
+        if let Some(stamp) = caller.context_stamp
+            && let Some(snapshot) = self.contexts.current(sub, stamp)
+        {
+            return Ok(snapshot);
+        }
+        let snapshot = Arc::new(self.read_context_snapshot(caller).await?);
+        // A user known by subject only is completed from the provider at
+        // every request until an address arrives: not remembered.
+        if snapshot.user.email.is_some() {
+            self.contexts.remember(sub, snapshot.clone());
+        }
+        Ok(snapshot)
+    }
+
+    async fn read_context_snapshot(&self, caller: &Caller) -> Result<ContextSnapshot, AuthError> {
         let provider = self.provider.name();
         let sub = caller.claims.sub.as_str();
-        let snapshot = match self.store.context_snapshot(provider, sub).await? {
-            Some(snapshot) if snapshot.user.email.is_some() => snapshot,
+        match self.store.context_snapshot(provider, sub).await? {
+            Some(snapshot) if snapshot.user.email.is_some() => Ok(snapshot),
             _ => {
                 let account = match self.provider.admin.admin_get_user(sub).await {
                     Ok(account) => Some(account),
@@ -119,42 +219,9 @@ impl Subjects {
                 self.store
                     .context_snapshot(provider, sub)
                     .await?
-                    .ok_or_else(|| AuthError::Internal("app user vanished".into()))?
+                    .ok_or_else(|| AuthError::Internal("app user vanished".into()))
             }
-        };
-        let mut platform_grants = snapshot.platform_grants;
-        let user = if snapshot.user.platform_role.is_none() && !caller.claims.groups.is_empty() {
-            let user = self.with_group_role(snapshot.user, caller).await?;
-            platform_grants = self.platform_grants(user.platform_role.as_deref()).await?;
-            user
-        } else {
-            snapshot.user
-        };
-        Ok(UserContext {
-            user: ContextUser {
-                id: user.id.to_string(),
-                sub: user.provider_sub,
-                email: user.email,
-                name: user.name,
-                created_at: authgate_core::rfc3339(user.created_at / 1000),
-            },
-            provider: user.provider,
-            platform_role: user.platform_role,
-            platform_grants,
-            mfa: MfaState {
-                totp: user.mfa_totp,
-            },
-            tenants: snapshot
-                .tenants
-                .into_iter()
-                .map(|t| TenantMembership {
-                    id: t.tenant.id.to_string(),
-                    name: t.tenant.name,
-                    role: t.role,
-                    grants: t.grants,
-                })
-                .collect(),
-        })
+        }
     }
 
     /// Turn invitations to the user's address into memberships.

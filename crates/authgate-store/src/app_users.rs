@@ -3,6 +3,7 @@
 //! provider, not keys.
 
 use crate::{Store, StoreResult};
+use authgate_core::ContextStamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -26,8 +27,22 @@ pub struct AppUser {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextSnapshot {
     pub user: AppUser,
+    /// The version this snapshot was read at.
+    pub stamp: ContextStamp,
     pub platform_grants: Vec<String>,
     pub tenants: Vec<crate::tenants::UserTenant>,
+}
+
+/// The [`ContextStamp`] of a row holding the app user's `user_id` and
+/// `context_version` (both null when the user has none yet).
+pub(crate) fn context_stamp(row: &AnyRow) -> StoreResult<Option<ContextStamp>> {
+    let Some(id) = row.try_get::<Option<String>, _>("user_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(ContextStamp {
+        user_id: Uuid::parse_str(&id).map_err(|e| crate::StoreError::Other(e.to_string()))?,
+        version: row.try_get("context_version")?,
+    }))
 }
 
 fn from_row(row: &AnyRow) -> StoreResult<AppUser> {
@@ -152,7 +167,7 @@ impl Store {
     ) -> StoreResult<Option<ContextSnapshot>> {
         let rows = sqlx::query(
             "SELECT u.id, u.provider, u.provider_sub, u.email, u.name, u.platform_role, \
-             u.mfa_totp, u.created_at, pr.grants AS platform_grants, t.id AS tenant_id, \
+             u.mfa_totp, u.created_at, u.id AS user_id, u.context_version, pr.grants AS platform_grants, t.id AS tenant_id, \
              t.name AS tenant_name, t.created_at AS tenant_created_at, m.role_key, \
              r.grants AS tenant_grants \
              FROM app_users u \
@@ -170,6 +185,8 @@ impl Store {
             return Ok(None);
         };
         let user = from_row(first)?;
+        let stamp = context_stamp(first)?
+            .ok_or_else(|| crate::StoreError::Other("app user without an id".into()))?;
         let platform_grants = match first.try_get::<Option<String>, _>("platform_grants")? {
             Some(text) => crate::catalog::parse_grants(&text)?,
             None => Vec::new(),
@@ -197,6 +214,7 @@ impl Store {
         }
         Ok(Some(ContextSnapshot {
             user,
+            stamp,
             platform_grants,
             tenants,
         }))

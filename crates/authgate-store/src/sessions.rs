@@ -3,6 +3,7 @@
 //! keyed by the tokens' `origin_jti`, and each subject's last sign-out.
 
 use crate::{Store, StoreResult};
+use authgate_core::ContextStamp;
 use sqlx::Row;
 
 /// What authgate knows about the session of a token.
@@ -93,40 +94,38 @@ impl Store {
         Ok(())
     }
 
+    /// What authgate knows about the session of a token, and the
+    /// [`ContextStamp`] of the subject's app user, in one round trip.
     pub async fn provider_session_state(
         &self,
         provider: &str,
         session_id: Option<&str>,
         sub: &str,
-    ) -> StoreResult<SessionState> {
-        if let Some(session_id) = session_id {
-            let row = sqlx::query(
-                "SELECT revoked_at FROM provider_sessions \
-                 WHERE provider = $1 AND session_id = $2 AND sub = $3",
-            )
-            .bind(provider)
-            .bind(session_id)
-            .bind(sub)
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-                return Ok(if revoked_at.is_some() {
-                    SessionState::Revoked
-                } else {
-                    SessionState::Live
-                });
-            }
-        }
+    ) -> StoreResult<(SessionState, Option<ContextStamp>)> {
         let row = sqlx::query(
-            "SELECT revoked_at FROM subject_revocations WHERE provider = $1 AND sub = $2",
+            "SELECT s.sub AS session_sub, s.revoked_at AS session_revoked_at, \
+             r.revoked_at AS signed_out_at, u.id AS user_id, u.context_version \
+             FROM (SELECT 1 AS one) AS anchor \
+             LEFT JOIN provider_sessions s \
+               ON s.provider = $1 AND s.session_id = $2 AND s.sub = $3 \
+             LEFT JOIN subject_revocations r ON r.provider = $1 AND r.sub = $3 \
+             LEFT JOIN app_users u ON u.provider = $1 AND u.provider_sub = $3",
         )
         .bind(provider)
+        .bind(session_id)
         .bind(sub)
-        .fetch_optional(self.pool())
+        .fetch_one(self.pool())
         .await?;
-        Ok(SessionState::Unknown {
-            signed_out_at: row.map(|r| r.try_get("revoked_at")).transpose()?,
-        })
+        let state = if row.try_get::<Option<String>, _>("session_sub")?.is_some() {
+            match row.try_get::<Option<i64>, _>("session_revoked_at")? {
+                Some(_) => SessionState::Revoked,
+                None => SessionState::Live,
+            }
+        } else {
+            SessionState::Unknown {
+                signed_out_at: row.try_get("signed_out_at")?,
+            }
+        };
+        Ok((state, crate::app_users::context_stamp(&row)?))
     }
 }

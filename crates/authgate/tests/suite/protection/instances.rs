@@ -3,8 +3,9 @@
 //! one lockout and one rate limit across both, group isolation, and Redis
 //! killed and restarted mid-run — no 5xx, one warning, `authgate_redis_up`
 //! and `/health/ready` telling the truth, and the shared counts back once
-//! Redis is; and eight concurrent refreshes of one token spread over both
-//! instances answered with one child.
+//! Redis is; eight concurrent refreshes of one token spread over both
+//! instances answered with one child; and a context remembered by one
+//! instance current after every change made through another.
 
 use crate::cli::{Server, sigterm, start_server, wait_exit};
 use crate::common::{Database, Engine, TestApp, random_encryption_key, temp_dir};
@@ -287,5 +288,129 @@ async fn concurrent_refreshes_on_two_instances_make_one_child() {
         .expect("the child refreshes");
     assert!(next.refresh_token.is_some_and(|t| t != child));
     drop(instances);
+    app.finish().await;
+}
+
+/// The context `token`'s user gets from `on`: (role, grants) in each tenant.
+async fn tenants_seen_by(
+    client: &reqwest::Client,
+    on: &Instance,
+    token: &str,
+) -> Vec<(String, Value)> {
+    let response = client
+        .get(format!("{}/v1/auth/subject", on.base()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let context: Value = response.json().await.unwrap();
+    context["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["role"].as_str().unwrap().to_string(), t["grants"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_remembered_by_one_instance_follows_changes_made_through_another() {
+    let app = TestApp::start(Engine::Postgres).await;
+    let (owner, _) = app.user("owner@example.com").await;
+    let (_, member_id) = app.user("member@example.com").await;
+    let tenant = app.create_tenant(&owner, "Shared").await;
+    assert_eq!(
+        app.add_member(&owner, &tenant, "member@example.com", "member")
+            .await
+            .status(),
+        201
+    );
+    let key = app.settings.encryption_key.clone().expect("the test key");
+    let other = instance(&app.db.url, "redis://127.0.0.1:6379", &key);
+    let client = reqwest::Client::new();
+    // The member's session is the other instance's (its issuer).
+    let session: Value = client
+        .post(format!("{}/v1/auth/sign-in", other.base()))
+        .json(&json!({"email": "member@example.com", "password": crate::common::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let member = session["accessToken"]
+        .as_str()
+        .expect("signed in")
+        .to_string();
+    let seen = tenants_seen_by(&client, &other, &member).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, "member");
+    assert_eq!(
+        tenants_seen_by(&client, &other, &member).await,
+        seen,
+        "asked again: the same context (now from memory)"
+    );
+
+    let members = format!("/v1/tenants/{tenant}/members/{member_id}");
+    let changed = app
+        .call(
+            reqwest::Method::PATCH,
+            &members,
+            Some(&owner),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(changed.status(), 204);
+    let seen = tenants_seen_by(&client, &other, &member).await;
+    assert_eq!(seen[0].0, "viewer", "the role change, at the next request");
+
+    let admin = app.admin_token("admin@example.com").await;
+    let grants = json!({"scope": "tenant", "description": "reads more", "grants": ["data:read", "reports:read"]});
+    let updated = app
+        .call(
+            reqwest::Method::PUT,
+            "/v1/admin/roles/viewer",
+            Some(&admin),
+            Some(grants),
+        )
+        .await;
+    assert_eq!(updated.status(), 200);
+    let seen = tenants_seen_by(&client, &other, &member).await;
+    assert_eq!(
+        seen[0].1,
+        json!(["data:read", "reports:read"]),
+        "the role's new grants"
+    );
+
+    let removed = app
+        .call(reqwest::Method::DELETE, &members, Some(&owner), None)
+        .await;
+    assert_eq!(removed.status(), 204);
+    assert_eq!(
+        tenants_seen_by(&client, &other, &member).await,
+        [],
+        "the membership removed"
+    );
+
+    let member_again = app.sign_in("member@example.com").await;
+    let member_again = member_again["accessToken"].as_str().unwrap();
+    let signed_out = app.post_bearer("/v1/auth/sign-out", member_again).await;
+    assert_eq!(
+        signed_out.status(),
+        204,
+        "signed out everywhere, through this instance"
+    );
+    let after = client
+        .get(format!("{}/v1/auth/subject", other.base()))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        401,
+        "signed out on one instance: refused by the other"
+    );
+    drop(other);
     app.finish().await;
 }
