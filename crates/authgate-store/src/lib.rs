@@ -166,6 +166,11 @@ impl Store {
                 Engine::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(5))
+            // A SQLite connection is a file handle in this process: pinging it
+            // before every query would double the round trips to its worker
+            // thread for nothing. A PostgreSQL connection may have been closed
+            // by the server, so it is checked.
+            .test_before_acquire(engine == Engine::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
