@@ -19,20 +19,20 @@ use authgate_core::policy::mask_email;
 use authgate_core::provider::ChallengeResponse;
 use authgate_core::{
     AccessClaims, AccountFilter, AccountStatus, Administration, AuthError, AuthStep, Authenticated,
-    ChallengeKind, ChallengeParameters, ChallengeStep, CodeDelivery, NewAccount, Notification,
-    Notifier, PasswordSignIn, ProviderAccount, ProviderId, ProviderInfo, ProviderSessions,
-    ProviderUser, SecondFactor, Secret, SelfService, SignUpOutcome, SignUpRequest, TokenSet,
-    TotpAuthenticator, TotpEnrolment, TotpReplacement, now_millis,
+    ChallengeKind, ChallengeParameters, ChallengeStep, CodeDelivery, ContextStamp, NewAccount,
+    Notification, Notifier, PasswordSignIn, ProviderAccount, ProviderId, ProviderInfo,
+    ProviderSessions, ProviderUser, SecondFactor, Secret, SelfService, SignUpOutcome,
+    SignUpRequest, TokenSet, TotpAuthenticator, TotpEnrolment, TotpReplacement, now_millis,
 };
 use authgate_store::embedded::{EmbeddedUser, NewEmbeddedUser, UserStatus};
-use authgate_store::refresh::{NewFamily, RotateOutcome};
+use authgate_store::refresh::{AdvanceOutcome, NewFamily, RotateOutcome};
 use authgate_store::{Store, StoreError};
 use codes::{MAX_CODE_ATTEMPTS, code_matches, generate_code, hash_code, hash_recovery_code};
 use keys::KeyRing;
 use password::PasswordHasher;
 use std::sync::Arc;
 use std::time::Duration;
-use tokens::{AccessTokenClaims, IdTokenClaims, new_refresh_token, token_digest};
+use tokens::{AccessTokenClaims, FamilyToken, IdTokenClaims, token_digest};
 
 const SIGN_UP_CODE: &str = "sign_up";
 const PASSWORD_RESET_CODE: &str = "password_reset";
@@ -326,11 +326,70 @@ impl EmbeddedProvider {
         })
     }
 
+    /// The tokens of a rotated family, for its user if still enabled; a
+    /// disabled or deleted user's family is revoked instead.
+    async fn mint_refreshed(
+        &self,
+        sub: &str,
+        family_id: &str,
+        auth_time: i64,
+        refresh_token: String,
+        now: i64,
+    ) -> Result<Authenticated, AuthError> {
+        match self.store.embedded_user_by_sub(sub).await? {
+            Some(user) if user.disabled_at.is_none() => {
+                self.mint(&user, family_id, auth_time, Some(refresh_token))
+            }
+            _ => {
+                self.store
+                    .revoke_family(family_id, "user_disabled", now)
+                    .await?;
+                Err(AuthError::InvalidRefreshToken)
+            }
+        }
+    }
+
+    /// A refresh token of a family started before tokens named their
+    /// generation: its chain lives in `refresh_tokens`, each child derived
+    /// from its parent ([`tokens::refresh_child`]), until the family expires.
+    async fn refresh_legacy(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError> {
+        let now = now_millis();
+        let new_token = tokens::refresh_child(&self.refresh_key, refresh_token.expose());
+        let outcome = self
+            .store
+            .rotate_refresh_token(
+                &token_digest(refresh_token.expose()),
+                &token_digest(&new_token),
+                now,
+                self.config.refresh_reuse_interval.as_millis() as i64,
+            )
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated {
+                family_id,
+                sub,
+                auth_time,
+            }
+            | RotateOutcome::Retried {
+                family_id,
+                sub,
+                auth_time,
+            } => {
+                self.mint_refreshed(&sub, &family_id, auth_time, new_token, now)
+                    .await
+            }
+            RotateOutcome::Reused { family_id, sub } => {
+                tracing::warn!(%family_id, %sub, "refresh token reuse: session revoked");
+                Err(AuthError::RefreshTokenReused)
+            }
+            RotateOutcome::Unknown | RotateOutcome::Revoked => Err(AuthError::InvalidRefreshToken),
+        }
+    }
+
     /// Start a session: a new refresh family and its first tokens.
     async fn start_session(&self, user: &EmbeddedUser) -> Result<Authenticated, AuthError> {
         let now = now_millis();
         let family_id = uuid::Uuid::new_v4().to_string();
-        let refresh = new_refresh_token();
         let auth_time = now / 1000;
         self.store
             .create_refresh_family(
@@ -338,12 +397,17 @@ impl EmbeddedProvider {
                     family_id: &family_id,
                     sub: &user.sub,
                     auth_time,
-                    token_hash: &token_digest(&refresh),
+                    token_hash: None,
                     expires_at: now + self.config.refresh_token_ttl.as_millis() as i64,
                 },
                 now,
             )
             .await?;
+        let refresh = FamilyToken {
+            family_id: family_id.clone(),
+            generation: 0,
+        }
+        .encode(&self.refresh_key);
         self.mint(user, &family_id, auth_time, Some(refresh))
     }
 }
@@ -627,46 +691,37 @@ impl ProviderSessions for EmbeddedProvider {
     }
 
     async fn refresh(&self, refresh_token: &Secret) -> Result<Authenticated, AuthError> {
+        if !FamilyToken::is_family_token(refresh_token.expose()) {
+            return self.refresh_legacy(refresh_token).await;
+        }
+        let presented = FamilyToken::decode(&self.refresh_key, refresh_token.expose())
+            .ok_or(AuthError::InvalidRefreshToken)?;
         let now = now_millis();
-        let new_token = tokens::refresh_child(&self.refresh_key, refresh_token.expose());
         let outcome = self
             .store
-            .rotate_refresh_token(
-                &token_digest(refresh_token.expose()),
-                &token_digest(&new_token),
+            .advance_refresh_family(
+                &presented.family_id,
+                presented.generation,
                 now,
                 self.config.refresh_reuse_interval.as_millis() as i64,
             )
             .await?;
         match outcome {
-            RotateOutcome::Rotated {
-                family_id,
-                sub,
-                auth_time,
+            AdvanceOutcome::Rotated { sub, auth_time }
+            | AdvanceOutcome::Retried { sub, auth_time } => {
+                let child = presented.child();
+                let token = child.encode(&self.refresh_key);
+                self.mint_refreshed(&sub, &child.family_id, auth_time, token, now)
+                    .await
             }
-            | RotateOutcome::Retried {
-                family_id,
-                sub,
-                auth_time,
-            } => {
-                let user = self.store.embedded_user_by_sub(&sub).await?;
-                match user {
-                    Some(user) if user.disabled_at.is_none() => {
-                        self.mint(&user, &family_id, auth_time, Some(new_token))
-                    }
-                    _ => {
-                        self.store
-                            .revoke_family(&family_id, "user_disabled", now)
-                            .await?;
-                        Err(AuthError::InvalidRefreshToken)
-                    }
-                }
-            }
-            RotateOutcome::Reused { family_id, sub } => {
+            AdvanceOutcome::Reused { sub } => {
+                let family_id = &presented.family_id;
                 tracing::warn!(%family_id, %sub, "refresh token reuse: session revoked");
                 Err(AuthError::RefreshTokenReused)
             }
-            RotateOutcome::Unknown | RotateOutcome::Revoked => Err(AuthError::InvalidRefreshToken),
+            AdvanceOutcome::Unknown | AdvanceOutcome::Revoked => {
+                Err(AuthError::InvalidRefreshToken)
+            }
         }
     }
 
@@ -681,16 +736,24 @@ impl ProviderSessions for EmbeddedProvider {
         Ok(())
     }
 
-    async fn check_session(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+    async fn check_session(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<Option<ContextStamp>, AuthError> {
         let Some(family_id) = claims.origin_jti.as_deref() else {
             return Err(AuthError::TokenRevoked);
         };
-        if self
+        let family = self
             .store
-            .family_is_live(family_id, &claims.sub, now_millis())
-            .await?
-        {
-            Ok(())
+            .family_session(
+                family_id,
+                &claims.sub,
+                ProviderId::EMBEDDED.as_str(),
+                now_millis(),
+            )
+            .await?;
+        if family.live {
+            Ok(family.context)
         } else {
             Err(AuthError::TokenRevoked)
         }

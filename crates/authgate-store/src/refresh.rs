@@ -7,7 +7,15 @@
 //! presented token, so a retry gets the very same child.
 
 use crate::{Store, StoreResult};
+use authgate_core::ContextStamp;
 use sqlx::Row;
+
+/// A refresh family's state at a session check (see [`Store::family_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FamilySession {
+    pub live: bool,
+    pub context: Option<ContextStamp>,
+}
 
 /// The outcome of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +46,48 @@ pub struct NewFamily<'a> {
     pub family_id: &'a str,
     pub sub: &'a str,
     pub auth_time: i64,
-    pub token_hash: &'a str,
+    /// The digest of the first token of a legacy chain (stored in
+    /// `refresh_tokens`); `None` for a family whose tokens name their
+    /// generation ([`Store::advance_refresh_family`]).
+    pub token_hash: Option<&'a str>,
     pub expires_at: i64,
+}
+
+/// The outcome of presenting generation `g` of a family to
+/// [`Store::advance_refresh_family`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdvanceOutcome {
+    /// `g` was the family's current generation; `g + 1` now is.
+    Rotated { sub: String, auth_time: i64 },
+    /// `g` was rotated last, within the reuse interval, and `g + 1` is still
+    /// unused: the caller answers `g + 1` again.
+    Retried { sub: String, auth_time: i64 },
+    /// `g` is older than the current generation: the family is now revoked.
+    Reused { sub: String },
+    /// The family was revoked (sign-out, disable, reuse).
+    Revoked,
+    /// No such family, it expired, or `g` is beyond its current generation.
+    Unknown,
 }
 
 impl Store {
     /// Start a family with its first token.
     pub async fn create_refresh_family(&self, family: NewFamily<'_>, now: i64) -> StoreResult<()> {
         let _writing = self.write_guard().await;
+        let Some(token_hash) = family.token_hash else {
+            sqlx::query(
+                "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(family.family_id)
+            .bind(family.sub)
+            .bind(family.auth_time)
+            .bind(now)
+            .bind(family.expires_at)
+            .execute(self.pool())
+            .await?;
+            return Ok(());
+        };
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at) \
@@ -62,7 +104,7 @@ impl Store {
             "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
         )
-        .bind(family.token_hash)
+        .bind(token_hash)
         .bind(family.family_id)
         .bind(now)
         .bind(family.expires_at)
@@ -72,7 +114,73 @@ impl Store {
         Ok(())
     }
 
-    /// Use the token `old_hash` once and put `new_hash` in its place, atomically.
+    /// Present generation `generation` of a family: one `UPDATE` moves the
+    /// family to the next generation when `generation` is its current one
+    /// (atomic on both engines: of concurrent presentations exactly one
+    /// rotates). Otherwise the family is read to tell a retry (within
+    /// `reuse_interval_ms`, 0: none) from reuse, which revokes it.
+    pub async fn advance_refresh_family(
+        &self,
+        family_id: &str,
+        generation: i64,
+        now: i64,
+        reuse_interval_ms: i64,
+    ) -> StoreResult<AdvanceOutcome> {
+        let writing = self.write_guard().await;
+        let advanced = sqlx::query(
+            "UPDATE refresh_families SET generation = generation + 1, rotated_at = $3 \
+             WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $3 \
+             RETURNING sub, auth_time",
+        )
+        .bind(family_id)
+        .bind(generation)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        drop(writing);
+        if let Some(row) = advanced {
+            return Ok(AdvanceOutcome::Rotated {
+                sub: row.try_get("sub")?,
+                auth_time: row.try_get("auth_time")?,
+            });
+        }
+        let row = sqlx::query(
+            "SELECT sub, auth_time, generation, rotated_at, revoked_at, expires_at \
+             FROM refresh_families WHERE id = $1",
+        )
+        .bind(family_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(AdvanceOutcome::Unknown);
+        };
+        let current: i64 = row.try_get("generation")?;
+        let rotated_at: Option<i64> = row.try_get("rotated_at")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let sub: String = row.try_get("sub")?;
+        if revoked_at.is_some() {
+            return Ok(AdvanceOutcome::Revoked);
+        }
+        if expires_at <= now || generation > current {
+            return Ok(AdvanceOutcome::Unknown);
+        }
+        let retry = reuse_interval_ms > 0
+            && current == generation + 1
+            && rotated_at.is_some_and(|at| now - at <= reuse_interval_ms);
+        if retry {
+            return Ok(AdvanceOutcome::Retried {
+                sub,
+                auth_time: row.try_get("auth_time")?,
+            });
+        }
+        self.revoke_family(family_id, "refresh_token_reused", now)
+            .await?;
+        Ok(AdvanceOutcome::Reused { sub })
+    }
+
+    /// Use the token `old_hash` of a legacy chain once and put `new_hash` in
+    /// its place, atomically.
     /// Concurrent uses of one token: exactly one rotates; the others are
     /// retries within `reuse_interval_ms` (0: none) and reuse after it.
     pub async fn rotate_refresh_token(
@@ -223,22 +331,38 @@ impl Store {
     }
 
     /// Is the family live (exists, not revoked, not expired)? Access tokens
-    /// carry their family id in `origin_jti`.
-    pub async fn family_is_live(&self, family_id: &str, sub: &str, now: i64) -> StoreResult<bool> {
+    /// carry their family id in `origin_jti`. The same round trip reads the
+    /// [`ContextStamp`] of the family's app user of `provider` (none before
+    /// the user's first context).
+    pub async fn family_session(
+        &self,
+        family_id: &str,
+        sub: &str,
+        provider: &str,
+        now: i64,
+    ) -> StoreResult<FamilySession> {
         let row = sqlx::query(
-            "SELECT revoked_at, expires_at FROM refresh_families WHERE id = $1 AND sub = $2",
+            "SELECT f.revoked_at, f.expires_at, u.id AS user_id, u.context_version \
+             FROM refresh_families f \
+             LEFT JOIN app_users u ON u.provider = $3 AND u.provider_sub = f.sub \
+             WHERE f.id = $1 AND f.sub = $2",
         )
         .bind(family_id)
         .bind(sub)
+        .bind(provider)
         .fetch_optional(self.pool())
         .await?;
-        Ok(match row {
-            None => false,
-            Some(row) => {
-                let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-                let expires_at: i64 = row.try_get("expires_at")?;
-                revoked_at.is_none() && expires_at > now
-            }
+        let Some(row) = row else {
+            return Ok(FamilySession {
+                live: false,
+                context: None,
+            });
+        };
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        Ok(FamilySession {
+            live: revoked_at.is_none() && expires_at > now,
+            context: crate::app_users::context_stamp(&row)?,
         })
     }
 }

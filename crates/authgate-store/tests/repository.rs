@@ -9,12 +9,14 @@
 #[macro_use]
 mod common;
 
+use authgate_core::ContextStamp;
 use authgate_core::{AuditEvent, AuditOutcome};
 use authgate_store::audit::{AuditQuery, AuditRow};
 use authgate_store::embedded::{NewEmbeddedUser, UserStatus};
 use authgate_store::keys::StoredKey;
-use authgate_store::refresh::{NewFamily, RotateOutcome};
+use authgate_store::refresh::{AdvanceOutcome, NewFamily, RotateOutcome};
 use authgate_store::{Engine, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
@@ -26,6 +28,9 @@ store_tests!(
     codes_are_replaced_counted_and_deleted,
     codes_need_an_existing_user,
     refresh_tokens_rotate_detect_reuse_and_revoke,
+    families_advance_one_generation_at_a_time,
+    concurrent_advances_of_one_generation_advance_once,
+    context_versions_move_with_every_write_that_changes_a_context,
     concurrent_rotation_of_one_token_rotates_once,
     retries_within_the_interval_share_one_child,
     signing_keys_retire_and_prune,
@@ -322,6 +327,7 @@ async fn provider_sessions_record_sign_outs(store: Store) {
                 .provider_session_state("cognito", session, sub)
                 .await
                 .unwrap()
+                .0
         }
     };
     assert_eq!(
@@ -710,21 +716,282 @@ async fn new_family(store: &Store, family_id: &str, sub: &str, token_hash: &str,
         family_id,
         sub,
         auth_time: 500,
-        token_hash,
+        token_hash: Some(token_hash),
         expires_at,
     };
     store.create_refresh_family(family, 1_000).await.unwrap();
 }
 
-async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
-    new_family(&store, "f1", "s1", "h0", 100_000).await;
-    assert!(store.family_is_live("f1", "s1", 1_000).await.unwrap());
+/// A family whose tokens name their generation (nothing stored per token).
+async fn new_generation_family(store: &Store, family_id: &str, sub: &str, expires_at: i64) {
+    let family = NewFamily {
+        family_id,
+        sub,
+        auth_time: 500,
+        token_hash: None,
+        expires_at,
+    };
+    store.create_refresh_family(family, 1_000).await.unwrap();
+}
+
+async fn families_advance_one_generation_at_a_time(store: Store) {
+    let rotated = || AdvanceOutcome::Rotated {
+        sub: "s1".into(),
+        auth_time: 500,
+    };
+    let advance = |family: &'static str, generation: i64, now: i64, interval: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .advance_refresh_family(family, generation, now, interval)
+                .await
+                .unwrap()
+        }
+    };
+
+    new_generation_family(&store, "g1", "s1", 100_000).await;
+    assert_eq!(advance("g1", 0, 2_000, 0).await, rotated());
+    assert_eq!(advance("g1", 1, 2_001, 0).await, rotated());
+    assert_eq!(
+        advance("g1", 0, 2_002, 0).await,
+        AdvanceOutcome::Reused { sub: "s1".into() },
+        "a generation two rotations old is reuse"
+    );
     assert!(
-        !store
-            .family_is_live("f1", "someone-else", 1_000)
+        !is_live(&store, "g1", "s1", 2_003).await,
+        "reuse revoked it"
+    );
+    assert_eq!(advance("g1", 2, 2_004, 0).await, AdvanceOutcome::Revoked);
+
+    new_generation_family(&store, "g2", "s1", 100_000).await;
+    assert_eq!(advance("g2", 0, 2_000, 1_000).await, rotated());
+    assert_eq!(
+        advance("g2", 0, 2_900, 1_000).await,
+        AdvanceOutcome::Retried {
+            sub: "s1".into(),
+            auth_time: 500
+        },
+        "within the interval, the child still unused"
+    );
+    assert_eq!(advance("g2", 1, 2_950, 1_000).await, rotated());
+    assert_eq!(
+        advance("g2", 0, 2_960, 1_000).await,
+        AdvanceOutcome::Reused { sub: "s1".into() },
+        "a retry after the child was used is reuse"
+    );
+
+    new_generation_family(&store, "g3", "s1", 100_000).await;
+    assert_eq!(advance("g3", 0, 2_000, 1_000).await, rotated());
+    assert_eq!(
+        advance("g3", 0, 3_001, 1_000).await,
+        AdvanceOutcome::Reused { sub: "s1".into() },
+        "after the interval a retry is reuse"
+    );
+
+    new_generation_family(&store, "g4", "s1", 100_000).await;
+    assert_eq!(
+        advance("g4", 5, 2_000, 1_000).await,
+        AdvanceOutcome::Unknown,
+        "a generation not reached yet"
+    );
+    assert!(
+        is_live(&store, "g4", "s1", 2_000).await,
+        "and nothing revoked"
+    );
+    assert_eq!(
+        advance("g4", 0, 100_000, 1_000).await,
+        AdvanceOutcome::Unknown,
+        "expired"
+    );
+    assert_eq!(
+        advance("nope", 0, 2_000, 1_000).await,
+        AdvanceOutcome::Unknown
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "a rotation writes no token row");
+}
+
+async fn concurrent_advances_of_one_generation_advance_once(store: Store) {
+    const CALLERS: usize = 8;
+    new_generation_family(&store, "g1", "s1", 100_000).await;
+    let barrier = Arc::new(Barrier::new(CALLERS));
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.advance_refresh_family("g1", 0, 2_000, 10_000).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().expect("no caller gets an error"));
+    }
+    let rotated = outcomes
+        .iter()
+        .filter(|o| matches!(o, AdvanceOutcome::Rotated { .. }))
+        .count();
+    assert_eq!(rotated, 1, "exactly one caller rotates: {outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            AdvanceOutcome::Rotated { .. } | AdvanceOutcome::Retried { .. }
+        )),
+        "the others retry, and get the same child: {outcomes:?}"
+    );
+    assert!(matches!(
+        store
+            .advance_refresh_family("g1", 1, 2_001, 10_000)
+            .await
+            .unwrap(),
+        AdvanceOutcome::Rotated { .. }
+    ));
+}
+
+/// The stamps of some subjects, and whether each write moved them.
+struct Stamps {
+    store: Store,
+    last: HashMap<&'static str, ContextStamp>,
+}
+
+impl Stamps {
+    async fn of(store: &Store, subs: &[&'static str]) -> Self {
+        let mut last = HashMap::new();
+        for sub in subs {
+            last.insert(*sub, Self::read(store, sub).await);
+        }
+        Self {
+            store: store.clone(),
+            last,
+        }
+    }
+
+    async fn read(store: &Store, sub: &str) -> ContextStamp {
+        store
+            .context_snapshot("embedded", sub)
             .await
             .unwrap()
+            .expect("app user")
+            .stamp
+    }
+
+    /// After `step`, exactly the subjects in `moved` have a new stamp.
+    async fn after(&mut self, step: &str, moved: &[&str]) {
+        let subs: Vec<&'static str> = self.last.keys().copied().collect();
+        for sub in subs {
+            let now = Self::read(&self.store, sub).await;
+            let changed = now != self.last[sub];
+            assert_eq!(changed, moved.contains(&sub), "{step}: the stamp of {sub}");
+            self.last.insert(sub, now);
+        }
+    }
+}
+
+async fn context_versions_move_with_every_write_that_changes_a_context(store: Store) {
+    use authgate_store::catalog::{Role, RoleScope};
+    let alice = user(&store, "a", "a@example.com").await;
+    let bob = user(&store, "b", "b@example.com").await;
+    let mut stamps = Stamps::of(&store, &["a", "b"]).await;
+
+    let tenant = store
+        .create_tenant("T", alice.id, "owner", 10)
+        .await
+        .unwrap();
+    stamps.after("a tenant created by alice", &["a"]).await;
+    store
+        .add_member(tenant.id, bob.id, "member", 11)
+        .await
+        .unwrap();
+    stamps.after("bob added", &["b"]).await;
+    store
+        .change_membership(tenant.id, bob.id, Some("viewer"), "owner", 12)
+        .await
+        .unwrap();
+    stamps.after("bob's role changed", &["b"]).await;
+    store.rename_tenant(tenant.id, "T2", 13).await.unwrap();
+    stamps.after("the tenant renamed", &["a", "b"]).await;
+    store.rename_tenant(tenant.id, "T2", 14).await.unwrap();
+    stamps.after("the tenant given the same name", &[]).await;
+    store
+        .update_role(
+            RoleScope::Tenant,
+            "viewer",
+            "reads",
+            &["data:read".into(), "x:read".into()],
+            15,
+        )
+        .await
+        .unwrap();
+    stamps
+        .after("the viewer role's grants changed", &["b"])
+        .await;
+    store
+        .set_platform_role(alice.id, Some("admin"), 16)
+        .await
+        .unwrap();
+    stamps.after("alice made admin", &["a"]).await;
+    store
+        .update_role(RoleScope::Platform, "admin", "all", &["*".into()], 17)
+        .await
+        .unwrap();
+    stamps.after("the admin role rewritten", &["a"]).await;
+    store.set_app_user_mfa(bob.id, true, 18).await.unwrap();
+    stamps.after("bob enrolled an authenticator", &["b"]).await;
+    store
+        .upsert_app_user("embedded", "b", Some("b@example.com"), None, 19)
+        .await
+        .unwrap();
+    stamps.after("bob signed in again, nothing new", &[]).await;
+    store
+        .upsert_app_user("embedded", "b", Some("b2@example.com"), None, 20)
+        .await
+        .unwrap();
+    stamps.after("bob's address changed", &["b"]).await;
+    let auditor = Role {
+        scope: RoleScope::Tenant,
+        key: "auditor".into(),
+        description: "reads".into(),
+        grants: vec!["audit:read".into()],
+        created_at: 21,
+        updated_at: 21,
+    };
+    store.insert_role(&auditor).await.unwrap();
+    stamps.after("a role nobody holds created", &[]).await;
+    store
+        .change_membership(tenant.id, bob.id, None, "owner", 22)
+        .await
+        .unwrap();
+    stamps.after("bob removed", &["b"]).await;
+    store.delete_tenant(tenant.id).await.unwrap();
+    stamps.after("the tenant deleted", &["a"]).await;
+
+    new_generation_family(&store, "fa", "a", 100_000).await;
+    let family = store
+        .family_session("fa", "a", "embedded", 2_000)
+        .await
+        .unwrap();
+    assert!(family.live);
+    assert_eq!(
+        family.context,
+        Some(Stamps::read(&store, "a").await),
+        "the session check reads the same stamp"
     );
+    store.delete_app_user(alice.id).await.unwrap();
+    let family = store
+        .family_session("fa", "a", "embedded", 2_000)
+        .await
+        .unwrap();
+    assert_eq!(family.context, None, "no app user, no stamp");
+}
+
+async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
+    new_family(&store, "f1", "s1", "h0", 100_000).await;
+    assert!(is_live(&store, "f1", "s1", 1_000).await);
+    assert!(!is_live(&store, "f1", "someone-else", 1_000).await);
 
     let rotated = store
         .rotate_refresh_token("h0", "h1", 1_100, 0)
@@ -754,7 +1021,7 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
             sub: "s1".into()
         }
     );
-    assert!(!store.family_is_live("f1", "s1", 1_300).await.unwrap());
+    assert!(!is_live(&store, "f1", "s1", 1_300).await);
     let latest = store
         .rotate_refresh_token("h2", "x2", 1_400, 0)
         .await
@@ -789,14 +1056,8 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
             .unwrap(),
         RotateOutcome::Unknown
     );
-    assert!(
-        store.family_is_live("f2", "s1", 1_999).await.unwrap(),
-        "not revoked"
-    );
-    assert!(
-        !store.family_is_live("f2", "s1", 2_000).await.unwrap(),
-        "expired"
-    );
+    assert!(is_live(&store, "f2", "s1", 1_999).await, "not revoked");
+    assert!(!is_live(&store, "f2", "s1", 2_000).await, "expired");
     assert_eq!(
         store
             .rotate_refresh_token("e1", "e2", 1_500, 0)
@@ -819,12 +1080,9 @@ async fn refresh_tokens_rotate_detect_reuse_and_revoke(store: Store) {
         2
     );
     for family in ["a1", "a2", "a3"] {
-        assert!(
-            !store.family_is_live(family, "alice", 2_000).await.unwrap(),
-            "{family}"
-        );
+        assert!(!is_live(&store, family, "alice", 2_000).await, "{family}");
     }
-    assert!(store.family_is_live("b1", "bob", 2_000).await.unwrap());
+    assert!(is_live(&store, "b1", "bob", 2_000).await);
     assert_eq!(
         store
             .rotate_refresh_token("a1-t", "n1", 2_100, 0)
@@ -885,7 +1143,7 @@ async fn retries_within_the_interval_share_one_child(store: Store) {
         (1, CALLERS - 1),
         "{outcomes:?}"
     );
-    assert!(store.family_is_live("f1", "s1", 2_000).await.unwrap());
+    assert!(is_live(&store, "f1", "s1", 2_000).await);
     // A retry with another child is no retry.
     new_family(&store, "f2", "s2", "g0", 100_000).await;
     store
@@ -912,7 +1170,7 @@ async fn retries_within_the_interval_share_one_child(store: Store) {
             .unwrap(),
         RotateOutcome::Reused { .. }
     ));
-    assert!(!store.family_is_live("f3", "s3", 12_001).await.unwrap());
+    assert!(!is_live(&store, "f3", "s3", 12_001).await);
     // An older token of the family (its child was rotated too): reuse.
     new_family(&store, "f4", "s4", "m0", 100_000).await;
     store
@@ -977,7 +1235,7 @@ async fn concurrent_rotation_of_one_token_rotates_once(store: Store) {
         "the others are reuse or revoked: {outcomes:?}"
     );
     assert!(
-        !store.family_is_live("f1", "s1", 2_000).await.unwrap(),
+        !is_live(&store, "f1", "s1", 2_000).await,
         "reuse revoked the family"
     );
 }
@@ -1563,4 +1821,13 @@ async fn passkeys_are_unique_across_users_updated_at_use_and_go_with_their_user(
 
     store.delete_embedded_user("pk-ann").await.unwrap();
     assert!(store.passkey("cred-2").await.unwrap().is_none());
+}
+
+/// Is the refresh family live (the session check's answer, stamp aside)?
+async fn is_live(store: &Store, family: &str, sub: &str, now: i64) -> bool {
+    store
+        .family_session(family, sub, "embedded", now)
+        .await
+        .unwrap()
+        .live
 }

@@ -18,6 +18,8 @@ on_both_engines!(
     resend_answers_alike_and_replaces_the_code,
     unknown_user_and_wrong_password_look_the_same,
     refresh_rotates_and_reuse_revokes_the_family,
+    a_token_two_rotations_old_is_reuse_too,
+    sessions_started_before_generations_still_rotate,
     sign_out_ends_every_session_of_the_user,
     forged_and_malformed_tokens_get_401,
     subject_is_created_once_under_concurrent_first_calls,
@@ -371,6 +373,75 @@ async fn unknown_user_and_wrong_password_look_the_same(engine: Engine) {
     for field in ["type", "title", "status", "code", "detail"] {
         assert_eq!(a[field], b[field], "{field} differs");
     }
+    app.finish().await;
+}
+
+/// The token chain: `first` and the `n` tokens that rotation answered after it.
+async fn refresh_chain(app: &TestApp, first: &str, n: usize) -> Vec<String> {
+    let mut chain = vec![first.to_string()];
+    for _ in 0..n {
+        let next = app
+            .api()
+            .refresh(chain.last().unwrap())
+            .await
+            .expect("the newest token refreshes")
+            .refresh_token
+            .expect("a rotated token");
+        chain.push(next);
+    }
+    chain
+}
+
+async fn a_token_two_rotations_old_is_reuse_too(engine: Engine) {
+    // A thief who rotates twice must not make the stolen token look unknown.
+    let app = TestApp::start(engine).await;
+    app.confirmed_user("ivy@example.com").await;
+    let session = app.session("ivy@example.com").await;
+    let chain = refresh_chain(&app, session.refresh_token.as_deref().unwrap(), 3).await;
+    let response = app
+        .post("/v1/auth/token/refresh", json!({"refreshToken": chain[1]}))
+        .await;
+    assert_problem(response, 401, "refresh_token_reused").await;
+    let response = app
+        .post("/v1/auth/token/refresh", json!({"refreshToken": chain[3]}))
+        .await;
+    assert_problem(response, 401, "invalid_refresh_token").await;
+    app.finish().await;
+}
+
+/// A session started before refresh tokens named their generation (its
+/// chain in `refresh_tokens`, as migration 0012 found it) keeps rotating.
+async fn sessions_started_before_generations_still_rotate(engine: Engine) {
+    let app = TestApp::start_with(engine, |s| s.refresh_reuse_interval = 0).await;
+    app.confirmed_user("old@example.com").await;
+    let sub = app.session("old@example.com").await.user.sub;
+    let legacy = "Q2hhaW5lZC1iZWZvcmUtbWlncmF0aW9uLTAwMTItb2s";
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, legacy.as_bytes());
+    let token_hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let now = authgate_core::now_millis();
+    app.store()
+        .await
+        .create_refresh_family(
+            authgate_store::refresh::NewFamily {
+                family_id: "legacy-family",
+                sub: &sub,
+                auth_time: now / 1000,
+                token_hash: Some(&token_hash),
+                expires_at: now + 3_600_000,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let chain = refresh_chain(&app, legacy, 2).await;
+    assert!(
+        chain.iter().all(|t| !t.starts_with("ag2.")),
+        "the old chain goes on in its own format: {chain:?}"
+    );
+    let response = app
+        .post("/v1/auth/token/refresh", json!({"refreshToken": legacy}))
+        .await;
+    assert_problem(response, 401, "refresh_token_reused").await;
     app.finish().await;
 }
 

@@ -908,7 +908,13 @@ async fn unconfirmed_accounts_cannot_sign_in(provider: Provider) {
 
 async fn malformed_refresh_tokens_are_refused(provider: Provider) {
     let app = start(provider).await;
-    for token in ["garbage", "cg1.bm9ib2R5.not-a-cognito-token", "a.b.c.d.e"] {
+    let forged_generation = "ag2.0b1c6a7e-6f43-4a5e-9b7e-2f1d3c4b5a69.0.bm90LWEtdGFn";
+    for token in [
+        "garbage",
+        "cg1.bm9ib2R5.not-a-cognito-token",
+        "a.b.c.d.e",
+        forged_generation,
+    ] {
         let response = app
             .post("/v1/auth/token/refresh", json!({"refreshToken": token}))
             .await;
