@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # authgate load benchmark: sign-in, refresh, subject (the user context),
-# authorization decisions and the gateway authorizer on SQLite, plus
-# /health latency while sign-in is saturated. Bounded: each run lasts
-# BENCH_SECONDS (default 10 s) against 127.0.0.1 only.
+# authorization decisions, the gateway authorizer and client_credentials on
+# SQLite, plus /health latency while sign-in is saturated; then the peers a
+# user would pick instead (better-auth on PostgreSQL, oidc-provider), in the
+# same run, with the ratios. Bounded: each run lasts BENCH_SECONDS (default
+# 10 s) against 127.0.0.1 only.
 #
 #   bench/run.sh            # prints a report and writes bench/RESULTS.md
 #
-# Needs wrk (Debian package `wrk`) and a release build (built here).
+# Needs wrk (Debian package `wrk`) and a release build with every feature
+# (built here). The peers need Node.js and npm, PostgreSQL on 127.0.0.1:5432
+# and their folders (BENCH_PEERS, default ../shared/peers); they are copied
+# and installed under ~/.cache/authgate-bench-peers, never into the project.
+# Without them the report says so and has no ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/authgate-target}"
@@ -16,7 +22,8 @@ base="http://127.0.0.1:$port"
 out="bench/out"
 command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >&2; exit 1; }
 
-cargo build --release -p authgate -q
+cargo build --release -p authgate --all-features -q
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 costs=$(cargo run --release -q -p authgate-embedded --example crypto_costs)
 hash_ms=$(echo "$costs" | sed -E 's/.*hash_ms=([0-9.]+).*/\1/')
 sign_us=$(echo "$costs" | sed -E 's/.* sign_us=([0-9.]+).*/\1/')
@@ -81,6 +88,12 @@ rows+=("$(run authz-check -t2 -c32 -s bench/lua/check.lua "$base/v1/authz/check"
 rows+=("$(run forward -t2 -c32 -s bench/lua/forward.lua "$base/v1/authz/forward")")
 chains="${BENCH_REFRESH_CHAINS:-16}"
 rows+=("$(run refresh -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+client=$(AUTHGATE_DATA_DIR="$out/data" AUTHGATE_LOG=warn "$CARGO_TARGET_DIR/release/authgate" \
+  admin create-client --name bench --scopes api:read 2>/dev/null)
+client_id=$(echo "$client" | sed -n 's/^client_id=//p')
+client_secret=$(echo "$client" | sed -n 's/^client_secret=//p')
+export BENCH_CLIENT_BASIC=$(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)
+rows+=("$(run client-credentials -t2 -c8 -s bench/lua/client_credentials.lua "$base/oauth2/token")")
 rows+=("$(run sign-in -t2 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in")")
 # /health while sign-in is saturated.
 wrk -d "${seconds}s" -t1 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in" > "$out/sign-in-background.txt" 2>&1 &
@@ -125,16 +138,91 @@ for alg in ES256 RS256 EdDSA; do
   alg_rows+=("$(run "refresh-$alg" -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
   stop_server
 done
+# The peers, on the same machine, minutes after authgate: better-auth
+# (email and password on PostgreSQL) and oidc-provider (client_credentials,
+# ES256 JWT access tokens), with the same wrk arguments as authgate's
+# matching scenario.
+peers_src="${BENCH_PEERS:-../shared/peers}"
+out_abs="$(pwd)/$out"
+peer_rows=()
+peers_note=""
+peer=""
+trap '[ -n "$server" ] && kill $server 2>/dev/null; [ -n "$peer" ] && kill $peer 2>/dev/null || true' EXIT
+wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done; return 1; }
+if [ -d "$peers_src/better-auth" ] && [ -d "$peers_src/oidc-provider" ] && command -v npm >/dev/null; then
+  peers_dir="$HOME/.cache/authgate-bench-peers"
+  mkdir -p "$peers_dir"
+  for name in better-auth oidc-provider; do
+    if ! cmp -s "$peers_src/$name/package-lock.json" "$peers_dir/$name/package-lock.json" \
+      || [ ! -d "$peers_dir/$name/node_modules" ]; then
+      rm -rf "${peers_dir:?}/$name" && cp -r "$peers_src/$name" "$peers_dir/$name"
+      (cd "$peers_dir/$name" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+  done
+  psql -h 127.0.0.1 -U postgres -qtc "SELECT 1 FROM pg_roles WHERE rolname = 'bench'" | grep -q 1 \
+    || psql -h 127.0.0.1 -U postgres -qc "CREATE ROLE bench LOGIN PASSWORD 'bench'"
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS betterauth" >/dev/null
+  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE betterauth OWNER bench"
+  (cd "$peers_dir/better-auth" && NODE_ENV=production PORT=3000 exec node server.mjs > "$out_abs/better-auth.log" 2>&1) &
+  peer=$!
+  wait_for http://127.0.0.1:3000/healthz
+  ba_json() { curl -sf -H 'content-type: application/json' -H 'origin: http://127.0.0.1:3000' "$@"; }
+  ba_json -d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\",\"name\":\"Bench\"}" \
+    http://127.0.0.1:3000/api/auth/sign-up/email >/dev/null
+  SESSION_COOKIE=$(ba_json -D - -o /dev/null -d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" \
+    http://127.0.0.1:3000/api/auth/sign-in/email | tr -d '\r' \
+    | sed -n 's/^set-cookie: better-auth.session_token=\([^;]*\).*/\1/ip')
+  export SESSION_COOKIE ORIGIN=http://127.0.0.1:3000
+  peer_rows+=("$(run better-auth-get-session -t2 -c32 -s "$peers_dir/better-auth/getsession.lua" http://127.0.0.1:3000/api/auth/get-session)")
+  peer_rows+=("$(run better-auth-sign-in -t2 -c16 -s "$peers_dir/better-auth/signin.lua" http://127.0.0.1:3000/api/auth/sign-in/email)")
+  kill "$peer"; wait "$peer" 2>/dev/null || true; peer=""
+  (cd "$peers_dir/oidc-provider" && NODE_ENV=production PORT=3001 exec node server.mjs > "$out_abs/oidc-provider.log" 2>&1) &
+  peer=$!
+  wait_for http://127.0.0.1:3001/jwks
+  peer_rows+=("$(run oidc-provider-client-credentials -t2 -c8 -s "$peers_dir/oidc-provider/token.lua" http://127.0.0.1:3001/token)")
+  kill "$peer"; wait "$peer" 2>/dev/null || true; peer=""
+else
+  peers_note="The peers were not run: their folders ($peers_src), Node.js or npm are missing."
+fi
+
+# PostgreSQL (the machine's, on loopback; a fresh database): the protected
+# request and refresh, where every statement is a network round trip.
+pg_rows=()
+pg_db="${BENCH_PG_DATABASE:-authgate_bench}"
+psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
+psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $pg_db"
+start_server postgres AUTHGATE_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$pg_db" \
+  AUTHGATE_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)"
+BENCH_ACCESS_TOKEN=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" | field accessToken)
+export BENCH_ACCESS_TOKEN
+export BENCH_REFRESH_TOKENS=$(refresh_tokens)
+pg_rows+=("$(run subject-postgres -t2 -c32 -s bench/lua/bearer.lua "$base/v1/auth/subject")")
+pg_rows+=("$(run refresh-postgres -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+stop_server
+load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
 rps_of() { awk '/Requests\/sec/ {print $2}' "$out/$1.txt"; }
 ratio() { python3 -c "print(f'{$(rps_of "$1") / $(rps_of "$2"):.2f}')"; }
 
+ratio_rows=""
+if [ ${#peer_rows[@]} -gt 0 ]; then
+  ratio_rows=$(cat <<ROWS
+| scenario | authgate req/s | peer | peer req/s | ratio | target |
+|---|---|---|---|---|---|
+| user context, c=32 | $(rps_of subject) | better-auth get-session | $(rps_of better-auth-get-session) | $(ratio subject better-auth-get-session) | ≥ 20 and ≥ 10,000 req/s |
+| sign-in, c=16 | $(rps_of sign-in) | better-auth sign-in | $(rps_of better-auth-sign-in) | $(ratio sign-in better-auth-sign-in) | ≥ 90 % of the argon2id ceiling |
+| client_credentials, c=8 | $(rps_of client-credentials) | oidc-provider | $(rps_of oidc-provider-client-credentials) | $(ratio client-credentials oidc-provider-client-credentials) | ≥ 4 |
+ROWS
+)
+fi
 ceiling=$(python3 -c "print(f'{$cores / ($hash_ms / 1000):.0f}')")
 refresh_ceiling=$(python3 -c "print(f'{$cores / (2 * $sign_us / 1e6):.0f}')")
 report=$(cat <<TXT
 # authgate benchmark results
 
-Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; SQLite (WAL); embedded provider; release build.
-Load from wrk on the same machine (it shares the 2 cores with the server).
+Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; SQLite (WAL); embedded provider; release build
+with every feature. Load from wrk on the same machine (it shares the cores with the server).
+Machine load (1, 5, 15 min averages): ${load_at_start} at the start, ${load_at_end} at the end.
 Date: $(date -u +%Y-%m-%dT%H:%MZ). Each run: ${seconds} s.
 
 One argon2id hash (m=19456 KiB, t=2, p=1): ${hash_ms} ms, so the sign-in ceiling is
@@ -167,6 +255,22 @@ Signing algorithm (AUTHGATE_SIGNING_ALG), each on a fresh database; the default 
 | scenario | req/s | p50 | p99 | non-2xx |
 |---|---|---|---|---|
 $(printf '%s\n' "${alg_rows[@]}")
+
+On PostgreSQL (the machine's server on loopback, a fresh database):
+
+| scenario | req/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|
+$(printf '%s\n' "${pg_rows[@]}")
+
+Against the peers, in this run (better-auth on PostgreSQL, oidc-provider with ES256 JWTs; the same wrk
+arguments as authgate's scenario):
+
+| scenario | req/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|
+$(printf '%s\n' "${peer_rows[@]}")
+
+${ratio_rows}
+${peers_note}
 
 Raw wrk output is in bench/out/ after a run. How to read these figures: bench/README.md.
 TXT
