@@ -330,13 +330,13 @@ impl EmbeddedProvider {
     /// disabled or deleted user's family is revoked instead.
     async fn mint_refreshed(
         &self,
-        sub: &str,
+        user: Option<EmbeddedUser>,
         family_id: &str,
         auth_time: i64,
         refresh_token: String,
         now: i64,
     ) -> Result<Authenticated, AuthError> {
-        match self.store.embedded_user_by_sub(sub).await? {
+        match user {
             Some(user) if user.disabled_at.is_none() => {
                 self.mint(&user, family_id, auth_time, Some(refresh_token))
             }
@@ -375,7 +375,8 @@ impl EmbeddedProvider {
                 sub,
                 auth_time,
             } => {
-                self.mint_refreshed(&sub, &family_id, auth_time, new_token, now)
+                let user = self.store.embedded_user_by_sub(&sub).await?;
+                self.mint_refreshed(user, &family_id, auth_time, new_token, now)
                     .await
             }
             RotateOutcome::Reused { family_id, sub } => {
@@ -707,12 +708,18 @@ impl ProviderSessions for EmbeddedProvider {
             )
             .await?;
         match outcome {
-            AdvanceOutcome::Rotated { sub, auth_time }
-            | AdvanceOutcome::Retried { sub, auth_time } => {
+            // The rotation read the user in the same statement.
+            AdvanceOutcome::Rotated(advanced) | AdvanceOutcome::Retried(advanced) => {
                 let child = presented.child();
                 let token = child.encode(&self.refresh_key);
-                self.mint_refreshed(&sub, &child.family_id, auth_time, token, now)
-                    .await
+                self.mint_refreshed(
+                    advanced.user,
+                    &child.family_id,
+                    advanced.auth_time,
+                    token,
+                    now,
+                )
+                .await
             }
             AdvanceOutcome::Reused { sub } => {
                 let family_id = &presented.family_id;

@@ -74,7 +74,9 @@ fn code_from_row(row: &AnyRow) -> StoreResult<StoredCode> {
     })
 }
 
-fn user_from_row(row: &AnyRow) -> StoreResult<EmbeddedUser> {
+/// An embedded user from a row with its columns; `created_at` names the
+/// column of its creation time (another table's row may have its own).
+pub(crate) fn user_from_row(row: &AnyRow, created_at: &str) -> StoreResult<EmbeddedUser> {
     let status: String = row.try_get("status")?;
     Ok(EmbeddedUser {
         sub: row.try_get("sub")?,
@@ -84,7 +86,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<EmbeddedUser> {
         password_hash: row.try_get("password_hash")?,
         status: UserStatus::parse(&status)?,
         disabled_at: row.try_get("disabled_at")?,
-        created_at: row.try_get("created_at")?,
+        created_at: row.try_get(created_at)?,
     })
 }
 
@@ -120,7 +122,9 @@ impl Store {
         .bind(email)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref()
+            .map(|row| user_from_row(row, "created_at"))
+            .transpose()
     }
 
     pub async fn embedded_user_by_sub(&self, sub: &str) -> StoreResult<Option<EmbeddedUser>> {
@@ -131,7 +135,9 @@ impl Store {
         .bind(sub)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref()
+            .map(|row| user_from_row(row, "created_at"))
+            .transpose()
     }
 
     /// A user's status (and whether the change happened).
@@ -211,7 +217,9 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter()
+            .map(|row| user_from_row(row, "created_at"))
+            .collect()
     }
 
     pub async fn embedded_users_by_phone(&self, phone: &str) -> StoreResult<Vec<EmbeddedUser>> {
@@ -222,7 +230,9 @@ impl Store {
         .bind(phone)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter()
+            .map(|row| user_from_row(row, "created_at"))
+            .collect()
     }
 
     /// Move an unconfirmed user to confirmed. The sign-up code stays (it

@@ -6,9 +6,58 @@
 //! two tabs, a lost answer). The caller derives the replacement from the
 //! presented token, so a retry gets the very same child.
 
+use crate::embedded::{EmbeddedUser, user_from_row};
 use crate::{Store, StoreResult};
 use authgate_core::ContextStamp;
 use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// The embedded user of the family row being read or updated, as scalar
+/// subqueries (both engines accept them in `RETURNING`), so a rotation
+/// answers its user without a second statement.
+macro_rules! family_user {
+    () => {
+        "(SELECT e.email FROM embedded_users e WHERE e.sub = refresh_families.sub) AS email, \
+         (SELECT e.name FROM embedded_users e WHERE e.sub = refresh_families.sub) AS name, \
+         (SELECT e.phone FROM embedded_users e WHERE e.sub = refresh_families.sub) AS phone, \
+         (SELECT e.password_hash FROM embedded_users e WHERE e.sub = refresh_families.sub) \
+         AS password_hash, \
+         (SELECT e.status FROM embedded_users e WHERE e.sub = refresh_families.sub) AS status, \
+         (SELECT e.disabled_at FROM embedded_users e WHERE e.sub = refresh_families.sub) \
+         AS disabled_at, \
+         (SELECT e.created_at FROM embedded_users e WHERE e.sub = refresh_families.sub) \
+         AS user_created_at"
+    };
+}
+
+/// Move a family from generation `$2` to the next, answering its user.
+const ADVANCE: &str = concat!(
+    "UPDATE refresh_families SET generation = generation + 1, rotated_at = $3 \
+     WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $3 \
+     RETURNING sub, auth_time, ",
+    family_user!()
+);
+
+/// A family's state, to tell a retry from reuse, with its user.
+const FAMILY_STATE: &str = concat!(
+    "SELECT sub, auth_time, generation, rotated_at, revoked_at, expires_at, ",
+    family_user!(),
+    " FROM refresh_families WHERE id = $1"
+);
+
+/// The family's subject, auth time and embedded user from a row that
+/// selected [`family_user!`].
+fn advanced_from_row(row: &AnyRow) -> StoreResult<Advanced> {
+    let email: Option<String> = row.try_get("email")?;
+    Ok(Advanced {
+        sub: row.try_get("sub")?,
+        auth_time: row.try_get("auth_time")?,
+        user: match email {
+            Some(_) => Some(user_from_row(row, "user_created_at")?),
+            None => None,
+        },
+    })
+}
 
 /// A refresh family's state at a session check (see [`Store::family_session`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,15 +102,25 @@ pub struct NewFamily<'a> {
     pub expires_at: i64,
 }
 
+/// A family that moved (or had moved) to its next generation, with the
+/// embedded user it belongs to, read in the same statement (`None` when the
+/// family's subject has no embedded account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advanced {
+    pub sub: String,
+    pub auth_time: i64,
+    pub user: Option<EmbeddedUser>,
+}
+
 /// The outcome of presenting generation `g` of a family to
 /// [`Store::advance_refresh_family`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdvanceOutcome {
     /// `g` was the family's current generation; `g + 1` now is.
-    Rotated { sub: String, auth_time: i64 },
+    Rotated(Advanced),
     /// `g` was rotated last, within the reuse interval, and `g + 1` is still
     /// unused: the caller answers `g + 1` again.
-    Retried { sub: String, auth_time: i64 },
+    Retried(Advanced),
     /// `g` is older than the current generation: the family is now revoked.
     Reused { sub: String },
     /// The family was revoked (sign-out, disable, reuse).
@@ -74,22 +133,7 @@ impl Store {
     /// Start a family with its first token.
     pub async fn create_refresh_family(&self, family: NewFamily<'_>, now: i64) -> StoreResult<()> {
         let _writing = self.write_guard().await;
-        let Some(token_hash) = family.token_hash else {
-            sqlx::query(
-                "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(family.family_id)
-            .bind(family.sub)
-            .bind(family.auth_time)
-            .bind(now)
-            .bind(family.expires_at)
-            .execute(self.pool())
-            .await?;
-            return Ok(());
-        };
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let insert_family = sqlx::query(
             "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -97,9 +141,13 @@ impl Store {
         .bind(family.sub)
         .bind(family.auth_time)
         .bind(now)
-        .bind(family.expires_at)
-        .execute(&mut *tx)
-        .await?;
+        .bind(family.expires_at);
+        let Some(token_hash) = family.token_hash else {
+            insert_family.execute(self.pool()).await?;
+            return Ok(());
+        };
+        let mut tx = self.pool().begin().await?;
+        insert_family.execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
@@ -127,30 +175,20 @@ impl Store {
         reuse_interval_ms: i64,
     ) -> StoreResult<AdvanceOutcome> {
         let writing = self.write_guard().await;
-        let advanced = sqlx::query(
-            "UPDATE refresh_families SET generation = generation + 1, rotated_at = $3 \
-             WHERE id = $1 AND generation = $2 AND revoked_at IS NULL AND expires_at > $3 \
-             RETURNING sub, auth_time",
-        )
-        .bind(family_id)
-        .bind(generation)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
+        let advanced = sqlx::query(ADVANCE)
+            .bind(family_id)
+            .bind(generation)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
         drop(writing);
         if let Some(row) = advanced {
-            return Ok(AdvanceOutcome::Rotated {
-                sub: row.try_get("sub")?,
-                auth_time: row.try_get("auth_time")?,
-            });
+            return Ok(AdvanceOutcome::Rotated(advanced_from_row(&row)?));
         }
-        let row = sqlx::query(
-            "SELECT sub, auth_time, generation, rotated_at, revoked_at, expires_at \
-             FROM refresh_families WHERE id = $1",
-        )
-        .bind(family_id)
-        .fetch_optional(self.pool())
-        .await?;
+        let row = sqlx::query(FAMILY_STATE)
+            .bind(family_id)
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else {
             return Ok(AdvanceOutcome::Unknown);
         };
@@ -169,10 +207,7 @@ impl Store {
             && current == generation + 1
             && rotated_at.is_some_and(|at| now - at <= reuse_interval_ms);
         if retry {
-            return Ok(AdvanceOutcome::Retried {
-                sub,
-                auth_time: row.try_get("auth_time")?,
-            });
+            return Ok(AdvanceOutcome::Retried(advanced_from_row(&row)?));
         }
         self.revoke_family(family_id, "refresh_token_reused", now)
             .await?;
