@@ -219,16 +219,64 @@ pub struct CheckBody {
     pub tenant_id: Option<String>,
 }
 
-/// A machine client as administrators see it (never its secret).
+/// A client as administrators see it (never its secret).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientView {
     pub id: String,
     pub name: String,
+    /// `public` (no secret, PKCE) or `confidential`.
+    #[serde(rename = "type")]
+    #[schema(example = "confidential")]
+    pub client_type: String,
     pub scopes: Vec<String>,
+    /// Matched exactly at `/oauth2/authorize`.
+    pub redirect_uris: Vec<String>,
+    /// Where `/oauth2/logout` may send the browser afterwards.
+    pub post_logout_uris: Vec<String>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<String>,
+    /// Whether users are asked before the client gets a code.
+    pub consent: bool,
     pub created_at: String,
     /// Set once revoked.
     pub revoked_at: Option<String>,
+}
+
+/// `POST /v1/admin/clients`: register a machine client (no redirect URIs:
+/// `client_credentials`) or an app client (redirect URIs: the
+/// authorization code flow).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateClientBody {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    /// `public` or `confidential` (the default).
+    #[serde(rename = "type", default)]
+    pub client_type: Option<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_uris: Vec<String>,
+    /// Default for an app client: `openid`, `email`, `profile`; a machine
+    /// client names its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Default: `authorization_code` and `refresh_token` with redirect URIs,
+    /// `client_credentials` without.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub consent: bool,
+}
+
+/// A registered client and, for a confidential one, its secret: shown only
+/// in this answer (authgate keeps a hash).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedClient {
+    pub client: ClientView,
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

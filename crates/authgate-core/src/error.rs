@@ -136,6 +136,10 @@ pub enum AuthError {
     /// A machine client's id or secret is wrong (OAuth's `invalid_client`).
     #[error("the client id or secret is incorrect")]
     InvalidClient,
+    /// The client is authenticated but not registered for what it asks
+    /// (OAuth's `unauthorized_client`: a grant type it may not use).
+    #[error("{0}")]
+    UnauthorizedClient(String),
     /// The resource does not exist (or is not visible to the caller).
     #[error("{0} not found")]
     NotFound(String),
@@ -247,6 +251,7 @@ impl AuthError {
             LastOwner => (409, "last_owner", "Last owner"),
             NoAuthenticator => (409, "no_authenticator", "No authenticator"),
             InvalidClient => (401, "invalid_client", "Invalid client"),
+            UnauthorizedClient(_) => (400, "unauthorized_client", "Unauthorized client"),
             NotFound(_) => (404, "not_found", "Not found"),
             MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
             RateLimited { .. } => (429, "rate_limited", "Too many requests"),

@@ -39,6 +39,9 @@ impl From<AuthError> for OAuthFailure {
             AuthError::InvalidClient => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_client", detail)
             }
+            AuthError::UnauthorizedClient(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", detail)
+            }
             AuthError::InvalidRequest { field: Some(f), .. } if f == "scope" => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_scope", detail)
             }
@@ -112,7 +115,7 @@ fn client_credentials(
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, body = OAuthTokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type", body = OAuthError),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type", body = OAuthError),
         (status = 401, description = "invalid_client", body = OAuthError)))]
 pub async fn token(
     State(state): State<AppState>,

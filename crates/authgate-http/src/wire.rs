@@ -13,7 +13,7 @@ use authgate_service::{Challenge, SessionView};
 use authgate_store::AppUser;
 use authgate_store::audit::AuditRow;
 use authgate_store::catalog::{PolicyRow, Role};
-use authgate_store::clients::MachineClient;
+use authgate_store::clients::Client;
 use authgate_store::tenants::{Invitation, Member};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -300,14 +300,19 @@ impl ToWire for Catalog {
     }
 }
 
-impl ToWire for MachineClient {
+impl ToWire for Client {
     type Wire = ClientView;
     fn to_wire(self) -> ClientView {
         let c = self;
         ClientView {
             id: c.id,
             name: c.name,
+            client_type: c.client_type.as_str().into(),
             scopes: c.scopes,
+            redirect_uris: c.redirect_uris,
+            post_logout_uris: c.post_logout_uris,
+            grant_types: c.grant_types.iter().map(|g| g.as_str().into()).collect(),
+            consent: c.consent,
             created_at: rfc3339(c.created_at / 1000),
             revoked_at: c.revoked_at.map(|at| rfc3339(at / 1000)),
         }

@@ -5,7 +5,7 @@
 //! ended by a password change). Every front end asks this module, so no
 //! front end can accept a token the others refuse.
 
-use crate::clients::MachineClients;
+use crate::clients::Clients;
 use crate::principal::{Caller, Principal};
 use crate::sessions::SessionService;
 use authgate_core::{AuthError, Secret};
@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Authenticator {
     sessions: SessionService,
-    clients: MachineClients,
+    clients: Clients,
     /// Access tokens of the provider's users.
     guard: Arc<Guard>,
     /// CognitoApi profile only: also accepts id tokens, for `GET
@@ -31,7 +31,7 @@ pub struct Authenticator {
 impl Authenticator {
     pub(crate) fn new(
         sessions: SessionService,
-        clients: MachineClients,
+        clients: Clients,
         guard: Arc<Guard>,
         id_token_guard: Option<Arc<Guard>>,
         machine_guard: Arc<Guard>,

@@ -8,7 +8,7 @@ use crate::account::AccountService;
 use crate::admin::AdminUsers;
 use crate::authn::Authenticator;
 use crate::catalog::CatalogService;
-use crate::clients::{MachineClients, MachineTokens};
+use crate::clients::{Clients, MachineTokens};
 use crate::decisions::{DecisionService, PolicyCache};
 use crate::discovery::Discovery;
 use crate::encryption;
@@ -50,7 +50,7 @@ pub struct Services {
     pub catalog: CatalogService,
     pub decisions: DecisionService,
     pub forward: ForwardAuth,
-    pub clients: MachineClients,
+    pub clients: Clients,
     /// The app user and context of a caller.
     pub subjects: Subjects,
     pub discovery: Discovery,
@@ -372,7 +372,7 @@ impl Services {
             subjects: subjects.clone(),
             policies: policies.clone(),
         };
-        let clients = MachineClients {
+        let clients = Clients {
             store: store.clone(),
             events: events.clone(),
             machine: Arc::new(MachineTokens {

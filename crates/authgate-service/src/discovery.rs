@@ -1,13 +1,13 @@
 //! What OIDC discovery and the JWKS routes publish: the provider's issuer,
 //! client id and keys, and authgate's own keys (machine-client tokens).
 
-use crate::clients::MachineClients;
+use crate::clients::Clients;
 use authgate_core::{AuthError, Provider};
 
 #[derive(Clone)]
 pub struct Discovery {
     pub(crate) provider: Provider,
-    pub(crate) clients: MachineClients,
+    pub(crate) clients: Clients,
 }
 
 impl Discovery {

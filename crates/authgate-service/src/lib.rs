@@ -21,7 +21,7 @@
 //! | [`catalog`] | [`CatalogService`] | roles, grants and Cedar policies, edited at run time |
 //! | [`decisions`] | [`DecisionService`] | may a principal do an action (roles, then policies) |
 //! | [`forward`] | [`ForwardAuth`] | the gateway authorizer's route rules |
-//! | [`clients`] | [`MachineClients`] | machine clients and `client_credentials` |
+//! | [`clients`] | [`Clients`] | the client registry (machine and app clients) and `client_credentials` |
 //! | [`discovery`] | [`Discovery`] | issuer and keys for OIDC discovery and JWKS |
 //! | [`authn`] | [`Authenticator`] | bearer token → [`Principal`] |
 //! | [`subjects`] | [`Subjects`](subjects::Subjects) | the app user and context of a caller, admin rights |
@@ -61,7 +61,7 @@ pub use admin::AdminUsers;
 pub use authn::Authenticator;
 pub use build::{Rewrapped, Services, open_store, rewrap_secrets};
 pub use catalog::CatalogService;
-pub use clients::MachineClients;
+pub use clients::Clients;
 pub use decisions::DecisionService;
 pub use discovery::Discovery;
 pub use events::{EventRecorder, RequestMeta};

@@ -14,7 +14,7 @@ use authgate_core::{AuditEvent, AuditOutcome};
 use authgate_store::audit::{AuditQuery, AuditRow};
 use authgate_store::embedded::{NewEmbeddedUser, UserStatus};
 use authgate_store::keys::StoredKey;
-use authgate_store::refresh::{AdvanceOutcome, NewFamily, RotateOutcome};
+use authgate_store::refresh::{AdvanceOutcome, Advanced, NewFamily, RotateOutcome};
 use authgate_store::{Engine, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ store_tests!(
     roles_in_use_are_not_deleted,
     a_tenant_keeps_its_last_owner,
     invitations_bind_once_and_keep_existing_memberships,
-    machine_clients_are_stored_hashed_and_revoked,
+    clients_are_stored_hashed_and_revoked,
     login_transactions_are_tried_a_bounded_number_of_times_expire_and_replace_an_accounts_others,
     secret_fields_are_sealed_and_bound_to_their_row,
     plain_rows_are_sealed_at_start_and_rewrapped_under_a_new_key,
@@ -288,34 +288,74 @@ async fn invitations_bind_once_and_keep_existing_memberships(store: Store) {
     assert!(store.invitations(one.id).await.unwrap().is_empty());
 }
 
-async fn machine_clients_are_stored_hashed_and_revoked(store: Store) {
-    use authgate_store::clients::MachineClient;
-    let client = MachineClient {
+async fn clients_are_stored_hashed_and_revoked(store: Store) {
+    use authgate_store::clients::{Client, ClientType, GrantType};
+    let machine = Client {
         id: "agc_1".into(),
         name: "robot".into(),
-        secret_hash: "ab".repeat(32),
+        client_type: ClientType::Confidential,
+        secret_hash: Some("ab".repeat(32)),
         scopes: vec!["admin".into(), "reports:read".into()],
+        redirect_uris: vec![],
+        post_logout_uris: vec![],
+        grant_types: vec![GrantType::ClientCredentials],
+        consent: false,
         created_at: 1,
         revoked_at: None,
     };
-    store.insert_machine_client(&client).await.unwrap();
+    let spa = Client {
+        id: "agc_2".into(),
+        name: "spa".into(),
+        client_type: ClientType::Public,
+        secret_hash: None,
+        scopes: vec!["openid".into(), "email".into()],
+        redirect_uris: vec![
+            "https://app.example/cb".into(),
+            "http://127.0.0.1:5173/cb".into(),
+        ],
+        post_logout_uris: vec!["https://app.example/".into()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        consent: true,
+        created_at: 2,
+        revoked_at: None,
+    };
+    for client in [&machine, &spa] {
+        store.insert_client(client).await.unwrap();
+        assert_eq!(
+            store.client(&client.id).await.unwrap().as_ref(),
+            Some(client)
+        );
+    }
+    assert!(spa.allows(GrantType::RefreshToken) && !spa.allows(GrantType::ClientCredentials));
+    assert_eq!(store.clients().await.unwrap(), vec![machine, spa]);
+    assert!(store.revoke_client("agc_1", 5).await.unwrap());
+    assert!(!store.revoke_client("agc_1", 6).await.unwrap());
     assert_eq!(
-        store.machine_client("agc_1").await.unwrap(),
-        Some(client.clone())
-    );
-    assert_eq!(store.machine_clients().await.unwrap().len(), 1);
-    assert!(store.revoke_machine_client("agc_1", 5).await.unwrap());
-    assert!(!store.revoke_machine_client("agc_1", 6).await.unwrap());
-    assert_eq!(
-        store
-            .machine_client("agc_1")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at,
+        store.client("agc_1").await.unwrap().unwrap().revoked_at,
         Some(5)
     );
-    assert_eq!(store.machine_client("nobody").await.unwrap(), None);
+    assert_eq!(store.client("nobody").await.unwrap(), None);
+
+    // A machine client registered before app clients existed (its row has
+    // the old columns only) is a confidential client of client_credentials.
+    sqlx::query(
+        "INSERT INTO clients (id, name, secret_hash, scopes, created_at) \
+         VALUES ('agc_old', 'old robot', $1, 'reports:read', 3)",
+    )
+    .bind("cd".repeat(32))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let old = store.client("agc_old").await.unwrap().unwrap();
+    assert_eq!(
+        (old.client_type, old.grant_types, old.secret_hash, old.consent),
+        (
+            ClientType::Confidential,
+            vec![GrantType::ClientCredentials],
+            Some("cd".repeat(32)),
+            false
+        )
+    );
 }
 
 async fn provider_sessions_record_sign_outs(store: Store) {
@@ -735,10 +775,12 @@ async fn new_generation_family(store: &Store, family_id: &str, sub: &str, expire
 }
 
 async fn families_advance_one_generation_at_a_time(store: Store) {
-    let rotated = || AdvanceOutcome::Rotated {
+    let advanced = || Advanced {
         sub: "s1".into(),
         auth_time: 500,
+        user: None,
     };
+    let rotated = || AdvanceOutcome::Rotated(advanced());
     let advance = |family: &'static str, generation: i64, now: i64, interval: i64| {
         let store = store.clone();
         async move {
@@ -767,10 +809,7 @@ async fn families_advance_one_generation_at_a_time(store: Store) {
     assert_eq!(advance("g2", 0, 2_000, 1_000).await, rotated());
     assert_eq!(
         advance("g2", 0, 2_900, 1_000).await,
-        AdvanceOutcome::Retried {
-            sub: "s1".into(),
-            auth_time: 500
-        },
+        AdvanceOutcome::Retried(advanced()),
         "within the interval, the child still unused"
     );
     assert_eq!(advance("g2", 1, 2_950, 1_000).await, rotated());
@@ -812,6 +851,39 @@ async fn families_advance_one_generation_at_a_time(store: Store) {
         .await
         .unwrap();
     assert_eq!(rows, 0, "a rotation writes no token row");
+
+    // The rotation answers the family's embedded user, as stored, in the
+    // same statement (the retry too); a disabled user comes back disabled.
+    store
+        .insert_embedded_user(new_user("u1", "ann@example.com"), 1_000)
+        .await
+        .unwrap();
+    let stored = store.embedded_user_by_sub("u1").await.unwrap();
+    assert!(stored.is_some());
+    new_generation_family(&store, "g5", "u1", 100_000).await;
+    let of_u1 = |user| Advanced {
+        sub: "u1".into(),
+        auth_time: 500,
+        user,
+    };
+    assert_eq!(
+        advance("g5", 0, 2_000, 1_000).await,
+        AdvanceOutcome::Rotated(of_u1(stored.clone()))
+    );
+    assert_eq!(
+        advance("g5", 0, 2_100, 1_000).await,
+        AdvanceOutcome::Retried(of_u1(stored.clone()))
+    );
+    store
+        .set_embedded_disabled("u1", Some(2_200), 2_200)
+        .await
+        .unwrap();
+    match advance("g5", 1, 2_300, 1_000).await {
+        AdvanceOutcome::Rotated(Advanced {
+            user: Some(user), ..
+        }) => assert_eq!(user.disabled_at, Some(2_200)),
+        other => panic!("expected a rotation with the user, got {other:?}"),
+    }
 }
 
 async fn concurrent_advances_of_one_generation_advance_once(store: Store) {

@@ -10,6 +10,7 @@
 use anyhow::Context;
 use authgate_http::App;
 use authgate_service::AdminActor;
+use authgate_service::clients::ClientRequest;
 use authgate_service::settings::LogFormat;
 use authgate_service::{Services, Settings};
 use clap::{Parser, Subcommand};
@@ -107,17 +108,38 @@ enum AdminCommand {
         #[arg(long)]
         role: String,
     },
-    /// Register a machine client for `POST /oauth2/token` (client_credentials);
-    /// prints its id and secret (the secret is shown once and stored hashed).
-    /// The scope `admin` opens the admin API.
+    /// Register a client: without redirect URIs a machine client of
+    /// `client_credentials`, with them an app client of the authorization code
+    /// flow. Prints `client_id=` and, for a confidential client, its
+    /// `client_secret=` (shown once and stored hashed). The scope `admin`
+    /// opens the admin API.
     CreateClient {
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes, e.g. `orders:read,admin`.
+        /// `public` (a SPA or mobile app: no secret, PKCE) or `confidential`.
+        #[arg(long = "type", default_value = "confidential")]
+        client_type: String,
+        /// An exact redirect URI (repeatable): https, http on a loopback host,
+        /// or a private-use scheme (`com.example.app:/cb`) for public clients.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Where `/oauth2/logout` may send the browser (repeatable).
+        #[arg(long = "post-logout-uri")]
+        post_logout_uris: Vec<String>,
+        /// Comma-separated scopes, e.g. `orders:read,admin` or
+        /// `openid,email,profile` (the default for an app client).
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
+        /// Comma-separated: `authorization_code`, `refresh_token`,
+        /// `client_credentials` (default: the first two with redirect URIs,
+        /// the last without).
+        #[arg(long = "grant-types", value_delimiter = ',')]
+        grant_types: Vec<String>,
+        /// Ask users before the client gets a code.
+        #[arg(long)]
+        consent: bool,
     },
-    /// Revoke a machine client: its secret and its tokens stop working at once.
+    /// Revoke a client: its secret and its tokens stop working at once.
     RevokeClient {
         #[arg(long)]
         id: String,
@@ -137,6 +159,34 @@ enum KeysCommand {
         #[arg(long)]
         old_key_file: PathBuf,
     },
+}
+
+/// What `admin create-client` prints: `key=value` lines a script can read,
+/// the secret (confidential clients only) shown this once.
+fn created_client_text(
+    client: &authgate_store::clients::Client,
+    secret: Option<&authgate_core::Secret>,
+) -> String {
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    let mut text = format!("client_id={}\n", client.id);
+    if let Some(secret) = secret {
+        text.push_str(&format!("client_secret={}\n", secret.expose()));
+    }
+    text.push_str(&format!(
+        "type={}\nscopes={}\ngrant_types={}\n",
+        client.client_type.as_str(),
+        client.scopes.join(" "),
+        grants.join(" ")
+    ));
+    for uri in &client.redirect_uris {
+        text.push_str(&format!("redirect_uri={uri}\n"));
+    }
+    if secret.is_some() {
+        text.push_str("# the secret is shown only now; authgate keeps a hash");
+    } else {
+        text.push_str("# a public client has no secret: it signs users in with PKCE");
+    }
+    text
 }
 
 fn load_settings(file: Option<&PathBuf>) -> anyhow::Result<Settings> {
@@ -260,35 +310,45 @@ async fn main() -> anyhow::Result<()> {
                             user.account.email, user.app_user.id, user.account.sub
                         )
                     }),
-                AdminCommand::CreateClient { name, scopes } => services
-                    .clients
-                    .create_machine_client(&operator, &name, &scopes)
-                    .await
-                    .map(|(client, secret)| {
-                        format!(
-                            "client_id={}\nclient_secret={}\nscopes={}\n# the secret is shown only now; authgate keeps a hash",
-                            client.id,
-                            secret.expose(),
-                            client.scopes.join(" ")
-                        )
-                    }),
+                AdminCommand::CreateClient {
+                    name,
+                    client_type,
+                    redirect_uris,
+                    post_logout_uris,
+                    scopes,
+                    grant_types,
+                    consent,
+                } => {
+                    let request = ClientRequest {
+                        name,
+                        client_type: Some(client_type),
+                        redirect_uris,
+                        post_logout_uris,
+                        scopes,
+                        grant_types,
+                        consent,
+                    };
+                    services
+                        .clients
+                        .create_client(&Default::default(), &operator, &request)
+                        .await
+                        .map(|(client, secret)| created_client_text(&client, secret.as_ref()))
+                }
                 AdminCommand::RevokeClient { id } => services
                     .clients
-                    .revoke_machine_client(&Default::default(), &operator, &id)
+                    .revoke_client(&Default::default(), &operator, &id)
                     .await
                     .map(|()| format!("client {id} revoked")),
-                AdminCommand::GrantPlatformRole { email, role } => {
-                    services
-                        .admin_users
-                        .grant_platform_role(&operator, &email, &role)
-                        .await
-                        .map(|user| {
+                AdminCommand::GrantPlatformRole { email, role } => services
+                    .admin_users
+                    .grant_platform_role(&operator, &email, &role)
+                    .await
+                    .map(|user| {
                         format!(
                             "{email} (app user {}) now has the platform role {role}",
                             user.id
                         )
-                    })
-                }
+                    }),
             };
             services.close(std::time::Duration::from_secs(20)).await;
             match result {

@@ -3,16 +3,9 @@
 
 use crate::common;
 
-use crate::common::{Engine, TestApp, assert_problem};
+use crate::common::{Engine, TestApp, assert_problem, json_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let code = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(code, status, "body: {body}");
-    body
-}
 
 async fn check(app: &TestApp, token: &str, body: Value) -> Value {
     json_of(
@@ -1384,13 +1377,13 @@ async fn a_revoked_client_is_refused_at_once(engine: Engine) {
 
     // Revoked in the store: its token stops too; the secret was stored hashed.
     let pool = app.db.pool().await;
-    sqlx::query("UPDATE machine_clients SET revoked_at = 1 WHERE id = $1")
+    sqlx::query("UPDATE clients SET revoked_at = 1 WHERE id = $1")
         .bind(&clients.admin_id)
         .execute(&pool)
         .await
         .unwrap();
     let (stored,): (String,) =
-        sqlx::query_as("SELECT secret_hash FROM machine_clients WHERE id = $1")
+        sqlx::query_as("SELECT secret_hash FROM clients WHERE id = $1")
             .bind(&clients.admin_id)
             .fetch_one(&pool)
             .await

@@ -6,7 +6,8 @@
 //! - [`account`]: TOTP, passwords, re-verification, recovery
 //! - [`passkeys`]: WebAuthn registration and sign-in with a software authenticator
 //! - [`admin`]: the admin user lifecycle
-//! - [`authz`]: tenants, catalog, decisions, machine clients
+//! - [`authz`]: tenants, catalog, decisions, machine-client tokens
+//! - [`clients`]: the client registry (machine and app clients)
 //! - [`security`]: account-takeover and leak scenarios
 //! - [`protection`]: rate-limit groups, lockout, mail limits, many instances on Redis
 //! - [`compat`]: the CognitoApi profile
@@ -23,6 +24,7 @@ mod admin;
 mod api;
 mod authz;
 mod cli;
+mod clients;
 mod compat;
 mod conformance;
 mod gateway;

@@ -4,18 +4,11 @@
 
 use crate::common;
 
-use crate::common::{Engine, TestApp, assert_problem};
+use crate::common::{Engine, TestApp, assert_problem, json_of};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 const ADMIN_RULE: &str = "* /api/admin/** platform:admin";
-
-async fn json_of(response: Response, status: u16) -> Value {
-    let code = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(code, status, "body: {body}");
-    body
-}
 
 /// A gateway's question to `/v1/authz/forward`, as nginx sends it.
 struct Gate<'a> {

@@ -401,6 +401,14 @@ impl TestApp {
     /// Register a machine client with the real binary (`authgate admin
     /// create-client`) against this server's database: (id, secret).
     pub fn create_client(&self, name: &str, scopes: &str) -> (String, String) {
+        let output = self.create_client_with(&["--name", name, "--scopes", scopes]);
+        assert!(output.success, "create-client failed: {output:?}");
+        (output.field("client_id"), output.field("client_secret"))
+    }
+
+    /// `authgate admin create-client` with `args`, against this server's
+    /// database.
+    pub fn create_client_with(&self, args: &[&str]) -> CommandOutput {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"));
         if self.settings.provider == authgate_service::settings::ProviderKind::Cognito {
             let s = &self.settings;
@@ -428,27 +436,19 @@ impl TestApp {
             command.env("AUTHGATE_ENCRYPTION_KEY", key);
         }
         let output = command
-            .args(["admin", "create-client", "--name", name, "--scopes", scopes])
+            .args(["admin", "create-client"])
+            .args(args)
             .env("AUTHGATE_DATABASE_URL", &self.db.url)
             .env("AUTHGATE_DATA_DIR", &self.settings.data_dir)
             .env("AUTHGATE_PUBLIC_URL", &self.base)
             .env("AUTHGATE_LOG", "warn")
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "create-client failed: {stdout} {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let field = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{name}=")))
-                .unwrap_or_else(|| panic!("no {name} in {stdout}"))
-                .to_string()
-        };
-        (field("client_id"), field("client_secret"))
+        CommandOutput {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+        }
     }
 
     /// A client-credentials access token.
@@ -510,6 +510,30 @@ pub fn other_code(code: &str) -> &'static str {
     if code == "000000" { "111111" } else { "000000" }
 }
 
+/// What a run of the `authgate` command printed.
+#[derive(Debug)]
+pub struct CommandOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    /// The value of a `name=value` line, if printed.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
+    /// The value of a `name=value` line; panics without one.
+    pub fn field(&self, name: &str) -> String {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.stdout))
+    }
+}
+
 /// An audit row as the tests look at it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditSeen {
@@ -547,6 +571,14 @@ pub fn sign_rs256(pair: &aws_lc_rs::signature::RsaKeyPair, kid: &str, claims: &V
 pub fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// Assert the status of an answer; returns its JSON body (null if none).
+pub async fn json_of(response: Response, status: u16) -> Value {
+    let code = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(code, status, "body: {body}");
+    body
 }
 
 /// Assert a problem+json answer with `status` and `code`; returns the body.

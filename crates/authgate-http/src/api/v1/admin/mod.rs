@@ -33,6 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
             catalog::put_policy,
             catalog::delete_policy
         ))
-        .routes(routes!(clients::list_clients))
+        .routes(routes!(clients::create_client, clients::list_clients))
         .routes(routes!(clients::revoke_client))
 }

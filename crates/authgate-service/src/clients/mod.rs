@@ -1,7 +1,8 @@
-//! Machine clients and the OAuth `client_credentials` grant. A client has an
-//! id, a name, scopes, and a 256-bit random secret of which only a SHA-256
-//! hash is stored (a fast hash is right for a high-entropy secret; the
-//! comparison is constant-time). Its access tokens are JWTs signed with
+//! The client registry and the OAuth `client_credentials` grant. A client is
+//! registered once ([`registration`] checks what it may say); a confidential
+//! client gets a 256-bit random secret of which only a SHA-256 hash is
+//! stored (a fast hash is right for a high-entropy secret; the comparison is
+//! constant-time), a public client none. Its access tokens are JWTs signed with
 //! authgate's own keys (`iss` = authgate's issuer, `sub` = `client_id` = the
 //! client id, `scope` = the granted scopes); a revoked client's tokens stop
 //! working at once because every use looks the client up.
@@ -9,11 +10,10 @@
 use crate::events::{EventRecorder, RequestMeta};
 use crate::principal::{AdminActor, ClientCaller};
 use authgate_core::EventKind;
-use authgate_core::authz::validate_grant;
 use authgate_core::{AccessClaims, AuthError, Secret, now_millis};
 use authgate_embedded::keys::KeyRing;
 use authgate_store::Store;
-use authgate_store::clients::MachineClient;
+use authgate_store::clients::{Client, ClientType, GrantType};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -21,6 +21,9 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
+
+pub mod registration;
+pub use registration::ClientRequest;
 
 /// Signs machine tokens.
 pub struct MachineTokens {
@@ -50,6 +53,10 @@ struct MachineClaims<'a> {
     jti: String,
 }
 
+/// What an unknown client or a public one is compared against: no SHA-256
+/// digest in hex is 64 zeros (as far as anyone will ever find).
+const NO_SECRET: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 fn random_text(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buffer);
@@ -64,69 +71,64 @@ fn secret_hash(secret: &str) -> String {
         .collect()
 }
 
-/// Scopes: the grant syntax (`orders:read`, `admin`), deduplicated.
-fn scopes(list: &[String]) -> Result<Vec<String>, AuthError> {
-    let mut out: Vec<String> = Vec::new();
-    for scope in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        validate_grant(scope)
-            .map_err(|m| AuthError::invalid_field("scopes", format!("scope {scope:?} {m}")))?;
-        if !out.iter().any(|s| s == scope) {
-            out.push(scope.to_string());
-        }
-    }
-    if out.is_empty() {
-        return Err(AuthError::invalid_field(
-            "scopes",
-            "name at least one scope",
-        ));
-    }
-    Ok(out)
-}
-
 #[derive(Clone)]
-pub struct MachineClients {
+pub struct Clients {
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) machine: Arc<MachineTokens>,
 }
 
-impl MachineClients {
-    /// Register a client; the secret is returned once and never stored.
-    pub async fn create_machine_client(
+impl Clients {
+    /// Register a client; a confidential client's secret is returned once
+    /// and never stored. `admin` must hold every grant the client's scopes
+    /// carry (an `admin`-scoped client is made by an administrator of all).
+    pub async fn create_client(
         &self,
-        _admin: &AdminActor,
-        name: &str,
-        requested_scopes: &[String],
-    ) -> Result<(MachineClient, Secret), AuthError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(AuthError::invalid_field(
-                "name",
-                "name must be 1 to 100 characters",
-            ));
+        meta: &RequestMeta,
+        admin: &AdminActor,
+        request: &ClientRequest,
+    ) -> Result<(Client, Option<Secret>), AuthError> {
+        let result = async {
+            let registration = request.validate()?;
+            let id = format!("agc_{}", random_text(15));
+            let grants = ClientCaller::new(id.clone(), registration.scopes.clone()).grants();
+            admin.require_all(&grants, "this client's scopes")?;
+            let secret = match registration.client_type {
+                ClientType::Public => None,
+                ClientType::Confidential => Some(Secret::new(random_text(32))),
+            };
+            let client = Client {
+                id,
+                name: registration.name,
+                client_type: registration.client_type,
+                secret_hash: secret.as_ref().map(|s| secret_hash(s.expose())),
+                scopes: registration.scopes,
+                redirect_uris: registration.redirect_uris,
+                post_logout_uris: registration.post_logout_uris,
+                grant_types: registration.grant_types,
+                consent: registration.consent,
+                created_at: now_millis(),
+                revoked_at: None,
+            };
+            self.store.insert_client(&client).await?;
+            Ok((client, secret))
         }
-        let scopes = scopes(requested_scopes)?;
-        let secret = Secret::new(random_text(32));
-        let client = MachineClient {
-            id: format!("agc_{}", random_text(15)),
-            name: name.to_string(),
-            secret_hash: secret_hash(secret.expose()),
-            scopes,
-            created_at: now_millis(),
-            revoked_at: None,
+        .await;
+        let target = match &result {
+            Ok((client, _)) => format!("client:{}", client.id),
+            Err(_) => "client".to_string(),
         };
-        self.store.insert_machine_client(&client).await?;
         self.events
             .record_change(
-                "cli",
+                &admin.id,
                 EventKind::ClientCreate,
-                &RequestMeta::default(),
+                meta,
                 None,
-                &format!("client:{}", client.id),
-                &Ok::<(), AuthError>(()),
+                &target,
+                &result,
             )
             .await;
-        Ok((client, secret))
+        result
     }
 
     /// The public keys of authgate's own signatures (machine-client tokens;
@@ -136,16 +138,13 @@ impl MachineClients {
     }
 
     /// Every registered client (secrets are not kept, only their hashes).
-    pub async fn machine_clients(
-        &self,
-        _admin: &AdminActor,
-    ) -> Result<Vec<MachineClient>, AuthError> {
-        Ok(self.store.machine_clients().await?)
+    pub async fn clients(&self, _admin: &AdminActor) -> Result<Vec<Client>, AuthError> {
+        Ok(self.store.clients().await?)
     }
 
     /// Revoke a client: its secret stops working and the tokens it holds are
     /// refused at once. `actor` is the administrator (`cli` for the command).
-    pub async fn revoke_machine_client(
+    pub async fn revoke_client(
         &self,
         meta: &RequestMeta,
         actor: &AdminActor,
@@ -154,16 +153,12 @@ impl MachineClients {
         let result = async {
             let client = self
                 .store
-                .machine_client(client_id)
+                .client(client_id)
                 .await?
                 .ok_or_else(|| AuthError::NotFound("client".into()))?;
             let grants = ClientCaller::new(client.id.clone(), client.scopes.clone()).grants();
             actor.require_all(&grants, "this client's scopes")?;
-            if self
-                .store
-                .revoke_machine_client(client_id, now_millis())
-                .await?
-            {
+            if self.store.revoke_client(client_id, now_millis()).await? {
                 Ok(())
             } else {
                 Err(AuthError::NotFound("client".into()))
@@ -185,8 +180,9 @@ impl MachineClients {
     }
 
     /// The `client_credentials` grant: check the secret (constant time, and
-    /// as slow for an unknown id as for a known one), narrow the scopes to the
-    /// requested ones, sign a token.
+    /// as slow for an unknown id or a public client as for a known one),
+    /// refuse a client not registered for the grant, narrow the scopes to
+    /// the requested ones, sign a token.
     pub async fn client_credentials(
         &self,
         meta: &RequestMeta,
@@ -195,16 +191,22 @@ impl MachineClients {
         requested: Option<&str>,
     ) -> Result<ClientToken, AuthError> {
         let result = async {
-            let client = self.store.machine_client(client_id).await?;
+            let client = self.store.client(client_id).await?;
             let presented = secret_hash(secret.expose());
             let stored = client
                 .as_ref()
-                .map_or_else(|| "0".repeat(64), |c| c.secret_hash.clone());
+                .and_then(|c| c.secret_hash.as_deref())
+                .unwrap_or(NO_SECRET);
             let matches: bool = presented.as_bytes().ct_eq(stored.as_bytes()).into();
             let client = match client {
                 Some(client) if matches && client.revoked_at.is_none() => client,
                 _ => return Err(AuthError::InvalidClient),
             };
+            if !client.allows(GrantType::ClientCredentials) {
+                return Err(AuthError::UnauthorizedClient(
+                    "the client is not registered for the client_credentials grant".into(),
+                ));
+            }
             let granted = match requested.map(str::trim).filter(|s| !s.is_empty()) {
                 None => client.scopes.clone(),
                 Some(text) => {
@@ -264,7 +266,7 @@ impl MachineClients {
         }
         let client = self
             .store
-            .machine_client(client_id)
+            .client(client_id)
             .await?
             .filter(|c| c.revoked_at.is_none())
             .ok_or(AuthError::TokenRevoked)?;
@@ -291,16 +293,5 @@ mod tests {
         assert_ne!(a, random_text(32));
         assert_eq!(secret_hash("x").len(), 64);
         assert_ne!(secret_hash("x"), secret_hash("y"));
-    }
-
-    #[test]
-    fn scopes_are_checked_and_deduplicated() {
-        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            scopes(&list(&["admin", "orders:read", "admin"])).unwrap(),
-            list(&["admin", "orders:read"])
-        );
-        assert!(scopes(&list(&["Bad Scope"])).is_err());
-        assert!(scopes(&list(&[])).is_err());
     }
 }
