@@ -20,6 +20,11 @@ use std::path::PathBuf;
 /// many small buffers on whichever worker thread runs it, which glibc pays
 /// for in arena locking and consolidation (a fifth of the protected
 /// request's time in a profile) and in memory it keeps per thread.
+///
+/// Built without transparent huge pages (feature `no_thp`): with THP on
+/// `madvise`, mimalloc advises its arenas huge, and each touched 4 KiB
+/// becomes 2 MiB resident (bench: peak 106 -> 86 MiB under sign-in load).
+/// `MIMALLOC_PURGE_DELAY=0` returns freed memory at once (peak ~72 MiB).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
