@@ -14,6 +14,13 @@ pub struct TokenForm {
     pub scope: Option<String>,
     #[schema(value_type = Option<String>)]
     pub refresh_token: Option<authgate_core::Secret>,
+    /// `authorization_code`: the code of the authorization response.
+    #[schema(value_type = Option<String>)]
+    pub code: Option<authgate_core::Secret>,
+    /// `authorization_code`: the redirect URI of the authorization request.
+    pub redirect_uri: Option<String>,
+    /// `authorization_code`: the PKCE verifier (43 to 128 characters).
+    pub code_verifier: Option<String>,
 }
 
 /// OAuth token response.

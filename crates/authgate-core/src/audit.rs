@@ -90,6 +90,8 @@ event_kinds! {
     ClientCreate => "client_create",
     ClientRevoke => "client_revoke",
     ClientToken => "client_token",
+    CodeExchange => "code_exchange",
+    BrowserSignOut => "browser_sign_out",
     PasskeyRegistrationStart => "passkey_registration_start",
     PasskeyRegistered => "passkey_registered",
     PasskeyDeleted => "passkey_deleted",

@@ -140,6 +140,11 @@ pub enum AuthError {
     /// (OAuth's `unauthorized_client`: a grant type it may not use).
     #[error("{0}")]
     UnauthorizedClient(String),
+    /// An authorization code that is unknown, expired, used, or presented
+    /// with the wrong client, redirect URI or PKCE verifier (OAuth's
+    /// `invalid_grant`); the text says which, never the code.
+    #[error("{0}")]
+    InvalidGrant(String),
     /// The resource does not exist (or is not visible to the caller).
     #[error("{0} not found")]
     NotFound(String),
@@ -252,6 +257,7 @@ impl AuthError {
             NoAuthenticator => (409, "no_authenticator", "No authenticator"),
             InvalidClient => (401, "invalid_client", "Invalid client"),
             UnauthorizedClient(_) => (400, "unauthorized_client", "Unauthorized client"),
+            InvalidGrant(_) => (400, "invalid_grant", "Invalid grant"),
             NotFound(_) => (404, "not_found", "Not found"),
             MethodNotAllowed => (405, "method_not_allowed", "Method not allowed"),
             RateLimited { .. } => (429, "rate_limited", "Too many requests"),

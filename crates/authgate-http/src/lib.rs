@@ -9,6 +9,7 @@
 //! | [`api::v1`] | the native JSON API, one `router()` per URL prefix (`/v1/auth`, `/v1/admin`, `/v1/tenants`, `/v1/authz`) |
 //! | [`compat`] | the CognitoApi-compatible profile (`AUTHGATE_COMPAT_COGNITO_API`) |
 //! | [`oauth2`] | `/oauth2/token` and authgate's own keys |
+//! | [`pages`] | `/oauth2/authorize` and the hosted pages (`/login/…`), server-rendered |
 //! | [`ops`] | health, metrics, the OpenAPI document, discovery, JWKS |
 //! | [`qr`] | QR codes of `otpauth://` URIs as `data:` URLs |
 //! | [`problem`] | the one renderer of errors: problem+json, its status, `Retry-After`, `WWW-Authenticate` |
@@ -28,6 +29,7 @@ pub mod middleware;
 pub mod oauth2;
 pub mod openapi;
 pub mod ops;
+pub mod pages;
 pub mod problem;
 pub mod qr;
 pub mod ratelimit;
@@ -51,11 +53,12 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
     if state.settings.compat_cognito_api {
         router = router.merge(compat::router(state));
     }
-    router
+    let (router, openapi) = router
         .merge(api::v1::authz::router())
         .merge(api::v1::admin::router())
         .merge(api::v1::tenants::router())
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .split_for_parts()
+        .split_for_parts();
+    (router.merge(pages::router(state)), openapi)
 }

@@ -1,7 +1,8 @@
 //! `POST /oauth2/token`: OAuth 2.0's token endpoint, form-encoded, with
 //! OAuth's error format (`{"error","error_description"}`, RFC 6749 §5.2).
 //! `client_credentials` for machine clients (credentials in HTTP Basic or in
-//! the form) and `refresh_token` for user sessions.
+//! the form), `authorization_code` for app clients (with PKCE), and
+//! `refresh_token` for user sessions.
 
 use crate::state::AppState;
 use authgate_api_types::oauth::{OAuthError, OAuthTokenResponse, TokenForm};
@@ -48,7 +49,9 @@ impl From<AuthError> for OAuthFailure {
             AuthError::InvalidRequest { .. } | AuthError::MalformedJson(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
             }
-            AuthError::InvalidRefreshToken | AuthError::RefreshTokenReused => {
+            AuthError::InvalidRefreshToken
+            | AuthError::RefreshTokenReused
+            | AuthError::InvalidGrant(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_grant", detail)
             }
             other => {
@@ -106,6 +109,24 @@ fn client_credentials(
     }
     match (&form.client_id, &form.client_secret) {
         (Some(id), Some(secret)) if !id.is_empty() => Ok((id.clone(), secret.clone())),
+        _ => Err(AuthError::InvalidClient.into()),
+    }
+}
+
+/// The client of an `authorization_code` request: HTTP Basic
+/// (`client_secret_basic`), or `client_id` in the form with its
+/// `client_secret` (`client_secret_post`) or without one (a public client,
+/// `none`).
+fn code_client(
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<(String, Option<Secret>), OAuthFailure> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        let (id, secret) = client_credentials(headers, form)?;
+        return Ok((id, Some(secret)));
+    }
+    match &form.client_id {
+        Some(id) if !id.is_empty() => Ok((id.clone(), form.client_secret.clone())),
         _ => Err(AuthError::InvalidClient.into()),
     }
 }
@@ -199,11 +220,34 @@ async fn issue(
                     .map(|t| t.expose().to_string()),
             })
         }
+        Some("authorization_code") => {
+            let (id, secret) = code_client(headers, &form)?;
+            let code = form.code.clone().unwrap_or_else(|| Secret::new(""));
+            let tokens = state
+                .authorization
+                .exchange_code(
+                    meta,
+                    &id,
+                    secret.as_ref(),
+                    &code,
+                    form.redirect_uri.as_deref(),
+                    form.code_verifier.as_deref(),
+                )
+                .await?;
+            Ok(OAuthTokenResponse {
+                access_token: tokens.access_token.expose().to_string(),
+                token_type: "Bearer".into(),
+                expires_in: tokens.expires_in,
+                scope: Some(tokens.scope),
+                id_token: tokens.id_token.map(|t| t.expose().to_string()),
+                refresh_token: None,
+            })
+        }
         Some(other) => Err(OAuthFailure::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             format!(
-                "grant_type {} is not supported: use client_credentials or refresh_token",
+                "grant_type {} is not supported: use authorization_code, client_credentials or refresh_token",
                 other.chars().take(40).collect::<String>()
             ),
         )),

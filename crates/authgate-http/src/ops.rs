@@ -68,16 +68,34 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
     let jwks_uri = discovery
         .provider_jwks_url()
         .unwrap_or_else(|| format!("{}/.well-known/jwks.json", state.settings.issuer()));
-    Json(serde_json::json!({
+    let base = state.settings.issuer();
+    let mut document = serde_json::json!({
         "issuer": discovery.issuer(),
         "jwks_uri": jwks_uri,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algorithms,
-        "token_endpoint": format!("{}/oauth2/token", state.settings.issuer()),
+        "token_endpoint": format!("{base}/oauth2/token"),
         "grant_types_supported": ["refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "name", "token_use", "client_id", "scope"],
-    }))
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "email", "email_verified", "name", "token_use", "client_id", "scope"],
+    });
+    // The code flow's tokens are authgate's own (issuer AUTHGATE_PUBLIC_URL):
+    // it is advertised where that is the discovery issuer (the embedded
+    // provider). With Cognito the issuer is the pool's, whose own tokens a
+    // client of this document validates.
+    if discovery.issuer() == base {
+        document["authorization_endpoint"] = format!("{base}/oauth2/authorize").into();
+        document["response_types_supported"] = serde_json::json!(["code"]);
+        document["response_modes_supported"] = serde_json::json!(["query"]);
+        document["code_challenge_methods_supported"] = serde_json::json!(["S256"]);
+        document["authorization_response_iss_parameter_supported"] = true.into();
+        document["scopes_supported"] = serde_json::json!(["openid", "email", "profile"]);
+        document["grant_types_supported"] =
+            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"]);
+        document["token_endpoint_auth_methods_supported"] =
+            serde_json::json!(["client_secret_basic", "client_secret_post", "none"]);
+    }
+    Json(document)
 }
 
 /// The keys that verify the tokens.

@@ -12,6 +12,9 @@ use authgate_core::{AuthError, Secret};
 use authgate_guard::{Guard, GuardError};
 use std::sync::Arc;
 
+/// The guard's reason for a token of another client.
+const WRONG_CLIENT: &str = "wrong_client";
+
 /// Turns bearer tokens into principals.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -53,8 +56,37 @@ impl Authenticator {
     }
 
     /// A user's access token: the guard's validation plus the session check.
+    /// The code flow's access tokens (authgate's issuer, an app client's
+    /// `client_id`) count too.
     pub async fn user(&self, token: &str) -> Result<Caller, AuthError> {
-        self.user_with(&self.guard, token).await
+        if self.is_foreign_authgate_token(token) {
+            return self.app_client_user(token.trim()).await;
+        }
+        match self.user_with(&self.guard, token).await {
+            Err(AuthError::InvalidToken { ref reason }) if reason == WRONG_CLIENT => {
+                self.app_client_user(token.trim()).await
+            }
+            other => other,
+        }
+    }
+
+    /// Does `token` claim authgate's own issuer while the provider's
+    /// tokens have another (Cognito)? Then only the machine guard can
+    /// verify it.
+    fn is_foreign_authgate_token(&self, token: &str) -> bool {
+        self.sessions.provider.info.issuer() != self.machine_issuer
+            && authgate_core::token::unverified_claims(token.trim())
+                .is_some_and(|c| c.iss == self.machine_issuer)
+    }
+
+    /// An access token of the authorization code flow: signed by authgate's
+    /// keys for a live app client, on a session (the family its code
+    /// started) that is still live.
+    async fn app_client_user(&self, token: &str) -> Result<Caller, AuthError> {
+        let claims = self.machine_guard.validate(token).await?;
+        self.clients.app_client_of(&claims).await?;
+        let stamp = self.sessions.check_client_session(&claims).await?;
+        Ok(Caller::new(claims, Secret::new(token), stamp))
     }
 
     /// A user's access token or id token (the CognitoApi profile's
@@ -87,11 +119,13 @@ impl Authenticator {
         if token.is_empty() {
             return Err(AuthError::MissingToken);
         }
-        if self.sessions.provider.info.issuer() != self.machine_issuer
-            && authgate_core::token::unverified_claims(token)
-                .is_some_and(|c| c.iss == self.machine_issuer)
-        {
+        if self.is_foreign_authgate_token(token) {
             let claims = self.machine_guard.validate(token).await?;
+            if claims.client_id.as_deref() != Some(claims.sub.as_str()) {
+                return Ok(Principal::User(Box::new(
+                    self.app_client_user(token).await?,
+                )));
+            }
             return Ok(Principal::Client(
                 self.clients.machine_caller(&claims).await?,
             ));
@@ -110,6 +144,10 @@ impl Authenticator {
                     Ok(claims) if claims.client_id.as_deref() == Some(claims.sub.as_str()) => Ok(
                         Principal::Client(self.clients.machine_caller(&claims).await?),
                     ),
+                    Ok(_) => match self.app_client_user(token).await {
+                        Ok(caller) => Ok(Principal::User(Box::new(caller))),
+                        Err(_) => Err(refused.into()),
+                    },
                     _ => Err(refused.into()),
                 }
             }

@@ -17,6 +17,7 @@ use crate::forward::{ForwardAuth, RouteRules};
 use crate::login::LoginTransactions;
 use crate::mfa::MfaService;
 use crate::notices::Notices;
+use crate::oauth::AuthorizationService;
 use crate::passkeys::PasskeyService;
 use crate::protection::Protection;
 use crate::recovery_codes::RecoveryCodes;
@@ -51,6 +52,8 @@ pub struct Services {
     pub decisions: DecisionService,
     pub forward: ForwardAuth,
     pub clients: Clients,
+    /// The authorization code flow and the hosted pages' browser sessions.
+    pub authorization: AuthorizationService,
     /// The app user and context of a caller.
     pub subjects: Subjects,
     pub discovery: Discovery,
@@ -389,18 +392,28 @@ impl Services {
             machine_guard,
             settings.issuer(),
         );
+        let sign_in = SignInService {
+            provider: provider.clone(),
+            events: events.clone(),
+            policy,
+            sign_up_reveals_existing: settings.sign_up_reveals_existing,
+            notices: notices.clone(),
+            sessions: sessions.clone(),
+            recovery_codes: recovery_codes.clone(),
+            logins: logins.clone(),
+            protection: protection.clone(),
+        };
+        let authorization = AuthorizationService {
+            store: store.clone(),
+            clients: clients.clone(),
+            sign_in: sign_in.clone(),
+            events: events.clone(),
+            tokens: clients.machine.clone(),
+            provider_name: provider.name().to_string(),
+        };
         Ok(Self {
-            sign_in: SignInService {
-                provider: provider.clone(),
-                events: events.clone(),
-                policy,
-                sign_up_reveals_existing: settings.sign_up_reveals_existing,
-                notices: notices.clone(),
-                sessions: sessions.clone(),
-                recovery_codes: recovery_codes.clone(),
-                logins: logins.clone(),
-                protection: protection.clone(),
-            },
+            sign_in,
+            authorization,
             passkeys: PasskeyService {
                 provider: provider.clone(),
                 events: events.clone(),

@@ -22,6 +22,7 @@
 //! | [`decisions`] | [`DecisionService`] | may a principal do an action (roles, then policies) |
 //! | [`forward`] | [`ForwardAuth`] | the gateway authorizer's route rules |
 //! | [`clients`] | [`Clients`] | the client registry (machine and app clients) and `client_credentials` |
+//! | [`oauth`] | — | the OpenID Provider's rules: authorization requests, PKCE |
 //! | [`discovery`] | [`Discovery`] | issuer and keys for OIDC discovery and JWKS |
 //! | [`authn`] | [`Authenticator`] | bearer token → [`Principal`] |
 //! | [`subjects`] | [`Subjects`](subjects::Subjects) | the app user and context of a caller, admin rights |
@@ -46,6 +47,7 @@ pub mod login;
 pub mod mfa;
 pub mod mfa_reset;
 pub mod notices;
+pub mod oauth;
 pub mod passkeys;
 pub mod principal;
 pub mod protection;

@@ -114,6 +114,28 @@ impl SessionService {
         Ok(stamp)
     }
 
+    /// Is the session of a code-flow access token live? Its `origin_jti`
+    /// names the refresh family its code started (authgate's, whichever
+    /// the provider): revoked by a replayed code, a sign-out or a disable.
+    pub async fn check_client_session(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<Option<ContextStamp>, AuthError> {
+        let family_id = claims
+            .origin_jti
+            .as_deref()
+            .ok_or(AuthError::TokenRevoked)?;
+        let family = self
+            .store
+            .family_session(family_id, &claims.sub, self.provider.name(), now_millis())
+            .await?;
+        if family.live {
+            Ok(family.context)
+        } else {
+            Err(AuthError::TokenRevoked)
+        }
+    }
+
     /// A provider that does not track sign-outs may still refresh a session
     /// that was signed out through authgate: refuse that here.
     async fn refreshed_session_is_live(&self, done: &Authenticated) -> Result<(), AuthError> {

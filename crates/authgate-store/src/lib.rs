@@ -15,6 +15,7 @@
 
 pub mod app_users;
 pub mod audit;
+pub mod authorization;
 pub mod catalog;
 pub mod cipher;
 pub mod clients;

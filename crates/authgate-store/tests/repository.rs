@@ -41,6 +41,9 @@ store_tests!(
     a_tenant_keeps_its_last_owner,
     invitations_bind_once_and_keep_existing_memberships,
     clients_are_stored_hashed_and_revoked,
+    codes_work_once_and_a_replay_names_the_family_to_revoke,
+    concurrent_redemptions_of_one_code_redeem_once,
+    browser_sessions_live_until_ended_or_expired,
     login_transactions_are_tried_a_bounded_number_of_times_expire_and_replace_an_accounts_others,
     secret_fields_are_sealed_and_bound_to_their_row,
     plain_rows_are_sealed_at_start_and_rewrapped_under_a_new_key,
@@ -348,7 +351,12 @@ async fn clients_are_stored_hashed_and_revoked(store: Store) {
     .unwrap();
     let old = store.client("agc_old").await.unwrap().unwrap();
     assert_eq!(
-        (old.client_type, old.grant_types, old.secret_hash, old.consent),
+        (
+            old.client_type,
+            old.grant_types,
+            old.secret_hash,
+            old.consent
+        ),
         (
             ClientType::Confidential,
             vec![GrantType::ClientCredentials],
@@ -1902,4 +1910,125 @@ async fn is_live(store: &Store, family: &str, sub: &str, now: i64) -> bool {
         .await
         .unwrap()
         .live
+}
+
+async fn codes_work_once_and_a_replay_names_the_family_to_revoke(store: Store) {
+    use authgate_store::authorization::{AuthorizationCode, CodeRedemption};
+    let code = AuthorizationCode {
+        client_id: "agc_spa".into(),
+        redirect_uri: "https://spa.example/cb".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        scope: "openid email".into(),
+        nonce: Some("n-1".into()),
+        sid: "sid-1".into(),
+        provider: "embedded".into(),
+        sub: "u1".into(),
+        auth_time: 100,
+        amr: "pwd".into(),
+        expires_at: 1_060,
+    };
+    store
+        .insert_authorization_code("h1", &code, 1_000)
+        .await
+        .unwrap();
+    let stale = AuthorizationCode {
+        expires_at: 1_010,
+        ..code.clone()
+    };
+    store
+        .insert_authorization_code("h2", &stale, 1_000)
+        .await
+        .unwrap();
+    let redeem = |hash: &'static str, at: i64| {
+        let store = store.clone();
+        async move { store.redeem_authorization_code(hash, at).await.unwrap() }
+    };
+    assert_eq!(
+        redeem("h1", 1_020).await,
+        CodeRedemption::Redeemed(Box::new(code))
+    );
+    assert_eq!(
+        redeem("h1", 1_021).await,
+        CodeRedemption::Replayed { family_id: None }
+    );
+    store.set_code_family("h1", "fam-1").await.unwrap();
+    assert_eq!(
+        redeem("h1", 1_022).await,
+        CodeRedemption::Replayed {
+            family_id: Some("fam-1".into())
+        }
+    );
+    assert_eq!(
+        redeem("h2", 1_020).await,
+        CodeRedemption::Unknown,
+        "expired"
+    );
+    assert_eq!(redeem("nope", 1_020).await, CodeRedemption::Unknown);
+}
+
+async fn concurrent_redemptions_of_one_code_redeem_once(store: Store) {
+    use authgate_store::authorization::{AuthorizationCode, CodeRedemption};
+    let code = AuthorizationCode {
+        client_id: "agc_spa".into(),
+        redirect_uri: "https://spa.example/cb".into(),
+        code_challenge: "c".into(),
+        scope: "openid".into(),
+        nonce: None,
+        sid: "sid-1".into(),
+        provider: "embedded".into(),
+        sub: "u1".into(),
+        auth_time: 100,
+        amr: "pwd".into(),
+        expires_at: 10_000,
+    };
+    store
+        .insert_authorization_code("race", &code, 1_000)
+        .await
+        .unwrap();
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.redeem_authorization_code("race", 1_001 + i).await })
+        })
+        .collect();
+    let mut redeemed = 0;
+    for attempt in attempts {
+        if let CodeRedemption::Redeemed(_) = attempt.await.unwrap().unwrap() {
+            redeemed += 1;
+        }
+    }
+    assert_eq!(redeemed, 1);
+}
+
+async fn browser_sessions_live_until_ended_or_expired(store: Store) {
+    use authgate_store::authorization::BrowserSession;
+    let session = BrowserSession {
+        sid: "sid-1".into(),
+        provider: "embedded".into(),
+        sub: "u1".into(),
+        auth_time: 1,
+        amr: "pwd otp".into(),
+        expires_at: 5_000,
+    };
+    store
+        .create_browser_session("c1", &session, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.browser_session("c1", 1_001).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store.browser_session("c1", 5_000).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.browser_session("c2", 1_001).await.unwrap(), None);
+    assert!(store.end_browser_session("sid-1", 2_000).await.unwrap());
+    assert!(!store.end_browser_session("sid-1", 2_001).await.unwrap());
+    assert_eq!(
+        store.browser_session("c1", 2_002).await.unwrap(),
+        None,
+        "ended"
+    );
 }

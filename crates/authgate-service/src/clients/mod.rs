@@ -179,6 +179,39 @@ impl Clients {
         result
     }
 
+    /// The client of a token request. A confidential client proves itself
+    /// with its secret (compared in constant time, and as slowly for an
+    /// unknown id or a public client as for a known one); a public client
+    /// names itself and presents no secret. Anything else, or a revoked
+    /// client, is `invalid_client`.
+    pub async fn authenticate(
+        &self,
+        client_id: &str,
+        secret: Option<&Secret>,
+    ) -> Result<Client, AuthError> {
+        let client = self.store.client(client_id).await?;
+        match (client, secret.filter(|s| !s.is_empty())) {
+            (Some(client), None)
+                if client.client_type == ClientType::Public && client.revoked_at.is_none() =>
+            {
+                Ok(client)
+            }
+            (client, Some(secret)) => {
+                let presented = secret_hash(secret.expose());
+                let stored = client
+                    .as_ref()
+                    .and_then(|c| c.secret_hash.as_deref())
+                    .unwrap_or(NO_SECRET);
+                let matches: bool = presented.as_bytes().ct_eq(stored.as_bytes()).into();
+                match client {
+                    Some(client) if matches && client.revoked_at.is_none() => Ok(client),
+                    _ => Err(AuthError::InvalidClient),
+                }
+            }
+            (_, None) => Err(AuthError::InvalidClient),
+        }
+    }
+
     /// The `client_credentials` grant: check the secret (constant time, and
     /// as slow for an unknown id or a public client as for a known one),
     /// refuse a client not registered for the grant, narrow the scopes to
@@ -191,17 +224,12 @@ impl Clients {
         requested: Option<&str>,
     ) -> Result<ClientToken, AuthError> {
         let result = async {
-            let client = self.store.client(client_id).await?;
-            let presented = secret_hash(secret.expose());
-            let stored = client
-                .as_ref()
-                .and_then(|c| c.secret_hash.as_deref())
-                .unwrap_or(NO_SECRET);
-            let matches: bool = presented.as_bytes().ct_eq(stored.as_bytes()).into();
-            let client = match client {
-                Some(client) if matches && client.revoked_at.is_none() => client,
-                _ => return Err(AuthError::InvalidClient),
-            };
+            // A machine client always has a secret: none is no client (the
+            // same answer, without a lookup, for every id).
+            if secret.is_empty() {
+                return Err(AuthError::InvalidClient);
+            }
+            let client = self.authenticate(client_id, Some(secret)).await?;
             if !client.allows(GrantType::ClientCredentials) {
                 return Err(AuthError::UnauthorizedClient(
                     "the client is not registered for the client_credentials grant".into(),
@@ -252,6 +280,29 @@ impl Clients {
             )
             .await;
         result
+    }
+
+    /// The app client a code-flow access token was issued to: registered,
+    /// live, of the authorization code flow, and not the token's subject
+    /// (that would be a machine token).
+    pub async fn app_client_of(&self, claims: &AccessClaims) -> Result<Client, AuthError> {
+        let not_ours = || AuthError::InvalidToken {
+            reason: "wrong_client".into(),
+        };
+        let client_id = claims.client_id.as_deref().ok_or_else(not_ours)?;
+        if claims.sub == client_id {
+            return Err(not_ours());
+        }
+        let client = self
+            .store
+            .client(client_id)
+            .await?
+            .filter(|c| c.allows(GrantType::AuthorizationCode))
+            .ok_or_else(not_ours)?;
+        if client.revoked_at.is_some() {
+            return Err(AuthError::TokenRevoked);
+        }
+        Ok(client)
     }
 
     /// The client behind validated machine-token claims, if it still exists

@@ -1382,12 +1382,11 @@ async fn a_revoked_client_is_refused_at_once(engine: Engine) {
         .execute(&pool)
         .await
         .unwrap();
-    let (stored,): (String,) =
-        sqlx::query_as("SELECT secret_hash FROM clients WHERE id = $1")
-            .bind(&clients.admin_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (stored,): (String,) = sqlx::query_as("SELECT secret_hash FROM clients WHERE id = $1")
+        .bind(&clients.admin_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_ne!(stored, clients.admin_secret, "the secret is stored hashed");
     pool.close().await;
     assert_eq!(

@@ -8,6 +8,7 @@
 //! - [`admin`]: the admin user lifecycle
 //! - [`authz`]: tenants, catalog, decisions, machine-client tokens
 //! - [`clients`]: the client registry (machine and app clients)
+//! - [`oauth`]: the authorization code flow through the hosted pages
 //! - [`security`]: account-takeover and leak scenarios
 //! - [`protection`]: rate-limit groups, lockout, mail limits, many instances on Redis
 //! - [`compat`]: the CognitoApi profile
@@ -29,6 +30,7 @@ mod compat;
 mod conformance;
 mod gateway;
 mod guard_context;
+mod oauth;
 mod passkeys;
 mod protection;
 mod security;

@@ -4,6 +4,7 @@
 //! call it and to forge tokens with its own signing key.
 
 pub mod api;
+pub mod browser;
 pub mod nginx;
 pub mod passkey;
 pub mod smtp;

@@ -1,0 +1,487 @@
+//! The hosted pages (contracts/oauth.md, "Hosted pages") and the
+//! authorization endpoint that leads to them: server-rendered HTML
+//! (minijinja, autoescaped), one stylesheet, no script. Every form carries
+//! a CSRF token (double submit: an HttpOnly cookie and a hidden field,
+//! compared in constant time); the browser session is an opaque HttpOnly,
+//! SameSite=Lax cookie (`__Host-` and `Secure` when the public URL is
+//! https). Pages send `Content-Security-Policy` with `frame-ancestors
+//! 'none'`, `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
+//!
+//! Handlers are thin: the authorization service decides, the sign-in
+//! service signs in (lockout, rate limits, MFA, audit as on the JSON API),
+//! and errors are shown in words ([`in_words`]).
+
+mod render;
+
+use crate::state::AppState;
+use authgate_core::{AuthError, ChallengeKind, Secret};
+use authgate_service::RequestMeta;
+use authgate_service::oauth::authorization::{
+    AuthorizeOutcome, BROWSER_SESSION_TTL_SECS, BrowserSignIn,
+};
+use authgate_service::oauth::request::Refusal;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use render::{Page, Texts};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+/// The cookies of the pages, named for the public URL's scheme.
+#[derive(Clone, Copy)]
+struct Cookies {
+    session: &'static str,
+    csrf: &'static str,
+    secure: bool,
+}
+
+impl Cookies {
+    fn of(state: &AppState) -> Self {
+        if state.settings.public_url.starts_with("https://") {
+            Self {
+                session: "__Host-authgate_session",
+                csrf: "__Host-authgate_csrf",
+                secure: true,
+            }
+        } else {
+            Self {
+                session: "authgate_session",
+                csrf: "authgate_csrf",
+                secure: false,
+            }
+        }
+    }
+
+    fn set(&self, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+        let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if self.secure {
+            text.push_str("; Secure");
+        }
+        if let Some(seconds) = max_age {
+            text.push_str(&format!("; Max-Age={seconds}"));
+        }
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+/// The value of cookie `name`, if the request has it.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The request's CSRF token, or a new one to set.
+fn csrf_token(headers: &HeaderMap, cookies: Cookies) -> (String, Option<HeaderValue>) {
+    match cookie(headers, cookies.csrf) {
+        Some(token) => (token, None),
+        None => {
+            let token = render::random_token();
+            let set = cookies.set(cookies.csrf, &token, None);
+            (token, Some(set))
+        }
+    }
+}
+
+/// Does the form's CSRF token match the cookie's?
+fn csrf_matches(headers: &HeaderMap, cookies: Cookies, presented: &str) -> bool {
+    match cookie(headers, cookies.csrf) {
+        Some(expected) if !presented.is_empty() => {
+            expected.as_bytes().ct_eq(presented.as_bytes()).into()
+        }
+        _ => false,
+    }
+}
+
+/// An error as a person reads it on a page.
+pub fn in_words(err: &AuthError) -> String {
+    match err.code() {
+        "invalid_credentials" => "Incorrect email or password.".into(),
+        "user_not_confirmed" => {
+            "Confirm your email address first, with the code we mailed you.".into()
+        }
+        "password_reset_required" => "You must reset your password before you can sign in.".into(),
+        "code_mismatch" => "That code is not right. Try again.".into(),
+        "code_expired" | "invalid_session" => "That took too long. Start again.".into(),
+        "too_many_failed_attempts" | "rate_limited" => {
+            "Too many attempts. Wait a while, then try again.".into()
+        }
+        "invalid_request" => err.public_detail(),
+        "provider_unavailable" | "store_unavailable" | "internal" => {
+            "The sign-in service is unavailable. Try again shortly.".into()
+        }
+        _ => "Sign-in failed. Try again.".into(),
+    }
+}
+
+/// A redirect that no cache keeps.
+fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut response = status.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let texts = Texts::english();
+    Page::new("error.html", texts.error_title)
+        .with("message", message)
+        .status(status)
+        .render()
+}
+
+/// The authorization request without `prompt=login`, for the way back
+/// after a sign-in (which satisfied it).
+fn after_sign_in(authorize: &str) -> String {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(authorize.as_bytes())
+        .into_owned()
+        .filter_map(|(k, v)| {
+            if k != "prompt" {
+                return Some((k, v));
+            }
+            let rest: Vec<&str> = v.split(' ').filter(|p| *p != "login").collect();
+            (!rest.is_empty()).then(|| (k, rest.join(" ")))
+        })
+        .collect();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("/oauth2/authorize?{query}")
+}
+
+fn params_of(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// What an authorization request that needs no page leads to, or the page.
+fn refusal(state: &AppState, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Page(message) => error_page(StatusCode::BAD_REQUEST, &message),
+        Refusal::Redirect(back) => redirect(
+            StatusCode::FOUND,
+            &state.authorization.error_redirect(&back),
+        ),
+    }
+}
+
+/// The sign-in page for an authorization request.
+fn sign_in_page(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    authorize: &str,
+    client_name: &str,
+    email: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let texts = Texts::english();
+    let (csrf, set_csrf) = csrf_token(headers, cookies);
+    let mut response = Page::new("sign_in.html", texts.sign_in_title)
+        .with("csrf", &csrf)
+        .with("authorize", authorize)
+        .with("client_name", client_name)
+        .with("email", email)
+        .error(error)
+        .status(status)
+        .render();
+    if let Some(set) = set_csrf {
+        response.headers_mut().append(header::SET_COOKIE, set);
+    }
+    response
+}
+
+/// `GET /oauth2/authorize`: a code for a signed-in browser, the sign-in
+/// page, an error page (unknown client, unregistered redirect URI: never a
+/// redirect), or an OAuth error sent back to the client.
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let cookies = Cookies::of(&state);
+    let session = cookie(&headers, cookies.session).map(Secret::new);
+    match state
+        .authorization
+        .authorize(&params_of(&query), session.as_ref())
+        .await
+    {
+        Ok(AuthorizeOutcome::Redirect(location)) => redirect(StatusCode::FOUND, &location),
+        Ok(AuthorizeOutcome::SignIn(request)) => sign_in_page(
+            &headers,
+            cookies,
+            &query,
+            &request.client.name,
+            request.login_hint.as_deref().unwrap_or_default(),
+            None,
+            StatusCode::OK,
+        ),
+        Err(refused) => refusal(&state, refused),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authorize: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: Secret,
+}
+
+#[derive(Deserialize)]
+pub struct TotpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authorize: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    session: Secret,
+    #[serde(default)]
+    code: Secret,
+}
+
+const EXPIRED_FORM: &str =
+    "This page has expired. Go back to the application and start signing in again.";
+
+/// The step after a page sign-in: back to the authorization request with
+/// the new browser session, the TOTP page, or a page that says what the
+/// account needs first.
+fn after_step(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    authorize: &str,
+    email: &str,
+    step: BrowserSignIn,
+) -> Response {
+    match step {
+        BrowserSignIn::SignedIn(session) => {
+            let mut response = redirect(StatusCode::SEE_OTHER, &after_sign_in(authorize));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookies.set(
+                    cookies.session,
+                    session.expose(),
+                    Some(BROWSER_SESSION_TTL_SECS),
+                ),
+            );
+            response
+        }
+        BrowserSignIn::Challenge(challenge) if challenge.kind == ChallengeKind::TotpRequired => {
+            totp_page(headers, cookies, authorize, email, &challenge.session, None)
+        }
+        BrowserSignIn::Challenge(challenge) => {
+            let needed = match challenge.kind {
+                ChallengeKind::NewPasswordRequired => "to choose a new password",
+                _ => "to set up an authenticator app",
+            };
+            error_page(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Your account needs you {needed} first. These pages cannot do that yet: \
+                     use your application's own sign-in once, then come back."
+                ),
+            )
+        }
+    }
+}
+
+fn totp_page(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    authorize: &str,
+    email: &str,
+    session: &Secret,
+    error: Option<String>,
+) -> Response {
+    let texts = Texts::english();
+    let (csrf, set_csrf) = csrf_token(headers, cookies);
+    let mut response = Page::new("totp.html", texts.totp_title)
+        .with("csrf", &csrf)
+        .with("authorize", authorize)
+        .with("email", email)
+        .with("session", session.expose())
+        .error(error)
+        .render();
+    if let Some(set) = set_csrf {
+        response.headers_mut().append(header::SET_COOKIE, set);
+    }
+    response
+}
+
+/// The authorization request a form carries, checked again (it came back
+/// from the browser): `Ok(client name)` when it may lead to a sign-in.
+async fn checked_request(state: &AppState, authorize: &str) -> Result<String, Response> {
+    match state
+        .authorization
+        .authorize(&params_of(authorize), None)
+        .await
+    {
+        Ok(AuthorizeOutcome::SignIn(request)) => Ok(request.client.name),
+        Ok(AuthorizeOutcome::Redirect(location)) => Err(redirect(StatusCode::SEE_OTHER, &location)),
+        Err(refused) => Err(refusal(state, refused)),
+    }
+}
+
+fn status_of(err: &AuthError) -> StatusCode {
+    StatusCode::from_u16(err.status())
+        .ok()
+        .filter(|s| s.is_client_error())
+        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// `POST /login/sign-in`: email and password.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let Ok(Form(form)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    };
+    if !csrf_matches(&headers, cookies, &form.csrf) {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    }
+    let client_name = match checked_request(&state, &form.authorize).await {
+        Ok(name) => name,
+        Err(response) => return response,
+    };
+    match state
+        .authorization
+        .sign_in_with_password(&meta, &form.email, &form.password)
+        .await
+    {
+        Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
+        Err(err) => sign_in_page(
+            &headers,
+            cookies,
+            &form.authorize,
+            &client_name,
+            &form.email,
+            Some(in_words(&err)),
+            status_of(&err),
+        ),
+    }
+}
+
+/// `POST /login/totp`: the code of the authenticator app.
+pub async fn totp(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<TotpForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let Ok(Form(form)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    };
+    if !csrf_matches(&headers, cookies, &form.csrf) {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    }
+    if let Err(response) = checked_request(&state, &form.authorize).await {
+        return response;
+    }
+    match state
+        .authorization
+        .answer_totp(&meta, &form.email, form.session.clone(), form.code)
+        .await
+    {
+        Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
+        Err(err) if err.code() == "code_mismatch" => totp_page(
+            &headers,
+            cookies,
+            &form.authorize,
+            &form.email,
+            &form.session,
+            Some(in_words(&err)),
+        ),
+        Err(err) => error_page(status_of(&err), &in_words(&err)),
+    }
+}
+
+/// The pages' one stylesheet.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("style.css"),
+    )
+        .into_response()
+}
+
+/// The pages and the authorization endpoint. The sign-in forms are in the
+/// `sign-in` rate-limit group, refused as a page in words.
+pub fn router(state: &AppState) -> axum::Router<AppState> {
+    use authgate_service::protection::Group;
+    use axum::routing::{get, post};
+    let refuse = |err: AuthError| {
+        let mut response = error_page(StatusCode::TOO_MANY_REQUESTS, &in_words(&err));
+        crate::problem::error_headers(&err, response.headers_mut());
+        response
+    };
+    let forms = axum::Router::new()
+        .route("/login/sign-in", post(sign_in))
+        .route("/login/totp", post(totp))
+        .route_layer(axum::middleware::from_fn_with_state(
+            crate::ratelimit::limited(state, Group::SignIn, refuse),
+            crate::ratelimit::charge,
+        ));
+    axum::Router::new()
+        .route("/oauth2/authorize", get(authorize))
+        .route("/login/style.css", get(stylesheet))
+        .merge(forms)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.settings.max_body_bytes,
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_way_back_drops_prompt_login_only() {
+        assert_eq!(
+            after_sign_in("client_id=a&prompt=login&state=x%20y"),
+            "/oauth2/authorize?client_id=a&state=x+y"
+        );
+        assert_eq!(
+            after_sign_in("client_id=a&prompt=login+consent"),
+            "/oauth2/authorize?client_id=a&prompt=consent"
+        );
+    }
+
+    #[test]
+    fn cookies_are_read_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("xauthgate_session=no; authgate_session=yes; other=1"),
+        );
+        assert_eq!(cookie(&headers, "authgate_session").as_deref(), Some("yes"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+}

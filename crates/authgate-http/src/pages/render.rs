@@ -1,0 +1,179 @@
+//! Rendering the hosted pages: the templates (built in, parsed once,
+//! autoescaped as HTML), their texts, and the headers every page carries.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use minijinja::Environment;
+use rand::RngCore;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// The built-in templates, by name.
+const TEMPLATES: [(&str, &str); 4] = [
+    ("base.html", include_str!("templates/base.html")),
+    ("sign_in.html", include_str!("templates/sign_in.html")),
+    ("totp.html", include_str!("templates/totp.html")),
+    ("error.html", include_str!("templates/error.html")),
+];
+
+/// The policy of every page: nothing but this origin's stylesheet and
+/// images (`data:` for the QR code), never in a frame.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut environment = Environment::new();
+        for (name, source) in TEMPLATES {
+            // The templates are part of the binary; a test renders each.
+            if let Err(err) = environment.add_template(name, source) {
+                tracing::error!(template = name, error = %err, "a built-in template does not parse");
+            }
+        }
+        environment
+    })
+}
+
+/// 32 random bytes, base64url: CSRF tokens.
+pub fn random_token() -> String {
+    let mut buffer = [0u8; 32];
+    rand::rng().fill_bytes(&mut buffer);
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// The texts of the pages (English).
+#[derive(Debug, Clone, Serialize)]
+pub struct Texts {
+    pub product: &'static str,
+    pub sign_in_title: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+    pub sign_in: &'static str,
+    pub continue_to: &'static str,
+    pub totp_title: &'static str,
+    pub totp_hint: &'static str,
+    pub code: &'static str,
+    pub verify: &'static str,
+    pub error_title: &'static str,
+}
+
+impl Texts {
+    pub fn english() -> Self {
+        Self {
+            product: "authgate",
+            sign_in_title: "Sign in",
+            email: "Email",
+            password: "Password",
+            sign_in: "Sign in",
+            continue_to: "to continue to",
+            totp_title: "Enter your code",
+            totp_hint: "Enter the six-digit code of your authenticator app.",
+            code: "Code",
+            verify: "Verify",
+            error_title: "Something went wrong",
+        }
+    }
+}
+
+/// A page to render: a template, its title and values.
+pub struct Page {
+    template: &'static str,
+    title: &'static str,
+    values: BTreeMap<&'static str, String>,
+    error: Option<String>,
+    status: StatusCode,
+}
+
+impl Page {
+    pub fn new(template: &'static str, title: &'static str) -> Self {
+        Self {
+            template,
+            title,
+            values: BTreeMap::new(),
+            error: None,
+            status: StatusCode::OK,
+        }
+    }
+
+    pub fn with(mut self, name: &'static str, value: &str) -> Self {
+        self.values.insert(name, value.to_string());
+        self
+    }
+
+    /// An error shown above the form, in words.
+    pub fn error(mut self, error: Option<String>) -> Self {
+        self.error = error;
+        self
+    }
+
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn render(self) -> Response {
+        let context = minijinja::context! {
+            lang => "en",
+            t => Texts::english(),
+            title => self.title,
+            error => self.error,
+            ..minijinja::Value::from_serialize(&self.values)
+        };
+        let html = environment()
+            .get_template(self.template)
+            .and_then(|template| template.render(context));
+        let (status, body) = match html {
+            Ok(html) => (self.status, html),
+            Err(err) => {
+                tracing::error!(template = self.template, error = %err, "page not rendered");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "<!doctype html><title>Error</title><p>The page could not be shown.</p>"
+                        .to_string(),
+                )
+            }
+        };
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses_and_escapes_what_it_shows() {
+        for (name, _) in TEMPLATES {
+            environment().get_template(name).unwrap();
+        }
+        let html = environment()
+            .get_template("error.html")
+            .unwrap()
+            .render(minijinja::context! {
+                lang => "en", t => Texts::english(), title => "T",
+                message => "<script>alert(1)</script>",
+            })
+            .unwrap();
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+}

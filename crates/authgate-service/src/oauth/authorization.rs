@@ -1,0 +1,459 @@
+//! The authorization code flow (contracts/oauth.md): what an authorization
+//! request leads to (a code for a signed-in browser, the sign-in page, or an
+//! error), the browser session the hosted pages start at sign-in, and the
+//! code's exchange for tokens at the token endpoint.
+//!
+//! The pages sign people in through [`SignInService`], so lockout, rate
+//! limits, MFA policy and the audit trail are the JSON API's. The code
+//! flow's tokens are authgate's own, whichever provider signed the person in:
+//! `iss` is authgate's issuer, the keys are the ones at `/oauth2/jwks.json`,
+//! and each code's redemption starts a refresh family (named by the access
+//! token's `origin_jti`) so that a replayed code revokes what it issued.
+
+use super::pkce;
+use super::request::{self, AuthorizationRequest, ErrorRedirect, Params, Refusal};
+use crate::clients::{Clients, MachineTokens};
+use crate::events::{EventRecorder, RequestMeta};
+use crate::sign_in::{SignInResult, SignInService};
+use authgate_core::{AuthError, ChallengeKind, EventKind, Secret, now_millis};
+use authgate_store::Store;
+use authgate_store::authorization::{AuthorizationCode, BrowserSession, CodeRedemption};
+use authgate_store::clients::{Client, GrantType};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A code works for this long (contracts/oauth.md).
+pub const CODE_TTL_SECS: i64 = 60;
+/// A browser session lasts this long from its sign-in.
+pub const BROWSER_SESSION_TTL_SECS: i64 = 12 * 3600;
+
+fn random_text() -> String {
+    let mut buffer = [0u8; 32];
+    rand::rng().fill_bytes(&mut buffer);
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
+fn digest(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What an authorization request leads to.
+#[derive(Debug, Clone)]
+pub enum AuthorizeOutcome {
+    /// Send the browser to this URL (the client's redirect URI with a code).
+    Redirect(String),
+    /// The person must sign in first: show the sign-in page.
+    SignIn(Box<AuthorizationRequest>),
+}
+
+/// What a sign-in on the pages produced.
+#[derive(Debug, Clone)]
+pub enum BrowserSignIn {
+    /// Signed in: the new browser session's cookie value.
+    SignedIn(Secret),
+    /// Another step first (new password, TOTP, MFA set-up).
+    Challenge(crate::sign_in::Challenge),
+}
+
+/// The answer of a code exchange.
+#[derive(Debug, Clone)]
+pub struct CodeTokens {
+    pub access_token: Secret,
+    pub id_token: Option<Secret>,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    token_use: &'static str,
+    scope: &'a str,
+    auth_time: i64,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    origin_jti: &'a str,
+    sid: &'a str,
+}
+
+#[derive(Serialize)]
+struct IdClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    azp: &'a str,
+    token_use: &'static str,
+    auth_time: i64,
+    iat: i64,
+    exp: i64,
+    amr: Vec<&'a str>,
+    sid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Clone)]
+pub struct AuthorizationService {
+    pub(crate) store: Store,
+    pub(crate) clients: Clients,
+    pub(crate) sign_in: SignInService,
+    pub(crate) events: EventRecorder,
+    pub(crate) tokens: Arc<MachineTokens>,
+    pub(crate) provider_name: String,
+}
+
+impl AuthorizationService {
+    /// authgate's issuer: `iss` of the code flow's tokens and of
+    /// authorization responses (RFC 9207).
+    pub fn issuer(&self) -> &str {
+        &self.tokens.issuer
+    }
+
+    /// The live browser session of a cookie value, if any.
+    pub async fn browser_session(&self, cookie: Option<&Secret>) -> Option<BrowserSession> {
+        let cookie = cookie.filter(|c| !c.is_empty())?;
+        let now = now_millis() / 1000;
+        match self
+            .store
+            .browser_session(&digest(cookie.expose()), now)
+            .await
+        {
+            Ok(session) => session.filter(|s| s.provider == self.provider_name),
+            Err(err) => {
+                tracing::warn!(error = %err, "browser session not read");
+                None
+            }
+        }
+    }
+
+    /// Check an authorization request and decide: a code for a signed-in
+    /// browser (SSO), the sign-in page, or an error (a page when the client
+    /// or its redirect URI cannot be trusted, a redirect otherwise).
+    pub async fn authorize(
+        &self,
+        params: &Params,
+        cookie: Option<&Secret>,
+    ) -> Result<AuthorizeOutcome, Refusal> {
+        let client = match params.iter().find(|(k, _)| k == "client_id") {
+            Some((_, id)) => self.store.client(id).await.map_err(|err| {
+                tracing::error!(error = %err, "client not read");
+                Refusal::Page("The sign-in service is unavailable; try again shortly.".into())
+            })?,
+            None => None,
+        };
+        let request = request::check(params, client)?;
+        let now = now_millis() / 1000;
+        let session = self.browser_session(cookie).await.filter(|s| {
+            !request.prompt.login && request.max_age.is_none_or(|age| now - s.auth_time <= age)
+        });
+        match session {
+            Some(session) => Ok(AuthorizeOutcome::Redirect(
+                self.issue_code(&request, &session).await?,
+            )),
+            None if request.prompt.none => Err(Refusal::Redirect(ErrorRedirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: "login_required",
+                description: "the person is not signed in".into(),
+                state: request.state.clone(),
+            })),
+            None => Ok(AuthorizeOutcome::SignIn(Box::new(request))),
+        }
+    }
+
+    /// A code for `session` on `request`, as the redirect that carries it.
+    async fn issue_code(
+        &self,
+        request: &AuthorizationRequest,
+        session: &BrowserSession,
+    ) -> Result<String, Refusal> {
+        let code = random_text();
+        let now = now_millis() / 1000;
+        let stored = AuthorizationCode {
+            client_id: request.client.id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            scope: request.scopes.join(" "),
+            nonce: request.nonce.clone(),
+            sid: session.sid.clone(),
+            provider: session.provider.clone(),
+            sub: session.sub.clone(),
+            auth_time: session.auth_time,
+            amr: session.amr.clone(),
+            expires_at: now + CODE_TTL_SECS,
+        };
+        self.store
+            .insert_authorization_code(&digest(&code), &stored, now)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "authorization code not stored");
+                Refusal::Redirect(ErrorRedirect {
+                    redirect_uri: request.redirect_uri.clone(),
+                    error: "temporarily_unavailable",
+                    description: "the sign-in service is unavailable; try again shortly".into(),
+                    state: request.state.clone(),
+                })
+            })?;
+        let mut answer: Vec<(&str, &str)> = vec![("code", &code)];
+        if let Some(state) = &request.state {
+            answer.push(("state", state));
+        }
+        answer.push(("iss", self.issuer()));
+        Ok(request::with_query(&request.redirect_uri, &answer))
+    }
+
+    /// The redirect of an OAuth error (with `iss`, RFC 9207).
+    pub fn error_redirect(&self, back: &ErrorRedirect) -> String {
+        let mut answer: Vec<(&str, &str)> = vec![
+            ("error", back.error),
+            ("error_description", &back.description),
+        ];
+        if let Some(state) = &back.state {
+            answer.push(("state", state));
+        }
+        answer.push(("iss", self.issuer()));
+        request::with_query(&back.redirect_uri, &answer)
+    }
+
+    /// Sign in on the hosted pages with a password: the same service as the
+    /// JSON API (lockout, rate limits, MFA policy, audit); on success a
+    /// browser session starts and its cookie value is answered.
+    pub async fn sign_in_with_password(
+        &self,
+        meta: &RequestMeta,
+        email: &str,
+        password: &Secret,
+    ) -> Result<BrowserSignIn, AuthError> {
+        match self.sign_in.sign_in(meta, email, password).await? {
+            SignInResult::Session(view) => Ok(BrowserSignIn::SignedIn(
+                self.start_browser_session(&view.user.provider_sub, "pwd")
+                    .await?,
+            )),
+            SignInResult::Challenge(challenge) => Ok(BrowserSignIn::Challenge(challenge)),
+        }
+    }
+
+    /// Answer the TOTP challenge of a page sign-in (the login transaction's
+    /// handle, bound to `email`): the same checks and tries as the JSON API.
+    pub async fn answer_totp(
+        &self,
+        meta: &RequestMeta,
+        email: &str,
+        handle: Secret,
+        code: Secret,
+    ) -> Result<BrowserSignIn, AuthError> {
+        let answer = self
+            .sign_in
+            .respond_to_challenge(meta, ChallengeKind::TotpRequired, email, handle, code)
+            .await?;
+        match answer {
+            SignInResult::Session(view) => Ok(BrowserSignIn::SignedIn(
+                self.start_browser_session(&view.user.provider_sub, "pwd otp")
+                    .await?,
+            )),
+            SignInResult::Challenge(challenge) => Ok(BrowserSignIn::Challenge(challenge)),
+        }
+    }
+
+    async fn start_browser_session(&self, sub: &str, amr: &str) -> Result<Secret, AuthError> {
+        let cookie = Secret::new(random_text());
+        let now = now_millis() / 1000;
+        let session = BrowserSession {
+            sid: uuid::Uuid::new_v4().to_string(),
+            provider: self.provider_name.clone(),
+            sub: sub.to_string(),
+            auth_time: now,
+            amr: amr.to_string(),
+            expires_at: now + BROWSER_SESSION_TTL_SECS,
+        };
+        self.store
+            .create_browser_session(&digest(cookie.expose()), &session, now)
+            .await?;
+        Ok(cookie)
+    }
+
+    /// End the browser session of a cookie (signing out on the pages).
+    pub async fn end_browser_session(&self, cookie: Option<&Secret>) -> Result<(), AuthError> {
+        if let Some(session) = self.browser_session(cookie).await {
+            self.store
+                .end_browser_session(&session.sid, now_millis() / 1000)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The `authorization_code` grant: the client authenticates (a public
+    /// client by its id alone), the code is spent (once: a second use is
+    /// `invalid_grant` and revokes what the first issued), and it must have
+    /// been issued to this client for this `redirect_uri`, with a
+    /// `code_challenge` that `code_verifier` answers.
+    pub async fn exchange_code(
+        &self,
+        meta: &RequestMeta,
+        client_id: &str,
+        secret: Option<&Secret>,
+        code: &Secret,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<CodeTokens, AuthError> {
+        let result = async {
+            let client = self.clients.authenticate(client_id, secret).await?;
+            if !client.allows(GrantType::AuthorizationCode) {
+                return Err(AuthError::UnauthorizedClient(
+                    "the client is not registered for the authorization_code grant".into(),
+                ));
+            }
+            if code.is_empty() {
+                return Err(AuthError::invalid_field("code", "code is missing"));
+            }
+            let code_hash = digest(code.expose());
+            let now = now_millis() / 1000;
+            let issued = match self
+                .store
+                .redeem_authorization_code(&code_hash, now)
+                .await?
+            {
+                CodeRedemption::Redeemed(issued) => issued,
+                CodeRedemption::Replayed { family_id } => {
+                    if let Some(family_id) = family_id {
+                        self.store
+                            .revoke_family(&family_id, "code_replay", now_millis())
+                            .await?;
+                    }
+                    tracing::warn!(client_id, "authorization code replayed: its tokens revoked");
+                    return Err(AuthError::InvalidGrant(
+                        "the code was already used; the tokens it issued are revoked".into(),
+                    ));
+                }
+                CodeRedemption::Unknown => {
+                    return Err(AuthError::InvalidGrant(
+                        "the code is unknown or expired".into(),
+                    ));
+                }
+            };
+            if issued.client_id != client.id {
+                return Err(AuthError::InvalidGrant(
+                    "the code was issued to another client".into(),
+                ));
+            }
+            if redirect_uri != Some(issued.redirect_uri.as_str()) {
+                return Err(AuthError::InvalidGrant(
+                    "redirect_uri is not the one of the authorization request".into(),
+                ));
+            }
+            if !verifier.is_some_and(|v| pkce::verifies(v, &issued.code_challenge)) {
+                return Err(AuthError::InvalidGrant(
+                    "code_verifier does not answer the code_challenge".into(),
+                ));
+            }
+            let family_id = uuid::Uuid::new_v4().to_string();
+            self.store
+                .create_client_family(
+                    &family_id,
+                    &issued.sub,
+                    issued.auth_time,
+                    &client.id,
+                    &issued.sid,
+                    now_millis() + self.tokens.ttl.as_millis() as i64,
+                    now_millis(),
+                )
+                .await?;
+            self.store.set_code_family(&code_hash, &family_id).await?;
+            let tokens = self.mint(&client, &issued, &family_id).await?;
+            Ok((tokens, issued.sub))
+        }
+        .await;
+        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        let sub = result.as_ref().ok().map(|(_, sub)| sub.as_str());
+        self.events
+            .record_change(
+                &target,
+                EventKind::CodeExchange,
+                meta,
+                sub,
+                &target,
+                &result,
+            )
+            .await;
+        result.map(|(tokens, _)| tokens)
+    }
+
+    async fn mint(
+        &self,
+        client: &Client,
+        issued: &AuthorizationCode,
+        family_id: &str,
+    ) -> Result<CodeTokens, AuthError> {
+        let now = now_millis() / 1000;
+        let ttl = self.tokens.ttl.as_secs();
+        let issuer = self.issuer();
+        let access = self.tokens.keys.sign(&AccessClaims {
+            iss: issuer,
+            sub: &issued.sub,
+            client_id: &client.id,
+            token_use: "access",
+            scope: &issued.scope,
+            auth_time: issued.auth_time,
+            iat: now,
+            exp: now + ttl as i64,
+            jti: uuid::Uuid::new_v4().to_string(),
+            origin_jti: family_id,
+            sid: &issued.sid,
+        })?;
+        let scopes: Vec<&str> = issued.scope.split(' ').collect();
+        let id_token = if scopes.contains(&"openid") {
+            let user = self
+                .store
+                .find_app_user(&issued.provider, &issued.sub)
+                .await?;
+            let email = user
+                .as_ref()
+                .and_then(|u| u.email.as_deref())
+                .filter(|_| scopes.contains(&"email"));
+            let name = user
+                .as_ref()
+                .and_then(|u| u.name.as_deref())
+                .filter(|_| scopes.contains(&"profile"));
+            Some(Secret::new(self.tokens.keys.sign(&IdClaims {
+                iss: issuer,
+                sub: &issued.sub,
+                aud: &client.id,
+                azp: &client.id,
+                token_use: "id",
+                auth_time: issued.auth_time,
+                iat: now,
+                exp: now + ttl as i64,
+                amr: issued.amr.split(' ').collect(),
+                sid: &issued.sid,
+                nonce: issued.nonce.as_deref(),
+                email,
+                // Only a verified address enters the app user.
+                email_verified: email.map(|_| true),
+                name,
+            })?))
+        } else {
+            None
+        };
+        Ok(CodeTokens {
+            access_token: Secret::new(access),
+            id_token,
+            expires_in: ttl,
+            scope: issued.scope.clone(),
+        })
+    }
+}

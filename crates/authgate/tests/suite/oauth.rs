@@ -1,0 +1,419 @@
+//! authgate as an OpenID Provider (contracts/oauth.md): the authorization
+//! endpoint's rules, the hosted sign-in pages, the browser session (SSO,
+//! `prompt`), and the code's exchange with PKCE, on SQLite and PostgreSQL.
+//! The browser is [`Browser`]: cookies kept, every redirect looked at.
+
+use crate::common::browser::{AppClient, Browser, Form, location, redirect_params, token_answer};
+use crate::common::{self, Engine, PASSWORD, TestApp, json_of};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Changes to a request's parameters (an empty value drops one).
+type Changes<'a> = &'a [(&'a str, &'a str)];
+
+const CALLBACK: &str = "http://127.0.0.1:9/callback";
+const EMAIL: &str = "ada@example.com";
+
+/// A signed-up user and a public app client registered for it.
+async fn app_with_client(engine: Engine) -> (TestApp, AppClient) {
+    let app = TestApp::start(engine).await;
+    let admin = app.admin_token("root@example.com").await;
+    let created = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(json!({"name": "Ada's notes", "type": "public", "redirectUris": [CALLBACK]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    app.confirmed_user(EMAIL).await;
+    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    (app, client)
+}
+
+/// Sign in through the pages and answer the code of the redirect.
+async fn code_after_sign_in(browser: &mut Browser<'_>, client: &AppClient) -> String {
+    let back = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
+        .await;
+    assert_eq!(back.status(), 302, "{:?}", back.headers());
+    redirect_params(&back)["code"].clone()
+}
+
+async fn a_public_client_signs_a_user_in_with_pkce_and_gets_tokens_the_api_accepts(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&client.authorize_path(&[])).await;
+    assert_eq!(page.status(), 200);
+    for (name, expected) in [
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+        ("content-type", "text/html; charset=utf-8"),
+    ] {
+        assert_eq!(page.headers()[name], expected, "{name}");
+    }
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    let html = page.text().await.unwrap();
+    for label in [
+        ">Email</label>",
+        ">Password</label>",
+        ">Sign in</button>",
+        "Ada&#x27;s notes",
+    ] {
+        assert!(html.contains(label), "{label} not on the page: {html}");
+    }
+
+    let back = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
+        .await;
+    assert_eq!(back.status(), 302);
+    assert!(location(&back).starts_with(CALLBACK), "{}", location(&back));
+    let params = redirect_params(&back);
+    assert_eq!(params["state"], "state-123");
+    assert_eq!(params["iss"], app.base);
+    let session_cookie = browser
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("authgate_session="))
+        .expect("a browser session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+
+    let tokens = token_answer(client.exchange(&app, &params["code"], &[]).await, 200).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["scope"], "openid email profile");
+    let id = common::claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["iss"], app.base);
+    assert_eq!(id["aud"], client.id);
+    assert_eq!(id["nonce"], "nonce-456");
+    assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["email"], EMAIL);
+    assert_eq!(id["email_verified"], true);
+    assert!(id["sid"].as_str().is_some_and(|s| !s.is_empty()), "{id}");
+    assert!(id["auth_time"].as_i64().unwrap() <= common::now());
+
+    let access = tokens["access_token"].as_str().unwrap();
+    let claims = common::claims_of(access);
+    assert_eq!(claims["client_id"], client.id);
+    assert_eq!(claims["sub"], id["sub"]);
+    let subject = json_of(app.get_bearer("/v1/auth/subject", access).await, 200).await;
+    assert_eq!(subject["user"]["email"], EMAIL, "{subject}");
+    assert_eq!(subject["user"]["sub"], id["sub"]);
+    app.finish().await;
+}
+
+async fn a_signed_in_browser_gets_its_next_code_without_a_page(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    code_after_sign_in(&mut browser, &client).await;
+    let again = browser
+        .get(&client.authorize_path(&[("prompt", "none")]))
+        .await;
+    assert_eq!(again.status(), 302, "SSO");
+    assert!(redirect_params(&again).contains_key("code"));
+    let forced = browser
+        .get(&client.authorize_path(&[("prompt", "login")]))
+        .await;
+    assert_eq!(forced.status(), 200, "prompt=login shows the page");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let stale = browser
+        .get(&client.authorize_path(&[("max_age", "1")]))
+        .await;
+    assert_eq!(
+        stale.status(),
+        200,
+        "a sign-in older than max_age shows the page"
+    );
+    let recent = browser
+        .get(&client.authorize_path(&[("max_age", "600")]))
+        .await;
+    assert_eq!(recent.status(), 302);
+
+    let mut stranger = Browser::new(&app);
+    let silent = stranger
+        .get(&client.authorize_path(&[("prompt", "none")]))
+        .await;
+    assert_eq!(silent.status(), 302);
+    let params = redirect_params(&silent);
+    assert_eq!(
+        (
+            params["error"].as_str(),
+            params["state"].as_str(),
+            params["iss"].as_str()
+        ),
+        ("login_required", "state-123", app.base.as_str())
+    );
+    app.finish().await;
+}
+
+async fn an_untrusted_client_or_redirect_uri_gets_a_page_and_never_a_redirect(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    for changes in [
+        &[("client_id", "agc_nobody")][..],
+        &[("client_id", "")],
+        &[("redirect_uri", "https://evil.example/callback")],
+        &[("redirect_uri", "http://127.0.0.1:9/callback/")],
+        &[("redirect_uri", "")],
+    ] {
+        let page = browser.get(&client.authorize_path(changes)).await;
+        assert_eq!(page.status(), 400, "{changes:?}");
+        assert!(page.headers().get("location").is_none(), "{changes:?}");
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<p>"), "a page in words: {html}");
+    }
+    app.finish().await;
+}
+
+async fn other_authorization_errors_go_back_to_the_client_with_state_and_iss(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    let cases: &[(Changes, &str)] = &[
+        (&[("response_type", "token")], "unsupported_response_type"),
+        (&[("code_challenge", "")], "invalid_request"),
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (&[("code_challenge_method", "")], "invalid_request"),
+        (&[("scope", "openid admin")], "invalid_scope"),
+        (&[("prompt", "none login")], "invalid_request"),
+    ];
+    for (changes, error) in cases {
+        let answer = browser.get(&client.authorize_path(changes)).await;
+        assert_eq!(answer.status(), 302, "{changes:?}");
+        assert!(location(&answer).starts_with(CALLBACK));
+        let params = redirect_params(&answer);
+        assert_eq!(params["error"], *error, "{changes:?}");
+        assert_eq!(params["state"], "state-123");
+        assert_eq!(params["iss"], app.base);
+        assert!(!params.contains_key("code"));
+    }
+    app.finish().await;
+}
+
+async fn a_code_works_once_and_its_replay_revokes_what_it_issued(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    let code = code_after_sign_in(&mut browser, &client).await;
+    let first = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let access = first["access_token"].as_str().unwrap();
+    json_of(app.get_bearer("/v1/auth/subject", access).await, 200).await;
+
+    let replay = token_answer(client.exchange(&app, &code, &[]).await, 400).await;
+    assert_eq!(replay["error"], "invalid_grant");
+    let refused = app.get_bearer("/v1/auth/subject", access).await;
+    assert_eq!(
+        refused.status(),
+        401,
+        "the first use's access token still works"
+    );
+    app.finish().await;
+}
+
+async fn a_code_is_bound_to_its_client_redirect_uri_and_verifier(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let admin = app.admin_token("ops@example.com").await;
+    let other = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let other_id = other["client"]["id"].as_str().unwrap().to_string();
+    let wrong_verifier = "x".repeat(43);
+    let cases: &[(Changes, u16, &str)] = &[
+        (&[("code_verifier", &wrong_verifier)], 400, "invalid_grant"),
+        (&[("code_verifier", "")], 400, "invalid_grant"),
+        (
+            &[("redirect_uri", "http://127.0.0.1:9/other")],
+            400,
+            "invalid_grant",
+        ),
+        (&[("redirect_uri", "")], 400, "invalid_grant"),
+        (&[("client_id", &other_id)], 400, "invalid_grant"),
+        (&[("client_id", "agc_nobody")], 401, "invalid_client"),
+        (&[("client_secret", "made-up")], 401, "invalid_client"),
+        (&[("code", "not-a-code")], 400, "invalid_grant"),
+    ];
+    let mut browser = Browser::new(&app);
+    code_after_sign_in(&mut browser, &client).await;
+    for (changes, status, error) in cases {
+        let again = browser.get(&client.authorize_path(&[])).await;
+        let code = redirect_params(&again)["code"].clone();
+        let answer = token_answer(client.exchange(&app, &code, changes).await, *status).await;
+        assert_eq!(answer["error"], *error, "{changes:?}: {answer}");
+        assert!(
+            !answer.to_string().contains(&code),
+            "the code is echoed: {answer}"
+        );
+    }
+    app.finish().await;
+}
+
+async fn the_sign_in_page_says_what_went_wrong_and_checks_its_csrf_token(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    let wrong = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, "Wrong-Password-1!")
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("Incorrect email or password"), "{html}");
+    assert!(
+        !html.contains("Wrong-Password-1!"),
+        "the password is echoed"
+    );
+    assert!(!browser.cookies.contains_key("authgate_session"));
+
+    let page = browser.get(&client.authorize_path(&[])).await;
+    let form = Form::of(&page.text().await.unwrap());
+    for csrf in ["", "forged"] {
+        let forged = browser
+            .post(
+                "/login/sign-in",
+                &[
+                    ("csrf", csrf),
+                    ("authorize", form.hidden("authorize")),
+                    ("email", EMAIL),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(forged.status(), 400, "csrf {csrf:?}");
+        assert!(forged.headers().get("location").is_none());
+        assert!(forged.text().await.unwrap().contains("expired"));
+    }
+    assert!(!browser.cookies.contains_key("authgate_session"));
+    app.finish().await;
+}
+
+async fn a_user_with_an_authenticator_answers_a_totp_page(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let session = app.session(EMAIL).await;
+    let enrolled = app.enrol_totp(&session.access_token).await;
+    let mut browser = Browser::new(&app);
+    let step = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
+        .await;
+    assert_eq!(step.status(), 200, "a TOTP page");
+    let html = step.text().await.unwrap();
+    assert!(
+        html.contains(">Code</label>") && html.contains(">Verify</button>"),
+        "{html}"
+    );
+    let form = Form::of(&html);
+    // The next step's code (the current one went into the enrolment).
+    let code = common::totp_at(&enrolled.secret, common::now() + 30);
+    let answer = browser
+        .post(
+            "/login/totp",
+            &[
+                ("csrf", form.hidden("csrf")),
+                ("authorize", form.hidden("authorize")),
+                ("email", form.hidden("email")),
+                ("session", form.hidden("session")),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), 303, "{}", answer.text().await.unwrap());
+    let back = browser.get(&location(&answer)).await;
+    let tokens = token_answer(
+        client
+            .exchange(&app, &redirect_params(&back)["code"], &[])
+            .await,
+        200,
+    )
+    .await;
+    let id: Value = common::claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd", "otp"]));
+    app.finish().await;
+}
+
+/// What a stock OIDC client does: discovery, then the id token's signature
+/// against the published keys, with `iss` and `aud` checked.
+async fn the_id_token_verifies_against_the_discovery_document(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(discovery["issuer"], app.base);
+    assert_eq!(
+        discovery["authorization_endpoint"],
+        format!("{}/oauth2/authorize", app.base)
+    );
+    assert_eq!(discovery["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+    assert!(
+        discovery["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("none"))
+    );
+    let mut browser = Browser::new(&app);
+    let code = code_after_sign_in(&mut browser, &client).await;
+    let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+
+    let jwks_uri = discovery["jwks_uri"].as_str().unwrap();
+    let keys: jsonwebtoken::jwk::JwkSet = app
+        .client
+        .get(jwks_uri)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    let key = keys
+        .find(header.kid.as_deref().unwrap())
+        .expect("the id token's key is published");
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[app.base.as_str()]);
+    validation.set_audience(&[client.id.as_str()]);
+    let verified = jsonwebtoken::decode::<Value>(
+        id_token,
+        &jsonwebtoken::DecodingKey::from_jwk(key).unwrap(),
+        &validation,
+    )
+    .expect("a stock client accepts the id token");
+    assert_eq!(verified.claims["nonce"], "nonce-456");
+    let mut other_audience = validation.clone();
+    other_audience.set_audience(&["agc_someone_else"]);
+    assert!(
+        jsonwebtoken::decode::<Value>(
+            id_token,
+            &jsonwebtoken::DecodingKey::from_jwk(key).unwrap(),
+            &other_audience
+        )
+        .is_err()
+    );
+    app.finish().await;
+}
+
+on_both_engines!(
+    the_id_token_verifies_against_the_discovery_document,
+    a_public_client_signs_a_user_in_with_pkce_and_gets_tokens_the_api_accepts,
+    a_signed_in_browser_gets_its_next_code_without_a_page,
+    an_untrusted_client_or_redirect_uri_gets_a_page_and_never_a_redirect,
+    other_authorization_errors_go_back_to_the_client_with_state_and_iss,
+    a_code_works_once_and_its_replay_revokes_what_it_issued,
+    a_code_is_bound_to_its_client_redirect_uri_and_verifier,
+    the_sign_in_page_says_what_went_wrong_and_checks_its_csrf_token,
+    a_user_with_an_authenticator_answers_a_totp_page,
+);
