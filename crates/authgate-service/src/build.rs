@@ -407,6 +407,7 @@ impl Services {
             store: store.clone(),
             clients: clients.clone(),
             sign_in: sign_in.clone(),
+            sessions: sessions.clone(),
             events: events.clone(),
             tokens: clients.machine.clone(),
             provider_name: provider.name().to_string(),

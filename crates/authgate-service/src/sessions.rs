@@ -114,6 +114,25 @@ impl SessionService {
         Ok(stamp)
     }
 
+    /// End the provider session a sign-in on the hosted pages started: its
+    /// tokens were never handed out (the browser session and the code flow
+    /// take their place), so nothing may refresh it. With a provider that
+    /// keeps its sessions in authgate's database (the embedded one) that is
+    /// its refresh family; otherwise its tokens expire on their own.
+    pub(crate) async fn discard(&self, view: &SessionView) -> Result<(), AuthError> {
+        if !self.provider.sessions.tracks_sessions() {
+            return Ok(());
+        }
+        if let Some(family_id) = unverified_claims(view.tokens.access_token.expose())
+            .and_then(|claims| claims.origin_jti)
+        {
+            self.store
+                .revoke_family(&family_id, "hosted_sign_in", now_millis())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Is the session of a code-flow access token live? Its `origin_jti`
     /// names the refresh family its code started (authgate's, whichever
     /// the provider): revoked by a replayed code, a sign-out or a disable.

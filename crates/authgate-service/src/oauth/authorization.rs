@@ -14,6 +14,7 @@ use super::pkce;
 use super::request::{self, AuthorizationRequest, ErrorRedirect, Params, Refusal};
 use crate::clients::{Clients, MachineTokens};
 use crate::events::{EventRecorder, RequestMeta};
+use crate::sessions::SessionService;
 use crate::sign_in::{SignInResult, SignInService};
 use authgate_core::{AuthError, ChallengeKind, EventKind, Secret, now_millis};
 use authgate_store::Store;
@@ -113,6 +114,7 @@ pub struct AuthorizationService {
     pub(crate) store: Store,
     pub(crate) clients: Clients,
     pub(crate) sign_in: SignInService,
+    pub(crate) sessions: SessionService,
     pub(crate) events: EventRecorder,
     pub(crate) tokens: Arc<MachineTokens>,
     pub(crate) provider_name: String,
@@ -239,13 +241,8 @@ impl AuthorizationService {
         email: &str,
         password: &Secret,
     ) -> Result<BrowserSignIn, AuthError> {
-        match self.sign_in.sign_in(meta, email, password).await? {
-            SignInResult::Session(view) => Ok(BrowserSignIn::SignedIn(
-                self.start_browser_session(&view.user.provider_sub, "pwd")
-                    .await?,
-            )),
-            SignInResult::Challenge(challenge) => Ok(BrowserSignIn::Challenge(challenge)),
-        }
+        let step = self.sign_in.sign_in(meta, email, password).await?;
+        self.browser_step(step, "pwd").await
     }
 
     /// Answer the TOTP challenge of a page sign-in (the login transaction's
@@ -261,11 +258,25 @@ impl AuthorizationService {
             .sign_in
             .respond_to_challenge(meta, ChallengeKind::TotpRequired, email, handle, code)
             .await?;
-        match answer {
-            SignInResult::Session(view) => Ok(BrowserSignIn::SignedIn(
-                self.start_browser_session(&view.user.provider_sub, "pwd otp")
-                    .await?,
-            )),
+        self.browser_step(answer, "pwd otp").await
+    }
+
+    /// A sign-in step on the pages: a session becomes a browser session
+    /// (the provider's own session ended, its tokens never leave), a
+    /// challenge is the next page.
+    async fn browser_step(
+        &self,
+        step: SignInResult,
+        amr: &str,
+    ) -> Result<BrowserSignIn, AuthError> {
+        match step {
+            SignInResult::Session(view) => {
+                self.sessions.discard(&view).await?;
+                Ok(BrowserSignIn::SignedIn(
+                    self.start_browser_session(&view.user.provider_sub, amr)
+                        .await?,
+                ))
+            }
             SignInResult::Challenge(challenge) => Ok(BrowserSignIn::Challenge(challenge)),
         }
     }

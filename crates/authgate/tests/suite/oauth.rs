@@ -97,6 +97,19 @@ async fn a_public_client_signs_a_user_in_with_pkce_and_gets_tokens_the_api_accep
     assert!(id["sid"].as_str().is_some_and(|s| !s.is_empty()), "{id}");
     assert!(id["auth_time"].as_i64().unwrap() <= common::now());
 
+    // The provider session the page's sign-in started is over: only the
+    // code's family is live.
+    let pool = app.db.pool().await;
+    let live: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT client_id FROM refresh_families WHERE sub = $1 AND revoked_at IS NULL",
+    )
+    .bind(id["sub"].as_str().unwrap())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(live, vec![(Some(client.id.clone()),)]);
+
     let access = tokens["access_token"].as_str().unwrap();
     let claims = common::claims_of(access);
     assert_eq!(claims["client_id"], client.id);
