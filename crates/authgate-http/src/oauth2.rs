@@ -259,6 +259,41 @@ async fn issue(
     }
 }
 
+/// OpenID Connect's UserInfo: the bearer's `sub`, and `email`,
+/// `email_verified` and `name` as its scopes allow. A missing or refused
+/// token is a 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
+#[utoipa::path(get, path = "/oauth2/userInfo", tag = "oauth2", security(("bearer" = [])),
+    responses((status = 200, content_type = "application/json", body = Object),
+        (status = 401, description = "invalid_token", body = OAuthError)))]
+pub async fn user_info(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let refused = |err: AuthError| {
+        let description = err.public_detail();
+        let mut response =
+            OAuthFailure::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
+                .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+        response
+    };
+    let Some(token) = crate::extract::bearer_from_headers(&headers) else {
+        return refused(AuthError::MissingToken);
+    };
+    let caller = match state.authn.user(token).await {
+        Ok(caller) => caller,
+        Err(err) => return refused(err),
+    };
+    match state.authorization.user_info(&caller).await {
+        Ok(info) => (
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            Json(info),
+        )
+            .into_response(),
+        Err(err) => OAuthFailure::from(err).into_response(),
+    }
+}
+
 /// authgate's own keys: they verify machine-client tokens (issuer
 /// `AUTHGATE_PUBLIC_URL`) whatever the provider; with the embedded provider
 /// they are also the keys of `/.well-known/jwks.json`.
@@ -288,4 +323,10 @@ pub fn router(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> 
             crate::ratelimit::charge,
         ))
         .routes(routes!(machine_jwks))
+        .routes(routes!(user_info))
+        .route("/oauth2/userInfo", axum::routing::post(user_info))
+        .route(
+            "/oauth2/userinfo",
+            axum::routing::get(user_info).post(user_info),
+        )
 }

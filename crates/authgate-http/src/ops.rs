@@ -85,6 +85,8 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
     // client of this document validates.
     if discovery.issuer() == base {
         document["authorization_endpoint"] = format!("{base}/oauth2/authorize").into();
+        document["userinfo_endpoint"] = format!("{base}/oauth2/userInfo").into();
+        document["end_session_endpoint"] = format!("{base}/oauth2/logout").into();
         document["response_types_supported"] = serde_json::json!(["code"]);
         document["response_modes_supported"] = serde_json::json!(["query"]);
         document["code_challenge_methods_supported"] = serde_json::json!(["S256"]);

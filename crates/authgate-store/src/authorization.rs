@@ -256,3 +256,26 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Revoke every refresh family issued from the browser session `sid`
+    /// (its codes' redemptions): logging out ends what it signed in.
+    pub async fn revoke_families_of_sid(
+        &self,
+        sid: &str,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let _writing = self.write_guard().await;
+        let done = sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
+             WHERE sid = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(sid)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

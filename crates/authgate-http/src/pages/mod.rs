@@ -420,6 +420,122 @@ pub async fn totp(
     }
 }
 
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    logout: String,
+}
+
+/// End the browser session, clear its cookie, and go where the request
+/// says (a registered post-logout URI) or show "signed out".
+async fn sign_out_now(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    cookies: Cookies,
+    redirect_to: Option<&str>,
+) -> Response {
+    let session = cookie(headers, cookies.session).map(Secret::new);
+    if let Err(err) = state.authorization.log_out(meta, session.as_ref()).await {
+        return error_page(status_of(&err), &in_words(&err));
+    }
+    let mut response = match redirect_to {
+        Some(location) => redirect(StatusCode::FOUND, location),
+        None => {
+            let texts = Texts::english();
+            Page::new("signed_out.html", texts.signed_out_title).render()
+        }
+    };
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookies.set(cookies.session, "", Some(0)),
+    );
+    response
+}
+
+/// `GET /oauth2/logout` (OpenID Connect RP-Initiated Logout): with an
+/// `id_token_hint` of this browser's session the session ends at once;
+/// otherwise the person confirms on a page (so that no other site can sign
+/// them out with a link).
+pub async fn logout(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let cookies = Cookies::of(&state);
+    let request = match state.authorization.logout_request(&params_of(&query)).await {
+        Ok(request) => request,
+        Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
+    };
+    let session_cookie = cookie(&headers, cookies.session).map(Secret::new);
+    let session = state
+        .authorization
+        .browser_session(session_cookie.as_ref())
+        .await;
+    let confirmed = match (&session, &request.hinted_sid) {
+        (None, _) => true,
+        (Some(session), Some(sid)) => session.sid == *sid,
+        (Some(_), None) => false,
+    };
+    if confirmed {
+        return sign_out_now(
+            &state,
+            &meta,
+            &headers,
+            cookies,
+            request.redirect.as_deref(),
+        )
+        .await;
+    }
+    let texts = Texts::english();
+    let (csrf, set_csrf) = csrf_token(&headers, cookies);
+    let mut response = Page::new("sign_out.html", texts.sign_out_title)
+        .with("csrf", &csrf)
+        .with("logout", &query)
+        .render();
+    if let Some(set) = set_csrf {
+        response.headers_mut().append(header::SET_COOKIE, set);
+    }
+    response
+}
+
+/// `POST /oauth2/logout`: the confirmation of the sign-out page.
+pub async fn confirm_logout(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let Ok(Form(form)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    };
+    if !csrf_matches(&headers, cookies, &form.csrf) {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    }
+    match state
+        .authorization
+        .logout_request(&params_of(&form.logout))
+        .await
+    {
+        Ok(request) => {
+            sign_out_now(
+                &state,
+                &meta,
+                &headers,
+                cookies,
+                request.redirect.as_deref(),
+            )
+            .await
+        }
+        Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
 /// The pages' one stylesheet.
 pub async fn stylesheet() -> Response {
     (
@@ -451,6 +567,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         ));
     axum::Router::new()
         .route("/oauth2/authorize", get(authorize))
+        .route("/oauth2/logout", get(logout).post(confirm_logout))
         .route("/login/style.css", get(stylesheet))
         .merge(forms)
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The built-in templates, by name.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("totp.html", include_str!("templates/totp.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("sign_out.html", include_str!("templates/sign_out.html")),
+    ("signed_out.html", include_str!("templates/signed_out.html")),
 ];
 
 /// The policy of every page: nothing but this origin's stylesheet and
@@ -59,6 +61,11 @@ pub struct Texts {
     pub code: &'static str,
     pub verify: &'static str,
     pub error_title: &'static str,
+    pub sign_out_title: &'static str,
+    pub sign_out_question: &'static str,
+    pub sign_out: &'static str,
+    pub signed_out_title: &'static str,
+    pub signed_out_text: &'static str,
 }
 
 impl Texts {
@@ -75,6 +82,11 @@ impl Texts {
             code: "Code",
             verify: "Verify",
             error_title: "Something went wrong",
+            sign_out_title: "Sign out",
+            sign_out_question: "Do you want to sign out?",
+            sign_out: "Sign out",
+            signed_out_title: "Signed out",
+            signed_out_text: "You are signed out. You can close this window.",
         }
     }
 }

@@ -63,6 +63,29 @@ pub enum BrowserSignIn {
     Challenge(crate::sign_in::Challenge),
 }
 
+/// What `/oauth2/userInfo` says about the bearer (as its scopes allow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    pub sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A checked logout request (`/oauth2/logout`, OpenID Connect RP-Initiated
+/// Logout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutRequest {
+    /// Where to send the browser afterwards: registered for the client.
+    pub redirect: Option<String>,
+    /// The `sid` of a verified `id_token_hint`: the client asks to end this
+    /// very session, so no confirmation is needed.
+    pub hinted_sid: Option<String>,
+}
+
 /// The answer of a code exchange.
 #[derive(Debug, Clone)]
 pub struct CodeTokens {
@@ -107,6 +130,14 @@ struct IdClaims<'a> {
     email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
+}
+
+/// What a logout request's `id_token_hint` says.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct HintClaims {
+    aud: String,
+    sid: String,
+    token_use: String,
 }
 
 #[derive(Clone)]
@@ -402,6 +433,151 @@ impl AuthorizationService {
             )
             .await;
         result.map(|(tokens, _)| tokens)
+    }
+
+    /// Check a logout request: a `post_logout_redirect_uri` must be
+    /// registered for the client (named by `client_id` or the hint's `aud`),
+    /// and an `id_token_hint` must carry authgate's signature and issuer (an
+    /// expired one still names its session). `Err` is a page's text: never
+    /// a redirect to an unregistered place.
+    pub async fn logout_request(&self, params: &Params) -> Result<LogoutRequest, String> {
+        let value = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        let hint = match value("id_token_hint") {
+            None => None,
+            Some(token) => Some(
+                self.verified_id_token(token)
+                    .ok_or("The sign-out request carries an ID token authgate did not issue.")?,
+            ),
+        };
+        let client_id = value("client_id")
+            .map(str::to_string)
+            .or_else(|| hint.as_ref().map(|h| h.aud.clone()));
+        if let (Some(hint), Some(client_id)) = (&hint, value("client_id"))
+            && hint.aud != client_id
+        {
+            return Err(
+                "The ID token of the sign-out request belongs to another application.".into(),
+            );
+        }
+        let redirect = match value("post_logout_redirect_uri") {
+            None => None,
+            Some(uri) => {
+                let client = match &client_id {
+                    Some(id) => self.store.client(id).await.ok().flatten(),
+                    None => None,
+                }
+                .filter(|c| c.revoked_at.is_none())
+                .ok_or("The application that sent you here is not registered.")?;
+                if !client.post_logout_uris.iter().any(|u| u == uri) {
+                    return Err(
+                        "The address to return to after signing out is not registered for this application."
+                            .into(),
+                    );
+                }
+                let mut answer: Vec<(&str, &str)> = Vec::new();
+                if let Some(state) = value("state") {
+                    answer.push(("state", state));
+                }
+                Some(request::with_query(uri, &answer))
+            }
+        };
+        Ok(LogoutRequest {
+            redirect,
+            hinted_sid: hint.map(|h| h.sid),
+        })
+    }
+
+    /// The `aud` and `sid` of an id token authgate signed (its expiry aside).
+    fn verified_id_token(&self, token: &str) -> Option<HintClaims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let keys: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(self.tokens.keys.jwks()).ok()?;
+        let key = keys.find(header.kid.as_deref()?)?;
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.set_issuer(&[self.issuer()]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<HintClaims>(
+            token,
+            &jsonwebtoken::DecodingKey::from_jwk(key).ok()?,
+            &validation,
+        )
+        .ok()?;
+        (data.claims.token_use == "id").then_some(data.claims)
+    }
+
+    /// Sign the browser out: its session ends, and so does every refresh
+    /// family its codes started.
+    pub async fn log_out(
+        &self,
+        meta: &RequestMeta,
+        cookie: Option<&Secret>,
+    ) -> Result<(), AuthError> {
+        let Some(session) = self.browser_session(cookie).await else {
+            return Ok(());
+        };
+        let now = now_millis();
+        let result = async {
+            self.store
+                .end_browser_session(&session.sid, now / 1000)
+                .await?;
+            self.store
+                .revoke_families_of_sid(&session.sid, "logout", now)
+                .await?;
+            Ok::<(), AuthError>(())
+        }
+        .await;
+        self.events
+            .record(
+                EventKind::BrowserSignOut,
+                meta,
+                None,
+                Some(&session.sub),
+                &result,
+            )
+            .await;
+        result
+    }
+
+    /// The claims of `/oauth2/userInfo` for an authenticated caller: a
+    /// code-flow token's scopes decide (`email`, `profile`); the native
+    /// contract's tokens (the person's own session) see all of them.
+    pub async fn user_info(
+        &self,
+        caller: &crate::principal::Caller,
+    ) -> Result<UserInfo, AuthError> {
+        let claims = &caller.claims;
+        let scoped = self.clients.app_client_of(claims).await.is_ok();
+        let allows = |scope: &str| {
+            !scoped
+                || claims
+                    .scope
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(' ')
+                    .any(|s| s == scope)
+        };
+        let user = self
+            .store
+            .find_app_user(&self.provider_name, &claims.sub)
+            .await?;
+        let email = user
+            .as_ref()
+            .and_then(|u| u.email.clone())
+            .filter(|_| allows("email"));
+        Ok(UserInfo {
+            sub: claims.sub.clone(),
+            email_verified: email.as_ref().map(|_| true),
+            email,
+            name: user.and_then(|u| u.name).filter(|_| allows("profile")),
+        })
     }
 
     async fn mint(

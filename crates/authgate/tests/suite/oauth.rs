@@ -362,6 +362,13 @@ async fn the_id_token_verifies_against_the_discovery_document(engine: Engine) {
         discovery["authorization_endpoint"],
         format!("{}/oauth2/authorize", app.base)
     );
+    for (field, path) in [
+        ("userinfo_endpoint", "/oauth2/userInfo"),
+        ("end_session_endpoint", "/oauth2/logout"),
+        ("token_endpoint", "/oauth2/token"),
+    ] {
+        assert_eq!(discovery[field], format!("{}{path}", app.base), "{field}");
+    }
     assert_eq!(discovery["response_types_supported"], json!(["code"]));
     assert_eq!(
         discovery["code_challenge_methods_supported"],
@@ -419,7 +426,96 @@ async fn the_id_token_verifies_against_the_discovery_document(engine: Engine) {
     app.finish().await;
 }
 
+async fn user_info_answers_as_the_scopes_allow(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    code_after_sign_in(&mut browser, &client).await;
+    for (scope, expected_email) in [("openid email", Some(EMAIL)), ("openid", None)] {
+        let again = browser
+            .get(&client.authorize_path(&[("scope", scope)]))
+            .await;
+        let code = redirect_params(&again)["code"].clone();
+        let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        for alias in ["/oauth2/userInfo", "/oauth2/userinfo"] {
+            let info = json_of(app.get_bearer(alias, access).await, 200).await;
+            assert_eq!(info["sub"], common::claims_of(access)["sub"]);
+            assert_eq!(info["email"].as_str(), expected_email, "{scope}: {info}");
+            assert!(info.get("name").is_none(), "no profile scope: {info}");
+        }
+    }
+    let refused = app.get_bearer("/oauth2/userInfo", "not-a-token").await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
+    app.finish().await;
+}
+
+/// Log out: the browser session and the tokens its codes issued end.
+async fn logout_ends_the_browser_session_and_its_tokens(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let admin = app.admin_token("root@example.com").await;
+    let created = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(
+                json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK],
+                "postLogoutUris": ["http://127.0.0.1:9/bye"]}),
+            ),
+        )
+        .await,
+        201,
+    )
+    .await;
+    app.confirmed_user(EMAIL).await;
+    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    let mut browser = Browser::new(&app);
+    let code = code_after_sign_in(&mut browser, &client).await;
+    let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let id_token = tokens["id_token"].as_str().unwrap().to_string();
+
+    // Not registered: a page, never a redirect.
+    let elsewhere = browser
+        .get(&format!(
+            "/oauth2/logout?client_id={}&post_logout_redirect_uri=https://evil.example/",
+            client.id
+        ))
+        .await;
+    assert_eq!(elsewhere.status(), 400);
+    assert!(elsewhere.headers().get("location").is_none());
+    // Without a hint, the person confirms (a link from elsewhere cannot sign them out).
+    let ask = browser.get("/oauth2/logout").await;
+    assert_eq!(ask.status(), 200);
+    assert!(ask.text().await.unwrap().contains(">Sign out</button>"));
+    json_of(app.get_bearer("/v1/auth/subject", &access).await, 200).await;
+
+    let out = browser
+        .get(&format!(
+            "/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri=http://127.0.0.1:9/bye&state=s-9"
+        ))
+        .await;
+    assert_eq!(out.status(), 302);
+    assert_eq!(location(&out), "http://127.0.0.1:9/bye?state=s-9");
+    assert_eq!(
+        app.get_bearer("/v1/auth/subject", &access).await.status(),
+        401,
+        "the code's tokens end with the session"
+    );
+    let silent = browser
+        .get(&client.authorize_path(&[("prompt", "none")]))
+        .await;
+    assert_eq!(redirect_params(&silent)["error"], "login_required");
+    app.finish().await;
+}
+
 on_both_engines!(
+    user_info_answers_as_the_scopes_allow,
+    logout_ends_the_browser_session_and_its_tokens,
     the_id_token_verifies_against_the_discovery_document,
     a_public_client_signs_a_user_in_with_pkce_and_gets_tokens_the_api_accepts,
     a_signed_in_browser_gets_its_next_code_without_a_page,
