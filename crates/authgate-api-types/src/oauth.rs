@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// OAuth token request (form-encoded).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct TokenForm {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -21,6 +21,18 @@ pub struct TokenForm {
     pub redirect_uri: Option<String>,
     /// `authorization_code`: the PKCE verifier (43 to 128 characters).
     pub code_verifier: Option<String>,
+}
+
+/// `POST /oauth2/revoke` (RFC 7009).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RevokeForm {
+    #[schema(value_type = Option<String>)]
+    pub token: Option<authgate_core::Secret>,
+    /// `refresh_token` or `access_token`; either way the token itself tells.
+    pub token_type_hint: Option<String>,
+    pub client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_secret: Option<authgate_core::Secret>,
 }
 
 /// OAuth token response.

@@ -92,6 +92,7 @@ event_kinds! {
     ClientToken => "client_token",
     CodeExchange => "code_exchange",
     BrowserSignOut => "browser_sign_out",
+    TokenRevoke => "token_revoke",
     PasskeyRegistrationStart => "passkey_registration_start",
     PasskeyRegistered => "passkey_registered",
     PasskeyDeleted => "passkey_deleted",

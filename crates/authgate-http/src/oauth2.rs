@@ -5,7 +5,7 @@
 //! `refresh_token` for user sessions.
 
 use crate::state::AppState;
-use authgate_api_types::oauth::{OAuthError, OAuthTokenResponse, TokenForm};
+use authgate_api_types::oauth::{OAuthError, OAuthTokenResponse, RevokeForm, TokenForm};
 use authgate_core::{AuthError, Secret};
 use authgate_service::RequestMeta;
 use axum::Json;
@@ -189,6 +189,28 @@ async fn issue(
                 refresh_token: None,
             })
         }
+        Some("refresh_token")
+            if form
+                .refresh_token
+                .as_ref()
+                .is_some_and(|t| state.authorization.is_client_refresh_token(t)) =>
+        {
+            // A code flow's token: only for the client it was issued to.
+            let (id, secret) = code_client(headers, &form)?;
+            let refresh = form.refresh_token.clone().unwrap_or_default();
+            let tokens = state
+                .authorization
+                .refresh(meta, &id, secret.as_ref(), &refresh)
+                .await?;
+            Ok(OAuthTokenResponse {
+                access_token: tokens.access_token.expose().to_string(),
+                token_type: "Bearer".into(),
+                expires_in: tokens.expires_in,
+                scope: Some(tokens.scope),
+                id_token: tokens.id_token.map(|t| t.expose().to_string()),
+                refresh_token: tokens.refresh_token.map(|t| t.expose().to_string()),
+            })
+        }
         Some("refresh_token") => {
             let refresh = form
                 .refresh_token
@@ -240,7 +262,7 @@ async fn issue(
                 expires_in: tokens.expires_in,
                 scope: Some(tokens.scope),
                 id_token: tokens.id_token.map(|t| t.expose().to_string()),
-                refresh_token: None,
+                refresh_token: tokens.refresh_token.map(|t| t.expose().to_string()),
             })
         }
         Some(other) => Err(OAuthFailure::new(
@@ -256,6 +278,64 @@ async fn issue(
             "invalid_request",
             "grant_type is missing",
         )),
+    }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): the form's `token` (a code flow's
+/// refresh or access token), by the client it was issued to. 200 whether or
+/// not there was anything to revoke.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "revoked, or nothing to revoke"),
+        (status = 401, description = "invalid_client", body = OAuthError)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<RevokeForm>, FormRejection>,
+) -> Response {
+    let answer = async {
+        let Form(form) = form.map_err(|e| {
+            OAuthFailure::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!(
+                    "the body must be application/x-www-form-urlencoded: {}",
+                    e.body_text()
+                ),
+            )
+        })?;
+        let token = form
+            .token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                OAuthFailure::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "token is missing",
+                )
+            })?;
+        let client_form = TokenForm {
+            client_id: form.client_id.clone(),
+            client_secret: form.client_secret.clone(),
+            ..TokenForm::default()
+        };
+        let (id, secret) = code_client(&headers, &client_form)?;
+        state
+            .authorization
+            .revoke(&meta, &id, secret.as_ref(), &token)
+            .await?;
+        Ok::<(), OAuthFailure>(())
+    }
+    .await;
+    match answer {
+        Ok(()) => (
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            StatusCode::OK,
+        )
+            .into_response(),
+        Err(failure) => failure.into_response(),
     }
 }
 
@@ -318,6 +398,7 @@ pub fn router(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> 
     };
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(token))
+        .routes(routes!(revoke))
         .route_layer(axum::middleware::from_fn_with_state(
             crate::ratelimit::limited(state, Group::Token, refuse),
             crate::ratelimit::charge,

@@ -87,6 +87,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
         document["authorization_endpoint"] = format!("{base}/oauth2/authorize").into();
         document["userinfo_endpoint"] = format!("{base}/oauth2/userInfo").into();
         document["end_session_endpoint"] = format!("{base}/oauth2/logout").into();
+        document["revocation_endpoint"] = format!("{base}/oauth2/revoke").into();
         document["response_types_supported"] = serde_json::json!(["code"]);
         document["response_modes_supported"] = serde_json::json!(["query"]);
         document["code_challenge_methods_supported"] = serde_json::json!(["S256"]);

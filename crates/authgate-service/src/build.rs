@@ -75,6 +75,22 @@ pub struct Readiness {
     pub redis: Option<bool>,
 }
 
+/// The MAC key of the code flow's refresh tokens: an instance secret made
+/// once and shared by every instance (sealed like the others).
+async fn code_flow_refresh_key(store: &Store) -> anyhow::Result<aws_lc_rs::hmac::Key> {
+    let stored = store
+        .instance_secret(
+            "code_flow_refresh_key",
+            &authgate_embedded::tokens::new_refresh_token(),
+            authgate_core::now_millis(),
+        )
+        .await?;
+    Ok(aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        stored.as_bytes(),
+    ))
+}
+
 /// Open the database, apply migrations, and seal secrets at rest under the
 /// installation's key (sealing what an earlier version stored in plain text).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -411,6 +427,9 @@ impl Services {
             events: events.clone(),
             tokens: clients.machine.clone(),
             provider_name: provider.name().to_string(),
+            refresh_key: code_flow_refresh_key(&store).await?,
+            refresh_ttl: Duration::from_secs(settings.refresh_token_ttl),
+            reuse_interval: Duration::from_secs(settings.refresh_reuse_interval),
         };
         Ok(Self {
             sign_in,

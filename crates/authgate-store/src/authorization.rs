@@ -224,36 +224,68 @@ impl Store {
     }
 }
 
+/// The refresh family of a code's redemption: issued to `client_id`, from
+/// the browser session `sid`, for `scope`. Its id is the access token's
+/// `origin_jti`, so revoking it refuses the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFamily {
+    pub family_id: String,
+    pub sub: String,
+    pub auth_time: i64,
+    pub client_id: String,
+    pub sid: String,
+    pub scope: String,
+    pub amr: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
 impl Store {
-    /// Start the refresh family of a code's redemption: issued to
-    /// `client_id`, from the browser session `sid`. Its id is the access
-    /// token's `origin_jti`, so revoking it refuses the token.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_client_family(
-        &self,
-        family_id: &str,
-        sub: &str,
-        auth_time: i64,
-        client_id: &str,
-        sid: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> StoreResult<()> {
+    /// Start the refresh family of a code's redemption.
+    pub async fn create_client_family(&self, family: &ClientFamily, now: i64) -> StoreResult<()> {
         let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at, \
-             client_id, sid) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             client_id, sid, scope, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(family_id)
-        .bind(sub)
-        .bind(auth_time)
+        .bind(&family.family_id)
+        .bind(&family.sub)
+        .bind(family.auth_time)
         .bind(now)
-        .bind(expires_at)
-        .bind(client_id)
-        .bind(sid)
+        .bind(family.expires_at)
+        .bind(&family.client_id)
+        .bind(&family.sid)
+        .bind(&family.scope)
+        .bind(&family.amr)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// The family of an OAuth client, if `family_id` is one.
+    pub async fn client_family(&self, family_id: &str) -> StoreResult<Option<ClientFamily>> {
+        let row = sqlx::query(
+            "SELECT id, sub, auth_time, client_id, sid, scope, amr, expires_at \
+             FROM refresh_families WHERE id = $1 AND client_id IS NOT NULL",
+        )
+        .bind(family_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(ClientFamily {
+                family_id: row.try_get("id")?,
+                sub: row.try_get("sub")?,
+                auth_time: row.try_get("auth_time")?,
+                client_id: row.try_get("client_id")?,
+                sid: row.try_get("sid")?,
+                scope: row
+                    .try_get::<Option<String>, _>("scope")?
+                    .unwrap_or_default(),
+                amr: row.try_get::<Option<String>, _>("amr")?.unwrap_or_default(),
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
     }
 }
 

@@ -17,9 +17,13 @@ use crate::events::{EventRecorder, RequestMeta};
 use crate::sessions::SessionService;
 use crate::sign_in::{SignInResult, SignInService};
 use authgate_core::{AuthError, ChallengeKind, EventKind, Secret, now_millis};
+use authgate_embedded::tokens::FamilyToken;
 use authgate_store::Store;
-use authgate_store::authorization::{AuthorizationCode, BrowserSession, CodeRedemption};
+use authgate_store::authorization::{
+    AuthorizationCode, BrowserSession, ClientFamily, CodeRedemption,
+};
 use authgate_store::clients::{Client, GrantType};
+use authgate_store::refresh::AdvanceOutcome;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -91,6 +95,8 @@ pub struct LogoutRequest {
 pub struct CodeTokens {
     pub access_token: Secret,
     pub id_token: Option<Secret>,
+    /// For a client of the `refresh_token` grant: bound to it.
+    pub refresh_token: Option<Secret>,
     pub expires_in: u64,
     pub scope: String,
 }
@@ -132,6 +138,14 @@ struct IdClaims<'a> {
     name: Option<&'a str>,
 }
 
+/// What a token to revoke says, once its signature is checked.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct RevokedAccess {
+    client_id: String,
+    origin_jti: String,
+    token_use: String,
+}
+
 /// What a logout request's `id_token_hint` says.
 #[derive(Debug, Clone, serde::Deserialize)]
 struct HintClaims {
@@ -149,6 +163,21 @@ pub struct AuthorizationService {
     pub(crate) events: EventRecorder,
     pub(crate) tokens: Arc<MachineTokens>,
     pub(crate) provider_name: String,
+    /// The MAC key of the code flow's refresh tokens (an instance secret of
+    /// its own: the native refresh path cannot read them, nor this one its).
+    pub(crate) refresh_key: aws_lc_rs::hmac::Key,
+    pub(crate) refresh_ttl: std::time::Duration,
+    pub(crate) reuse_interval: std::time::Duration,
+}
+
+/// What a code flow's tokens say: from a code, or from a refresh family.
+struct Grant<'a> {
+    sub: &'a str,
+    scope: &'a str,
+    auth_time: i64,
+    amr: &'a str,
+    sid: &'a str,
+    nonce: Option<&'a str>,
 }
 
 impl AuthorizationService {
@@ -404,19 +433,41 @@ impl AuthorizationService {
                 ));
             }
             let family_id = uuid::Uuid::new_v4().to_string();
+            let refreshable = client.allows(GrantType::RefreshToken);
+            let lifetime = if refreshable {
+                self.refresh_ttl
+            } else {
+                self.tokens.ttl
+            };
             self.store
                 .create_client_family(
-                    &family_id,
-                    &issued.sub,
-                    issued.auth_time,
-                    &client.id,
-                    &issued.sid,
-                    now_millis() + self.tokens.ttl.as_millis() as i64,
+                    &ClientFamily {
+                        family_id: family_id.clone(),
+                        sub: issued.sub.clone(),
+                        auth_time: issued.auth_time,
+                        client_id: client.id.clone(),
+                        sid: issued.sid.clone(),
+                        scope: issued.scope.clone(),
+                        amr: issued.amr.clone(),
+                        expires_at: now_millis() + lifetime.as_millis() as i64,
+                    },
                     now_millis(),
                 )
                 .await?;
             self.store.set_code_family(&code_hash, &family_id).await?;
-            let tokens = self.mint(&client, &issued, &family_id).await?;
+            let refresh = refreshable.then(|| FamilyToken {
+                family_id: family_id.clone(),
+                generation: 0,
+            });
+            let grant = Grant {
+                sub: &issued.sub,
+                scope: &issued.scope,
+                auth_time: issued.auth_time,
+                amr: &issued.amr,
+                sid: &issued.sid,
+                nonce: issued.nonce.as_deref(),
+            };
+            let tokens = self.mint(&client, &grant, &family_id, refresh).await?;
             Ok((tokens, issued.sub))
         }
         .await;
@@ -431,6 +482,88 @@ impl AuthorizationService {
                 &target,
                 &result,
             )
+            .await;
+        result.map(|(tokens, _)| tokens)
+    }
+
+    /// Is `token` a refresh token of the code flow (authgate's MAC for
+    /// them)? Anything else goes to the native refresh.
+    pub fn is_client_refresh_token(&self, token: &Secret) -> bool {
+        FamilyToken::decode(&self.refresh_key, token.expose()).is_some()
+    }
+
+    /// The `refresh_token` grant for a code flow's token: only the client it
+    /// was issued to may use it (a public client names itself, a
+    /// confidential one proves itself); it rotates like the native tokens
+    /// (an earlier generation presented again revokes the family).
+    pub async fn refresh(
+        &self,
+        meta: &RequestMeta,
+        client_id: &str,
+        secret: Option<&Secret>,
+        token: &Secret,
+    ) -> Result<CodeTokens, AuthError> {
+        let result = async {
+            let client = self.clients.authenticate(client_id, secret).await?;
+            if !client.allows(GrantType::RefreshToken) {
+                return Err(AuthError::UnauthorizedClient(
+                    "the client is not registered for the refresh_token grant".into(),
+                ));
+            }
+            let presented = FamilyToken::decode(&self.refresh_key, token.expose())
+                .ok_or(AuthError::InvalidRefreshToken)?;
+            let family = self
+                .store
+                .client_family(&presented.family_id)
+                .await?
+                .ok_or(AuthError::InvalidRefreshToken)?;
+            // Another client's token: refused, and it stays as it was.
+            if family.client_id != client.id {
+                return Err(AuthError::InvalidGrant(
+                    "the refresh token was issued to another client".into(),
+                ));
+            }
+            let outcome = self
+                .store
+                .advance_refresh_family(
+                    &family.family_id,
+                    presented.generation,
+                    now_millis(),
+                    self.reuse_interval.as_millis() as i64,
+                )
+                .await?;
+            match outcome {
+                AdvanceOutcome::Rotated(_) | AdvanceOutcome::Retried(_) => {}
+                AdvanceOutcome::Reused { .. } => {
+                    tracing::warn!(client_id, "code-flow refresh token reused: session revoked");
+                    return Err(AuthError::RefreshTokenReused);
+                }
+                AdvanceOutcome::Revoked | AdvanceOutcome::Unknown => {
+                    return Err(AuthError::InvalidRefreshToken);
+                }
+            }
+            let grant = Grant {
+                sub: &family.sub,
+                scope: &family.scope,
+                auth_time: family.auth_time,
+                amr: &family.amr,
+                sid: &family.sid,
+                nonce: None,
+            };
+            let next = FamilyToken {
+                family_id: family.family_id.clone(),
+                generation: presented.generation + 1,
+            };
+            let tokens = self
+                .mint(&client, &grant, &family.family_id, Some(next))
+                .await?;
+            Ok((tokens, family.sub))
+        }
+        .await;
+        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        let sub = result.as_ref().ok().map(|(_, sub)| sub.as_str());
+        self.events
+            .record_change(&target, EventKind::Refresh, meta, sub, &target, &result)
             .await;
         result.map(|(tokens, _)| tokens)
     }
@@ -493,8 +626,9 @@ impl AuthorizationService {
         })
     }
 
-    /// The `aud` and `sid` of an id token authgate signed (its expiry aside).
-    fn verified_id_token(&self, token: &str) -> Option<HintClaims> {
+    /// The claims of a token authgate signed with its own keys and issuer
+    /// (its expiry aside: a logout hint or a revocation may come late).
+    fn verified_claims<T: serde::de::DeserializeOwned>(&self, token: &str) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let keys: jsonwebtoken::jwk::JwkSet =
             serde_json::from_value(self.tokens.keys.jwks()).ok()?;
@@ -503,14 +637,65 @@ impl AuthorizationService {
         validation.set_issuer(&[self.issuer()]);
         validation.validate_exp = false;
         validation.validate_aud = false;
-        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<HintClaims>(
+        validation.set_required_spec_claims(&["iss", "sub"]);
+        let data = jsonwebtoken::decode::<T>(
             token,
             &jsonwebtoken::DecodingKey::from_jwk(key).ok()?,
             &validation,
         )
         .ok()?;
-        (data.claims.token_use == "id").then_some(data.claims)
+        Some(data.claims)
+    }
+
+    /// The `aud` and `sid` of an id token authgate signed.
+    fn verified_id_token(&self, token: &str) -> Option<HintClaims> {
+        self.verified_claims::<HintClaims>(token)
+            .filter(|claims| claims.token_use == "id")
+    }
+
+    /// Token revocation (RFC 7009) by the client the token was issued to: a
+    /// code flow's refresh token or access token ends its refresh family
+    /// (and so every token of that session). Anything else — unknown,
+    /// malformed, another client's — changes nothing and is answered alike.
+    pub async fn revoke(
+        &self,
+        meta: &RequestMeta,
+        client_id: &str,
+        secret: Option<&Secret>,
+        token: &Secret,
+    ) -> Result<(), AuthError> {
+        let result = async {
+            let client = self.clients.authenticate(client_id, secret).await?;
+            let family_id = match FamilyToken::decode(&self.refresh_key, token.expose()) {
+                Some(presented) => Some(presented.family_id),
+                None => self
+                    .verified_claims::<RevokedAccess>(token.expose())
+                    .filter(|c| c.token_use == "access" && c.client_id == client.id)
+                    .map(|c| c.origin_jti),
+            };
+            if let Some(family_id) = family_id
+                && let Some(family) = self.store.client_family(&family_id).await?
+                && family.client_id == client.id
+            {
+                self.store
+                    .revoke_family(&family.family_id, "revoked_by_client", now_millis())
+                    .await?;
+            }
+            Ok(())
+        }
+        .await;
+        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        self.events
+            .record_change(
+                &target,
+                EventKind::TokenRevoke,
+                meta,
+                None,
+                &target,
+                &result,
+            )
+            .await;
+        result
     }
 
     /// Sign the browser out: its session ends, and so does every refresh
@@ -583,30 +768,31 @@ impl AuthorizationService {
     async fn mint(
         &self,
         client: &Client,
-        issued: &AuthorizationCode,
+        issued: &Grant<'_>,
         family_id: &str,
+        refresh: Option<FamilyToken>,
     ) -> Result<CodeTokens, AuthError> {
         let now = now_millis() / 1000;
         let ttl = self.tokens.ttl.as_secs();
         let issuer = self.issuer();
         let access = self.tokens.keys.sign(&AccessClaims {
             iss: issuer,
-            sub: &issued.sub,
+            sub: issued.sub,
             client_id: &client.id,
             token_use: "access",
-            scope: &issued.scope,
+            scope: issued.scope,
             auth_time: issued.auth_time,
             iat: now,
             exp: now + ttl as i64,
             jti: uuid::Uuid::new_v4().to_string(),
             origin_jti: family_id,
-            sid: &issued.sid,
+            sid: issued.sid,
         })?;
         let scopes: Vec<&str> = issued.scope.split(' ').collect();
         let id_token = if scopes.contains(&"openid") {
             let user = self
                 .store
-                .find_app_user(&issued.provider, &issued.sub)
+                .find_app_user(&self.provider_name, issued.sub)
                 .await?;
             let email = user
                 .as_ref()
@@ -618,7 +804,7 @@ impl AuthorizationService {
                 .filter(|_| scopes.contains(&"profile"));
             Some(Secret::new(self.tokens.keys.sign(&IdClaims {
                 iss: issuer,
-                sub: &issued.sub,
+                sub: issued.sub,
                 aud: &client.id,
                 azp: &client.id,
                 token_use: "id",
@@ -626,8 +812,8 @@ impl AuthorizationService {
                 iat: now,
                 exp: now + ttl as i64,
                 amr: issued.amr.split(' ').collect(),
-                sid: &issued.sid,
-                nonce: issued.nonce.as_deref(),
+                sid: issued.sid,
+                nonce: issued.nonce,
                 email,
                 // Only a verified address enters the app user.
                 email_verified: email.map(|_| true),
@@ -639,8 +825,9 @@ impl AuthorizationService {
         Ok(CodeTokens {
             access_token: Secret::new(access),
             id_token,
+            refresh_token: refresh.map(|t| Secret::new(t.encode(&self.refresh_key))),
             expires_in: ttl,
-            scope: issued.scope.clone(),
+            scope: issued.scope.to_string(),
         })
     }
 }

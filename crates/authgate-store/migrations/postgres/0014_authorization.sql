@@ -3,7 +3,8 @@
 -- value the browser or the client holds. A code lives 60 s and works once;
 -- `family_id` is the refresh family its redemption started, revoked when
 -- the code is presented again. Refresh families issued to an OAuth client
--- name it, and the browser session they came from.
+-- name it, the browser session they came from, and the scope and
+-- authentication methods their tokens carry at every refresh.
 CREATE TABLE browser_sessions (
     cookie_hash  TEXT PRIMARY KEY,
     sid          TEXT NOT NULL UNIQUE,
@@ -38,3 +39,6 @@ CREATE INDEX authorization_codes_expires ON authorization_codes (expires_at);
 
 ALTER TABLE refresh_families ADD COLUMN client_id TEXT;
 ALTER TABLE refresh_families ADD COLUMN sid TEXT;
+ALTER TABLE refresh_families ADD COLUMN scope TEXT;
+ALTER TABLE refresh_families ADD COLUMN amr TEXT;
+CREATE INDEX refresh_families_sid ON refresh_families (sid);

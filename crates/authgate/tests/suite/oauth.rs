@@ -365,6 +365,7 @@ async fn the_id_token_verifies_against_the_discovery_document(engine: Engine) {
     for (field, path) in [
         ("userinfo_endpoint", "/oauth2/userInfo"),
         ("end_session_endpoint", "/oauth2/logout"),
+        ("revocation_endpoint", "/oauth2/revoke"),
         ("token_endpoint", "/oauth2/token"),
     ] {
         assert_eq!(discovery[field], format!("{}{path}", app.base), "{field}");
@@ -513,7 +514,168 @@ async fn logout_ends_the_browser_session_and_its_tokens(engine: Engine) {
     app.finish().await;
 }
 
+/// `POST /oauth2/token` with `grant_type=refresh_token` as `client_id`.
+async fn refresh_as(app: &TestApp, client_id: &str, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_code_flow_refresh_token_rotates_for_its_client_only(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let admin = app.admin_token("ops@example.com").await;
+    let other = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let other_id = other["client"]["id"].as_str().unwrap();
+    let mut browser = Browser::new(&app);
+    let code = code_after_sign_in(&mut browser, &client).await;
+    let first = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let r0 = first["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_string();
+
+    let stolen = token_answer(refresh_as(&app, other_id, &r0).await, 400).await;
+    assert_eq!(stolen["error"], "invalid_grant", "{stolen}");
+    let native = app
+        .post("/v1/auth/token/refresh", json!({"refreshToken": r0}))
+        .await;
+    assert_eq!(
+        native.status(),
+        401,
+        "the native refresh takes no code-flow token"
+    );
+
+    let second = token_answer(refresh_as(&app, &client.id, &r0).await, 200).await;
+    let r1 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r1, r0);
+    let id = common::claims_of(second["id_token"].as_str().unwrap());
+    assert_eq!(
+        (id["aud"].as_str(), id.get("nonce")),
+        (Some(client.id.as_str()), None)
+    );
+    let access = second["access_token"].as_str().unwrap();
+    json_of(app.get_bearer("/v1/auth/subject", access).await, 200).await;
+
+    let third = token_answer(refresh_as(&app, &client.id, &r1).await, 200).await;
+    let r2 = third["refresh_token"].as_str().unwrap().to_string();
+    // r0 again, after its child was used: reuse, and the session ends.
+    let reused = token_answer(refresh_as(&app, &client.id, &r0).await, 400).await;
+    assert_eq!(reused["error"], "invalid_grant");
+    let after = token_answer(refresh_as(&app, &client.id, &r2).await, 400).await;
+    assert_eq!(after["error"], "invalid_grant", "the family is revoked");
+    assert_eq!(
+        app.get_bearer("/v1/auth/subject", access).await.status(),
+        401
+    );
+    app.finish().await;
+}
+
+async fn a_client_without_the_refresh_grant_gets_no_refresh_token(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let admin = app.admin_token("root@example.com").await;
+    let created = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(
+                json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK],
+                "grantTypes": ["authorization_code"]}),
+            ),
+        )
+        .await,
+        201,
+    )
+    .await;
+    app.confirmed_user(EMAIL).await;
+    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    let mut browser = Browser::new(&app);
+    let code = code_after_sign_in(&mut browser, &client).await;
+    let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    app.finish().await;
+}
+
+/// `POST /oauth2/revoke` as `client_id`.
+async fn revoke_as(app: &TestApp, client_id: &str, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/oauth2/revoke"))
+        .form(&[("token", token), ("client_id", client_id)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_client_revokes_its_tokens_and_only_its_own(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let admin = app.admin_token("ops@example.com").await;
+    let other = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let other_id = other["client"]["id"].as_str().unwrap();
+    let mut browser = Browser::new(&app);
+    let first = code_after_sign_in(&mut browser, &client).await;
+    let tokens = token_answer(client.exchange(&app, &first, &[]).await, 200).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    for token in [access, refresh, "not-a-token"] {
+        assert_eq!(revoke_as(&app, other_id, token).await.status(), 200);
+    }
+    json_of(app.get_bearer("/v1/auth/subject", access).await, 200).await;
+    assert_eq!(revoke_as(&app, "agc_nobody", access).await.status(), 401);
+
+    assert_eq!(revoke_as(&app, &client.id, access).await.status(), 200);
+    assert_eq!(
+        app.get_bearer("/v1/auth/subject", access).await.status(),
+        401
+    );
+    let refused = token_answer(refresh_as(&app, &client.id, refresh).await, 400).await;
+    assert_eq!(
+        refused["error"], "invalid_grant",
+        "the session's refresh token ends too"
+    );
+
+    // A refresh token revokes its session just as well.
+    let again = browser.get(&client.authorize_path(&[])).await;
+    let code = redirect_params(&again)["code"].clone();
+    let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(revoke_as(&app, &client.id, refresh).await.status(), 200);
+    let refused = token_answer(refresh_as(&app, &client.id, refresh).await, 400).await;
+    assert_eq!(refused["error"], "invalid_grant");
+    app.finish().await;
+}
+
 on_both_engines!(
+    a_client_revokes_its_tokens_and_only_its_own,
+    a_code_flow_refresh_token_rotates_for_its_client_only,
+    a_client_without_the_refresh_grant_gets_no_refresh_token,
     user_info_answers_as_the_scopes_allow,
     logout_ends_the_browser_session_and_its_tokens,
     the_id_token_verifies_against_the_discovery_document,
