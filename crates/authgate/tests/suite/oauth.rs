@@ -672,7 +672,67 @@ async fn a_client_revokes_its_tokens_and_only_its_own(engine: Engine) {
     app.finish().await;
 }
 
+async fn a_confidential_client_proves_itself_at_the_exchange(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let admin = app.admin_token("root@example.com").await;
+    let created = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(json!({"name": "web", "redirectUris": [CALLBACK]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    app.confirmed_user(EMAIL).await;
+    let secret = created["clientSecret"].as_str().unwrap();
+    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    let mut browser = Browser::new(&app);
+    code_after_sign_in(&mut browser, &client).await;
+    let exchange = |code: String, basic: Option<String>, post_secret: Option<String>| {
+        let app = &app;
+        let client = &client;
+        async move {
+            let mut form = vec![
+                ("grant_type", "authorization_code".to_string()),
+                ("code", code),
+                ("redirect_uri", CALLBACK.to_string()),
+                ("code_verifier", client.pkce.verifier.clone()),
+            ];
+            let mut request = app.client.post(app.url("/oauth2/token"));
+            match basic {
+                Some(secret) => request = request.basic_auth(&client.id, Some(secret)),
+                None => form.push(("client_id", client.id.clone())),
+            }
+            if let Some(secret) = post_secret {
+                form.push(("client_secret", secret));
+            }
+            request.form(&form).send().await.unwrap()
+        }
+    };
+    let cases: [(Option<String>, Option<String>, u16); 4] = [
+        (None, None, 401),
+        (Some("wrong".into()), None, 401),
+        (Some(secret.into()), None, 200),
+        (None, Some(secret.into()), 200),
+    ];
+    for (basic, post_secret, status) in cases {
+        let again = browser.get(&client.authorize_path(&[])).await;
+        let code = redirect_params(&again)["code"].clone();
+        let answer = token_answer(exchange(code, basic, post_secret).await, status).await;
+        if status == 401 {
+            assert_eq!(answer["error"], "invalid_client", "{answer}");
+        } else {
+            assert!(answer["id_token"].is_string(), "{answer}");
+        }
+    }
+    app.finish().await;
+}
+
 on_both_engines!(
+    a_confidential_client_proves_itself_at_the_exchange,
     a_client_revokes_its_tokens_and_only_its_own,
     a_code_flow_refresh_token_rotates_for_its_client_only,
     a_client_without_the_refresh_grant_gets_no_refresh_token,
