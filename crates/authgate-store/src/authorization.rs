@@ -311,3 +311,53 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+impl Store {
+    /// The scopes a person allowed a client, if they were asked.
+    pub async fn consent(
+        &self,
+        client_id: &str,
+        provider: &str,
+        sub: &str,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let row = sqlx::query(
+            "SELECT scope FROM consents WHERE client_id = $1 AND provider = $2 AND sub = $3",
+        )
+        .bind(client_id)
+        .bind(provider)
+        .bind(sub)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            let scope: String = row.try_get("scope")?;
+            Ok(scope.split_whitespace().map(str::to_string).collect())
+        })
+        .transpose()
+    }
+
+    /// Record what a person allowed a client (replacing what they allowed
+    /// before).
+    pub async fn record_consent(
+        &self,
+        client_id: &str,
+        provider: &str,
+        sub: &str,
+        scopes: &[String],
+        now: i64,
+    ) -> StoreResult<()> {
+        let _writing = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO consents (client_id, provider, sub, scope, granted_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id, provider, sub) \
+             DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+        )
+        .bind(client_id)
+        .bind(provider)
+        .bind(sub)
+        .bind(scopes.join(" "))
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -230,6 +230,58 @@ pub async fn authorize(
             None,
             StatusCode::OK,
         ),
+        Ok(AuthorizeOutcome::Consent(request)) => {
+            let texts = Texts::english();
+            let (csrf, set_csrf) = csrf_token(&headers, cookies);
+            let mut response = Page::new("consent.html", texts.consent_title)
+                .with("csrf", &csrf)
+                .with("authorize", &query)
+                .with("client_name", &request.client.name)
+                .with_list("scopes", &request.scopes)
+                .render();
+            if let Some(set) = set_csrf {
+                response.headers_mut().append(header::SET_COOKIE, set);
+            }
+            response
+        }
+        Err(refused) => refusal(&state, refused),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authorize: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /login/consent`: `Allow` or `Deny`.
+pub async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let Ok(Form(form)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    };
+    if !csrf_matches(&headers, cookies, &form.csrf) {
+        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+    }
+    let session = cookie(&headers, cookies.session).map(Secret::new);
+    match state
+        .authorization
+        .answer_consent(
+            &params_of(&form.authorize),
+            session.as_ref(),
+            form.decision == "allow",
+        )
+        .await
+    {
+        Ok(location) => redirect(StatusCode::SEE_OTHER, &location),
         Err(refused) => refusal(&state, refused),
     }
 }
@@ -336,7 +388,9 @@ async fn checked_request(state: &AppState, authorize: &str) -> Result<String, Re
         .authorize(&params_of(authorize), None)
         .await
     {
-        Ok(AuthorizeOutcome::SignIn(request)) => Ok(request.client.name),
+        Ok(AuthorizeOutcome::SignIn(request) | AuthorizeOutcome::Consent(request)) => {
+            Ok(request.client.name)
+        }
         Ok(AuthorizeOutcome::Redirect(location)) => Err(redirect(StatusCode::SEE_OTHER, &location)),
         Err(refused) => Err(refusal(state, refused)),
     }
@@ -561,6 +615,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
     let forms = axum::Router::new()
         .route("/login/sign-in", post(sign_in))
         .route("/login/totp", post(totp))
+        .route("/login/consent", post(consent))
         .route_layer(axum::middleware::from_fn_with_state(
             crate::ratelimit::limited(state, Group::SignIn, refuse),
             crate::ratelimit::charge,

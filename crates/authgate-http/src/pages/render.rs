@@ -12,13 +12,14 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The built-in templates, by name.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("totp.html", include_str!("templates/totp.html")),
     ("error.html", include_str!("templates/error.html")),
     ("sign_out.html", include_str!("templates/sign_out.html")),
     ("signed_out.html", include_str!("templates/signed_out.html")),
+    ("consent.html", include_str!("templates/consent.html")),
 ];
 
 /// The policy of every page: nothing but this origin's stylesheet and
@@ -66,6 +67,10 @@ pub struct Texts {
     pub sign_out: &'static str,
     pub signed_out_title: &'static str,
     pub signed_out_text: &'static str,
+    pub consent_title: &'static str,
+    pub consent_asks: &'static str,
+    pub allow: &'static str,
+    pub deny: &'static str,
 }
 
 impl Texts {
@@ -87,6 +92,10 @@ impl Texts {
             sign_out: "Sign out",
             signed_out_title: "Signed out",
             signed_out_text: "You are signed out. You can close this window.",
+            consent_title: "Allow access",
+            consent_asks: "asks to use your account with these permissions:",
+            allow: "Allow",
+            deny: "Deny",
         }
     }
 }
@@ -95,7 +104,7 @@ impl Texts {
 pub struct Page {
     template: &'static str,
     title: &'static str,
-    values: BTreeMap<&'static str, String>,
+    values: BTreeMap<&'static str, minijinja::Value>,
     error: Option<String>,
     status: StatusCode,
 }
@@ -112,7 +121,13 @@ impl Page {
     }
 
     pub fn with(mut self, name: &'static str, value: &str) -> Self {
-        self.values.insert(name, value.to_string());
+        self.values.insert(name, minijinja::Value::from(value));
+        self
+    }
+
+    pub fn with_list(mut self, name: &'static str, values: &[String]) -> Self {
+        self.values
+            .insert(name, minijinja::Value::from_serialize(values));
         self
     }
 

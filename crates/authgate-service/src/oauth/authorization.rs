@@ -56,6 +56,9 @@ pub enum AuthorizeOutcome {
     Redirect(String),
     /// The person must sign in first: show the sign-in page.
     SignIn(Box<AuthorizationRequest>),
+    /// The client asks for consent, which the person has not given for
+    /// these scopes: show the consent page.
+    Consent(Box<AuthorizationRequest>),
 }
 
 /// What a sign-in on the pages produced.
@@ -225,6 +228,17 @@ impl AuthorizationService {
             !request.prompt.login && request.max_age.is_none_or(|age| now - s.auth_time <= age)
         });
         match session {
+            Some(session) if self.needs_consent(&request, &session).await => {
+                if request.prompt.none {
+                    return Err(Refusal::Redirect(ErrorRedirect {
+                        redirect_uri: request.redirect_uri.clone(),
+                        error: "consent_required",
+                        description: "the person has not allowed this application".into(),
+                        state: request.state.clone(),
+                    }));
+                }
+                Ok(AuthorizeOutcome::Consent(Box::new(request)))
+            }
             Some(session) => Ok(AuthorizeOutcome::Redirect(
                 self.issue_code(&request, &session).await?,
             )),
@@ -236,6 +250,79 @@ impl AuthorizationService {
             })),
             None => Ok(AuthorizeOutcome::SignIn(Box::new(request))),
         }
+    }
+
+    /// Must the person be asked before `request` gets a code? Only for a
+    /// client registered with consent: when asked to (`prompt=consent`), or
+    /// when they have not allowed every scope of the request.
+    async fn needs_consent(
+        &self,
+        request: &AuthorizationRequest,
+        session: &BrowserSession,
+    ) -> bool {
+        if !request.client.consent {
+            return false;
+        }
+        if request.prompt.consent {
+            return true;
+        }
+        match self
+            .store
+            .consent(&request.client.id, &session.provider, &session.sub)
+            .await
+        {
+            Ok(Some(allowed)) => !request.scopes.iter().all(|s| allowed.contains(s)),
+            Ok(None) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "consent not read");
+                true
+            }
+        }
+    }
+
+    /// The person's answer on the consent page, for the request it was
+    /// shown for (checked again): allowed, the scopes are recorded and the
+    /// code follows; denied, the client hears `access_denied`. The answer is
+    /// where to send the browser.
+    pub async fn answer_consent(
+        &self,
+        params: &Params,
+        cookie: Option<&Secret>,
+        allowed: bool,
+    ) -> Result<String, Refusal> {
+        let client = match params.iter().find(|(k, _)| k == "client_id") {
+            Some((_, id)) => self.store.client(id).await.ok().flatten(),
+            None => None,
+        };
+        let mut request = request::check(params, client)?;
+        let Some(session) = self.browser_session(cookie).await else {
+            return Err(Refusal::Page(
+                "You are no longer signed in. Go back to the application and start again.".into(),
+            ));
+        };
+        if !allowed {
+            return Ok(self.error_redirect(&ErrorRedirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: "access_denied",
+                description: "the person did not allow this application".into(),
+                state: request.state.clone(),
+            }));
+        }
+        self.store
+            .record_consent(
+                &request.client.id,
+                &session.provider,
+                &session.sub,
+                &request.scopes,
+                now_millis(),
+            )
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "consent not recorded");
+                Refusal::Page("The sign-in service is unavailable; try again shortly.".into())
+            })?;
+        request.prompt.consent = false;
+        self.issue_code(&request, &session).await
     }
 
     /// A code for `session` on `request`, as the redirect that carries it.

@@ -42,3 +42,14 @@ ALTER TABLE refresh_families ADD COLUMN sid TEXT;
 ALTER TABLE refresh_families ADD COLUMN scope TEXT;
 ALTER TABLE refresh_families ADD COLUMN amr TEXT;
 CREATE INDEX refresh_families_sid ON refresh_families (sid);
+
+-- What a person allowed a client registered with consent: its scopes, once
+-- per (client, account), until they are asked again (prompt=consent).
+CREATE TABLE consents (
+    client_id   TEXT NOT NULL,
+    provider    TEXT NOT NULL,
+    sub         TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    granted_at  BIGINT NOT NULL,
+    PRIMARY KEY (client_id, provider, sub)
+);

@@ -731,7 +731,93 @@ async fn a_confidential_client_proves_itself_at_the_exchange(engine: Engine) {
     app.finish().await;
 }
 
+async fn a_client_with_consent_asks_once_per_scope_and_hears_a_denial(engine: Engine) {
+    let app = TestApp::start(engine).await;
+    let admin = app.admin_token("root@example.com").await;
+    let created = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(
+                json!({"name": "Partner app", "type": "public", "redirectUris": [CALLBACK],
+                "consent": true}),
+            ),
+        )
+        .await,
+        201,
+    )
+    .await;
+    app.confirmed_user(EMAIL).await;
+    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    let mut browser = Browser::new(&app);
+    let narrow = client.authorize_path(&[("scope", "openid")]);
+    let page = browser.sign_in(&narrow, EMAIL, PASSWORD).await;
+    assert_eq!(page.status(), 200, "the consent page");
+    let html = page.text().await.unwrap();
+    for text in [
+        ">Allow</button>",
+        ">Deny</button>",
+        "Partner app",
+        "<li>openid</li>",
+    ] {
+        assert!(html.contains(text), "{text}: {html}");
+    }
+    let form = Form::of(&html);
+    let decide = |decision: &'static str, form: &Form| {
+        [
+            ("csrf", form.hidden("csrf").to_string()),
+            ("authorize", form.hidden("authorize").to_string()),
+            ("decision", decision.to_string()),
+        ]
+    };
+    let denied = browser
+        .post("/login/consent", &pairs(&decide("deny", &form)))
+        .await;
+    assert_eq!(denied.status(), 303);
+    let params = redirect_params(&denied);
+    assert_eq!(
+        (
+            params["error"].as_str(),
+            params["state"].as_str(),
+            params["iss"].as_str()
+        ),
+        ("access_denied", "state-123", app.base.as_str())
+    );
+    let silent = browser
+        .get(&client.authorize_path(&[("scope", "openid"), ("prompt", "none")]))
+        .await;
+    assert_eq!(redirect_params(&silent)["error"], "consent_required");
+
+    let page = browser.get(&narrow).await;
+    let form = Form::of(&page.text().await.unwrap());
+    let allowed = browser
+        .post("/login/consent", &pairs(&decide("allow", &form)))
+        .await;
+    assert_eq!(allowed.status(), 303);
+    assert!(redirect_params(&allowed).contains_key("code"));
+    let remembered = browser.get(&narrow).await;
+    assert_eq!(remembered.status(), 302, "consent is remembered");
+    for (changes, why) in [
+        (&[("scope", "openid email")][..], "a wider scope"),
+        (
+            &[("scope", "openid"), ("prompt", "consent")],
+            "prompt=consent",
+        ),
+    ] {
+        let asked = browser.get(&client.authorize_path(changes)).await;
+        assert_eq!(asked.status(), 200, "{why} asks again");
+    }
+    app.finish().await;
+}
+
+/// A form's fields as `reqwest` takes them.
+fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 on_both_engines!(
+    a_client_with_consent_asks_once_per_scope_and_hears_a_denial,
     a_confidential_client_proves_itself_at_the_exchange,
     a_client_revokes_its_tokens_and_only_its_own,
     a_code_flow_refresh_token_rotates_for_its_client_only,
