@@ -110,6 +110,9 @@ pub fn in_words(err: &AuthError) -> String {
         }
         "password_reset_required" => "You must reset your password before you can sign in.".into(),
         "code_mismatch" => "That code is not right. Try again.".into(),
+        "invalid_password" => err.public_detail(),
+        "username_exists" => "An account with this email address already exists.".into(),
+        "already_confirmed" => "This address is already confirmed: sign in.".into(),
         "code_expired" | "invalid_session" => "That took too long. Start again.".into(),
         "too_many_failed_attempts" | "rate_limited" => {
             "Too many attempts. Wait a while, then try again.".into()
@@ -178,30 +181,52 @@ fn refusal(state: &AppState, refusal: Refusal) -> Response {
     }
 }
 
-/// The sign-in page for an authorization request.
-fn sign_in_page(
-    headers: &HeaderMap,
-    cookies: Cookies,
-    authorize: &str,
-    client_name: &str,
-    email: &str,
-    error: Option<String>,
-    status: StatusCode,
-) -> Response {
-    let texts = Texts::english();
+/// A page whose form carries the CSRF token (set as a cookie when the
+/// browser has none yet) and the authorization request it belongs to.
+fn form_page(headers: &HeaderMap, cookies: Cookies, page: Page, authorize: &str) -> Response {
     let (csrf, set_csrf) = csrf_token(headers, cookies);
-    let mut response = Page::new("sign_in.html", texts.sign_in_title)
+    let mut response = page
         .with("csrf", &csrf)
         .with("authorize", authorize)
-        .with("client_name", client_name)
-        .with("email", email)
-        .error(error)
-        .status(status)
         .render();
     if let Some(set) = set_csrf {
         response.headers_mut().append(header::SET_COOKIE, set);
     }
     response
+}
+
+/// `authorize=<the authorization request>`: the query of the links between
+/// the pages of one sign-in.
+fn back_query(authorize: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("authorize", authorize)
+        .finish()
+}
+
+/// The sign-in page for an authorization request.
+struct SignInPage<'a> {
+    authorize: &'a str,
+    client_name: &'a str,
+    email: &'a str,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    status: StatusCode,
+}
+
+impl SignInPage<'_> {
+    fn render(self, headers: &HeaderMap, cookies: Cookies) -> Response {
+        let texts = Texts::english();
+        let mut page = Page::new("sign_in.html", texts.sign_in_title)
+            .with("client_name", self.client_name)
+            .with("email", self.email)
+            .with("back", &back_query(self.authorize))
+            .error(self.error)
+            .status(self.status);
+        if let Some(notice) = self.notice {
+            page = page.notice(notice);
+        }
+        form_page(headers, cookies, page, self.authorize)
+    }
 }
 
 /// `GET /oauth2/authorize`: a code for a signed-in browser, the sign-in
@@ -221,28 +246,21 @@ pub async fn authorize(
         .await
     {
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(StatusCode::FOUND, &location),
-        Ok(AuthorizeOutcome::SignIn(request)) => sign_in_page(
-            &headers,
-            cookies,
-            &query,
-            &request.client.name,
-            request.login_hint.as_deref().unwrap_or_default(),
-            None,
-            StatusCode::OK,
-        ),
+        Ok(AuthorizeOutcome::SignIn(request)) => SignInPage {
+            authorize: &query,
+            client_name: &request.client.name,
+            email: request.login_hint.as_deref().unwrap_or_default(),
+            error: None,
+            notice: None,
+            status: StatusCode::OK,
+        }
+        .render(&headers, cookies),
         Ok(AuthorizeOutcome::Consent(request)) => {
             let texts = Texts::english();
-            let (csrf, set_csrf) = csrf_token(&headers, cookies);
-            let mut response = Page::new("consent.html", texts.consent_title)
-                .with("csrf", &csrf)
-                .with("authorize", &query)
+            let page = Page::new("consent.html", texts.consent_title)
                 .with("client_name", &request.client.name)
-                .with_list("scopes", &request.scopes)
-                .render();
-            if let Some(set) = set_csrf {
-                response.headers_mut().append(header::SET_COOKIE, set);
-            }
-            response
+                .with_list("scopes", &request.scopes);
+            form_page(&headers, cookies, page, &query)
         }
         Err(refused) => refusal(&state, refused),
     }
@@ -366,18 +384,11 @@ fn totp_page(
     error: Option<String>,
 ) -> Response {
     let texts = Texts::english();
-    let (csrf, set_csrf) = csrf_token(headers, cookies);
-    let mut response = Page::new("totp.html", texts.totp_title)
-        .with("csrf", &csrf)
-        .with("authorize", authorize)
+    let page = Page::new("totp.html", texts.totp_title)
         .with("email", email)
         .with("session", session.expose())
-        .error(error)
-        .render();
-    if let Some(set) = set_csrf {
-        response.headers_mut().append(header::SET_COOKIE, set);
-    }
-    response
+        .error(error);
+    form_page(headers, cookies, page, authorize)
 }
 
 /// The authorization request a form carries, checked again (it came back
@@ -427,15 +438,15 @@ pub async fn sign_in(
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
-        Err(err) => sign_in_page(
-            &headers,
-            cookies,
-            &form.authorize,
-            &client_name,
-            &form.email,
-            Some(in_words(&err)),
-            status_of(&err),
-        ),
+        Err(err) => SignInPage {
+            authorize: &form.authorize,
+            client_name: &client_name,
+            email: &form.email,
+            error: Some(in_words(&err)),
+            notice: None,
+            status: status_of(&err),
+        }
+        .render(&headers, cookies),
     }
 }
 
@@ -546,15 +557,8 @@ pub async fn logout(
         .await;
     }
     let texts = Texts::english();
-    let (csrf, set_csrf) = csrf_token(&headers, cookies);
-    let mut response = Page::new("sign_out.html", texts.sign_out_title)
-        .with("csrf", &csrf)
-        .with("logout", &query)
-        .render();
-    if let Some(set) = set_csrf {
-        response.headers_mut().append(header::SET_COOKIE, set);
-    }
-    response
+    let page = Page::new("sign_out.html", texts.sign_out_title).with("logout", &query);
+    form_page(&headers, cookies, page, "")
 }
 
 /// `POST /oauth2/logout`: the confirmation of the sign-out page.
@@ -590,6 +594,283 @@ pub async fn confirm_logout(
     }
 }
 
+#[derive(Deserialize)]
+pub struct BackQuery {
+    #[serde(default)]
+    authorize: String,
+}
+
+#[derive(Deserialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authorize: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: Secret,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    code: Secret,
+    #[serde(default)]
+    new_password: Secret,
+}
+
+/// A form of the account pages, its CSRF token checked and its
+/// authorization request checked again: the client's name, or the answer.
+async fn checked_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    cookies: Cookies,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Result<(AccountForm, String), Response> {
+    let Ok(Form(form)) = form else {
+        return Err(error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM));
+    };
+    if !csrf_matches(headers, cookies, &form.csrf) {
+        return Err(error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM));
+    }
+    let client_name = checked_request(state, &form.authorize).await?;
+    Ok((form, client_name))
+}
+
+/// The sign-in page once an account step is done, with its notice.
+fn sign_in_again(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    form: &AccountForm,
+    client_name: &str,
+    notice: &'static str,
+) -> Response {
+    SignInPage {
+        authorize: &form.authorize,
+        client_name,
+        email: &form.email,
+        error: None,
+        notice: Some(notice),
+        status: StatusCode::OK,
+    }
+    .render(headers, cookies)
+}
+
+fn sign_up_page(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    authorize: &str,
+    email: &str,
+    name: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let texts = Texts::english();
+    let page = Page::new("sign_up.html", texts.sign_up_title)
+        .with("email", email)
+        .with("name", name)
+        .error(error)
+        .status(status);
+    form_page(headers, cookies, page, authorize)
+}
+
+fn code_page(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    template: &'static str,
+    title: &'static str,
+    form: &AccountForm,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let page = Page::new(template, title)
+        .with("email", &form.email)
+        .error(error)
+        .status(status);
+    form_page(headers, cookies, page, &form.authorize)
+}
+
+/// `GET /login/sign-up?authorize=…`: the sign-up page of a sign-in.
+pub async fn sign_up_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(back): axum::extract::Query<BackQuery>,
+) -> Response {
+    if let Err(response) = checked_request(&state, &back.authorize).await {
+        return response;
+    }
+    sign_up_page(
+        &headers,
+        Cookies::of(&state),
+        &back.authorize,
+        "",
+        "",
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /login/sign-up`: email, password and name; then the mailed code.
+pub async fn sign_up(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let (form, _) = match checked_form(&state, &headers, cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let name = Some(form.name.trim().to_string()).filter(|n| !n.is_empty());
+    match state
+        .sign_in
+        .sign_up(&meta, &form.email, form.password.clone(), name, None)
+        .await
+    {
+        Ok(_) => {
+            let texts = Texts::english();
+            code_page(
+                &headers,
+                cookies,
+                "confirm.html",
+                texts.confirm_title,
+                &form,
+                None,
+                StatusCode::OK,
+            )
+        }
+        Err(err) => sign_up_page(
+            &headers,
+            cookies,
+            &form.authorize,
+            &form.email,
+            &form.name,
+            Some(in_words(&err)),
+            status_of(&err),
+        ),
+    }
+}
+
+/// `POST /login/confirm`: the code mailed at sign-up.
+pub async fn confirm_sign_up(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let (form, client_name) = match checked_form(&state, &headers, cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let texts = Texts::english();
+    match state
+        .sign_in
+        .confirm_sign_up(&meta, &form.email, &form.code)
+        .await
+    {
+        Ok(()) => sign_in_again(
+            &headers,
+            cookies,
+            &form,
+            &client_name,
+            texts.confirmed_notice,
+        ),
+        Err(err) => code_page(
+            &headers,
+            cookies,
+            "confirm.html",
+            texts.confirm_title,
+            &form,
+            Some(in_words(&err)),
+            status_of(&err),
+        ),
+    }
+}
+
+/// `GET /login/forgot-password?authorize=…`.
+pub async fn forgot_password_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(back): axum::extract::Query<BackQuery>,
+) -> Response {
+    if let Err(response) = checked_request(&state, &back.authorize).await {
+        return response;
+    }
+    let texts = Texts::english();
+    let page = Page::new("forgot.html", texts.forgot_title).with("email", "");
+    form_page(&headers, Cookies::of(&state), page, &back.authorize)
+}
+
+/// `POST /login/forgot-password`: a code is mailed if the account exists;
+/// the next page is the same either way.
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let (form, _) = match checked_form(&state, &headers, cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let texts = Texts::english();
+    match state
+        .account
+        .request_password_reset(&meta, &form.email, None)
+        .await
+    {
+        Ok(()) => code_page(
+            &headers,
+            cookies,
+            "reset.html",
+            texts.reset_title,
+            &form,
+            None,
+            StatusCode::OK,
+        ),
+        Err(err) => {
+            let page = Page::new("forgot.html", texts.forgot_title)
+                .with("email", &form.email)
+                .error(Some(in_words(&err)))
+                .status(status_of(&err));
+            form_page(&headers, cookies, page, &form.authorize)
+        }
+    }
+}
+
+/// `POST /login/reset-password`: the mailed code and the new password.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let (form, client_name) = match checked_form(&state, &headers, cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let texts = Texts::english();
+    match state
+        .account
+        .confirm_password_reset(&meta, &form.email, &form.code, &form.new_password)
+        .await
+    {
+        Ok(()) => sign_in_again(&headers, cookies, &form, &client_name, texts.reset_notice),
+        Err(err) => code_page(
+            &headers,
+            cookies,
+            "reset.html",
+            texts.reset_title,
+            &form,
+            Some(in_words(&err)),
+            status_of(&err),
+        ),
+    }
+}
+
 /// The pages' one stylesheet.
 pub async fn stylesheet() -> Response {
     (
@@ -612,19 +893,34 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         crate::problem::error_headers(&err, response.headers_mut());
         response
     };
+    let limited = |group: Group| {
+        axum::middleware::from_fn_with_state(
+            crate::ratelimit::limited(state, group, refuse),
+            crate::ratelimit::charge,
+        )
+    };
     let forms = axum::Router::new()
         .route("/login/sign-in", post(sign_in))
         .route("/login/totp", post(totp))
         .route("/login/consent", post(consent))
-        .route_layer(axum::middleware::from_fn_with_state(
-            crate::ratelimit::limited(state, Group::SignIn, refuse),
-            crate::ratelimit::charge,
-        ));
+        .route_layer(limited(Group::SignIn));
+    let sign_up_forms = axum::Router::new()
+        .route("/login/sign-up", post(sign_up))
+        .route("/login/confirm", post(confirm_sign_up))
+        .route_layer(limited(Group::SignUp));
+    let recovery_forms = axum::Router::new()
+        .route("/login/forgot-password", post(forgot_password))
+        .route("/login/reset-password", post(reset_password))
+        .route_layer(limited(Group::Recovery));
     axum::Router::new()
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/logout", get(logout).post(confirm_logout))
         .route("/login/style.css", get(stylesheet))
+        .route("/login/sign-up", get(sign_up_form))
+        .route("/login/forgot-password", get(forgot_password_form))
         .merge(forms)
+        .merge(sign_up_forms)
+        .merge(recovery_forms)
         .layer(axum::extract::DefaultBodyLimit::max(
             state.settings.max_body_bytes,
         ))

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The built-in templates, by name.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 11] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("totp.html", include_str!("templates/totp.html")),
@@ -20,6 +20,10 @@ const TEMPLATES: [(&str, &str); 7] = [
     ("sign_out.html", include_str!("templates/sign_out.html")),
     ("signed_out.html", include_str!("templates/signed_out.html")),
     ("consent.html", include_str!("templates/consent.html")),
+    ("sign_up.html", include_str!("templates/sign_up.html")),
+    ("confirm.html", include_str!("templates/confirm.html")),
+    ("forgot.html", include_str!("templates/forgot.html")),
+    ("reset.html", include_str!("templates/reset.html")),
 ];
 
 /// The policy of every page: nothing but this origin's stylesheet and
@@ -71,6 +75,23 @@ pub struct Texts {
     pub consent_asks: &'static str,
     pub allow: &'static str,
     pub deny: &'static str,
+    pub create_account: &'static str,
+    pub forgot_password: &'static str,
+    pub sign_up_title: &'static str,
+    pub name: &'static str,
+    pub create_account_button: &'static str,
+    pub have_account: &'static str,
+    pub confirm_title: &'static str,
+    pub confirm_hint: &'static str,
+    pub confirm: &'static str,
+    pub forgot_title: &'static str,
+    pub send_code: &'static str,
+    pub reset_title: &'static str,
+    pub reset_hint: &'static str,
+    pub new_password: &'static str,
+    pub reset_password: &'static str,
+    pub confirmed_notice: &'static str,
+    pub reset_notice: &'static str,
 }
 
 impl Texts {
@@ -96,6 +117,23 @@ impl Texts {
             consent_asks: "asks to use your account with these permissions:",
             allow: "Allow",
             deny: "Deny",
+            create_account: "Create an account",
+            forgot_password: "Forgot your password?",
+            sign_up_title: "Create an account",
+            name: "Name",
+            create_account_button: "Create account",
+            have_account: "I already have an account",
+            confirm_title: "Confirm your email address",
+            confirm_hint: "We mailed you a code. Enter it to confirm your address.",
+            confirm: "Confirm",
+            forgot_title: "Forgot your password?",
+            send_code: "Send code",
+            reset_title: "Choose a new password",
+            reset_hint: "If an account uses this address, we mailed it a code. Enter it with your new password.",
+            new_password: "New password",
+            reset_password: "Reset password",
+            confirmed_notice: "Your email address is confirmed. Sign in to continue.",
+            reset_notice: "Your password is changed. Sign in with the new one.",
         }
     }
 }
@@ -106,6 +144,7 @@ pub struct Page {
     title: &'static str,
     values: BTreeMap<&'static str, minijinja::Value>,
     error: Option<String>,
+    notice: Option<&'static str>,
     status: StatusCode,
 }
 
@@ -116,6 +155,7 @@ impl Page {
             title,
             values: BTreeMap::new(),
             error: None,
+            notice: None,
             status: StatusCode::OK,
         }
     }
@@ -137,6 +177,12 @@ impl Page {
         self
     }
 
+    /// A notice shown above the form (a step that went well).
+    pub fn notice(mut self, notice: &'static str) -> Self {
+        self.notice = Some(notice);
+        self
+    }
+
     pub fn status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
@@ -148,6 +194,7 @@ impl Page {
             t => Texts::english(),
             title => self.title,
             error => self.error,
+            notice => self.notice,
             ..minijinja::Value::from_serialize(&self.values)
         };
         let html = environment()

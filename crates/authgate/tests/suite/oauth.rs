@@ -811,12 +811,179 @@ async fn a_client_with_consent_asks_once_per_scope_and_hears_a_denial(engine: En
     app.finish().await;
 }
 
+/// The `href` of the link with this text on a page.
+fn link(html: &str, text: &str) -> String {
+    let end = html
+        .find(&format!(">{text}</a>"))
+        .unwrap_or_else(|| panic!("no link {text}: {html}"));
+    let start = html[..end].rfind("href=\"").unwrap() + 6;
+    let href = &html[start..end];
+    href[..href.find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/")
+}
+
+async fn a_person_signs_up_on_the_pages_and_signs_in_after_the_mailed_code(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&client.authorize_path(&[])).await;
+    let html = page.text().await.unwrap();
+    let sign_up = browser.get(&link(&html, "Create an account")).await;
+    assert_eq!(sign_up.status(), 200);
+    let html = sign_up.text().await.unwrap();
+    for label in [
+        ">Email</label>",
+        ">Password</label>",
+        ">Name</label>",
+        ">Create account</button>",
+    ] {
+        assert!(html.contains(label), "{label}: {html}");
+    }
+    let form = Form::of(&html);
+    let email = "grace@example.com";
+    let weak = browser
+        .post(
+            "/login/sign-up",
+            &[
+                ("csrf", form.hidden("csrf")),
+                ("authorize", form.hidden("authorize")),
+                ("email", email),
+                ("password", "short"),
+                ("name", "Grace"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status(), 422);
+    assert!(weak.text().await.unwrap().contains("class=\"error\""));
+    let confirm = browser
+        .post(
+            "/login/sign-up",
+            &[
+                ("csrf", form.hidden("csrf")),
+                ("authorize", form.hidden("authorize")),
+                ("email", email),
+                ("password", PASSWORD),
+                ("name", "Grace"),
+            ],
+        )
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let html = confirm.text().await.unwrap();
+    assert!(
+        html.contains(">Code</label>") && html.contains(">Confirm</button>"),
+        "{html}"
+    );
+    let form = Form::of(&html);
+    let code = app.smtp.code(email, 0).await;
+    let wrong = browser
+        .post(
+            "/login/confirm",
+            &[
+                ("csrf", form.hidden("csrf")),
+                ("authorize", form.hidden("authorize")),
+                ("email", form.hidden("email")),
+                ("code", common::other_code(&code)),
+            ],
+        )
+        .await;
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("That code is not right")
+    );
+    let signed_in_page = browser
+        .post(
+            "/login/confirm",
+            &[
+                ("csrf", form.hidden("csrf")),
+                ("authorize", form.hidden("authorize")),
+                ("email", form.hidden("email")),
+                ("code", &code),
+            ],
+        )
+        .await;
+    let html = signed_in_page.text().await.unwrap();
+    assert!(html.contains("Your email address is confirmed"), "{html}");
+    let back = browser
+        .sign_in(&client.authorize_path(&[]), email, PASSWORD)
+        .await;
+    let code = redirect_params(&back)["code"].clone();
+    let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let id = common::claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        (id["email"].as_str(), id["name"].as_str()),
+        (Some(email), Some("Grace"))
+    );
+    app.finish().await;
+}
+
+async fn a_forgotten_password_is_reset_on_the_pages(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&client.authorize_path(&[])).await;
+    let html = page.text().await.unwrap();
+    let forgot = browser.get(&link(&html, "Forgot your password?")).await;
+    let html = forgot.text().await.unwrap();
+    assert!(html.contains(">Send code</button>"), "{html}");
+    let form = Form::of(&html);
+    // The same next page for an address nobody uses.
+    for email in ["nobody@example.com", EMAIL] {
+        let next = browser
+            .post(
+                "/login/forgot-password",
+                &[
+                    ("csrf", form.hidden("csrf")),
+                    ("authorize", form.hidden("authorize")),
+                    ("email", email),
+                ],
+            )
+            .await;
+        assert_eq!(next.status(), 200);
+        let html = next.text().await.unwrap();
+        assert!(
+            html.contains(">New password</label>") && html.contains(">Reset password</button>")
+        );
+        if email == EMAIL {
+            let form = Form::of(&html);
+            // The sign-up confirmation was message 0.
+            let code = app.smtp.code(EMAIL, 1).await;
+            let done = browser
+                .post(
+                    "/login/reset-password",
+                    &[
+                        ("csrf", form.hidden("csrf")),
+                        ("authorize", form.hidden("authorize")),
+                        ("email", form.hidden("email")),
+                        ("code", &code),
+                        ("new_password", "Another-Horse-43!"),
+                    ],
+                )
+                .await;
+            assert!(
+                done.text()
+                    .await
+                    .unwrap()
+                    .contains("Your password is changed")
+            );
+        }
+    }
+    let back = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, "Another-Horse-43!")
+        .await;
+    assert!(redirect_params(&back).contains_key("code"));
+    app.finish().await;
+}
+
 /// A form's fields as `reqwest` takes them.
 fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 on_both_engines!(
+    a_person_signs_up_on_the_pages_and_signs_in_after_the_mailed_code,
+    a_forgotten_password_is_reset_on_the_pages,
     a_client_with_consent_asks_once_per_scope_and_hears_a_denial,
     a_confidential_client_proves_itself_at_the_exchange,
     a_client_revokes_its_tokens_and_only_its_own,
