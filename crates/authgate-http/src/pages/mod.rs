@@ -356,35 +356,41 @@ fn after_step(
             );
             response
         }
-        BrowserSignIn::Challenge(challenge) if challenge.kind == ChallengeKind::TotpRequired => {
-            totp_page(headers, cookies, authorize, email, &challenge.session, None)
-        }
-        BrowserSignIn::Challenge(challenge) => {
-            let needed = match challenge.kind {
-                ChallengeKind::NewPasswordRequired => "to choose a new password",
-                _ => "to set up an authenticator app",
-            };
-            error_page(
+        BrowserSignIn::Challenge(challenge) => match challenge.kind {
+            ChallengeKind::TotpRequired | ChallengeKind::NewPasswordRequired => challenge_page(
+                headers,
+                cookies,
+                authorize,
+                email,
+                challenge.kind,
+                &challenge.session,
+                None,
+            ),
+            ChallengeKind::MfaSetupRequired => error_page(
                 StatusCode::CONFLICT,
-                &format!(
-                    "Your account needs you {needed} first. These pages cannot do that yet: \
-                     use your application's own sign-in once, then come back."
-                ),
-            )
-        }
+                "Your account needs you to set up an authenticator app first. These pages \
+                 cannot do that yet: use your application's own sign-in once, then come back.",
+            ),
+        },
     }
 }
 
-fn totp_page(
+/// The page of a challenge: the TOTP code, or a new password.
+fn challenge_page(
     headers: &HeaderMap,
     cookies: Cookies,
     authorize: &str,
     email: &str,
+    kind: ChallengeKind,
     session: &Secret,
     error: Option<String>,
 ) -> Response {
     let texts = Texts::english();
-    let page = Page::new("totp.html", texts.totp_title)
+    let (template, title) = match kind {
+        ChallengeKind::NewPasswordRequired => ("new_password.html", texts.new_password_title),
+        _ => ("totp.html", texts.totp_title),
+    };
+    let page = Page::new(template, title)
         .with("email", email)
         .with("session", session.expose())
         .error(error);
@@ -457,6 +463,36 @@ pub async fn totp(
     headers: HeaderMap,
     form: Result<Form<TotpForm>, FormRejection>,
 ) -> Response {
+    answer(state, meta, headers, form, ChallengeKind::TotpRequired).await
+}
+
+/// `POST /login/new-password`: the password of an account an administrator
+/// created.
+pub async fn new_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<TotpForm>, FormRejection>,
+) -> Response {
+    answer(
+        state,
+        meta,
+        headers,
+        form,
+        ChallengeKind::NewPasswordRequired,
+    )
+    .await
+}
+
+/// Answer the challenge `kind` of a page sign-in; a wrong answer shows the
+/// page again (the login transaction allows a few tries).
+async fn answer(
+    state: AppState,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<TotpForm>, FormRejection>,
+    kind: ChallengeKind,
+) -> Response {
     let cookies = Cookies::of(&state);
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
@@ -469,15 +505,16 @@ pub async fn totp(
     }
     match state
         .authorization
-        .answer_totp(&meta, &form.email, form.session.clone(), form.code)
+        .answer_challenge(&meta, kind, &form.email, form.session.clone(), form.code)
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
-        Err(err) if err.code() == "code_mismatch" => totp_page(
+        Err(err) if matches!(err.code(), "code_mismatch" | "invalid_password") => challenge_page(
             &headers,
             cookies,
             &form.authorize,
             &form.email,
+            kind,
             &form.session,
             Some(in_words(&err)),
         ),
@@ -902,6 +939,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
     let forms = axum::Router::new()
         .route("/login/sign-in", post(sign_in))
         .route("/login/totp", post(totp))
+        .route("/login/new-password", post(new_password))
         .route("/login/consent", post(consent))
         .route_layer(limited(Group::SignIn));
     let sign_up_forms = axum::Router::new()

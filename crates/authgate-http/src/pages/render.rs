@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The built-in templates, by name.
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("totp.html", include_str!("templates/totp.html")),
@@ -24,6 +24,10 @@ const TEMPLATES: [(&str, &str); 11] = [
     ("confirm.html", include_str!("templates/confirm.html")),
     ("forgot.html", include_str!("templates/forgot.html")),
     ("reset.html", include_str!("templates/reset.html")),
+    (
+        "new_password.html",
+        include_str!("templates/new_password.html"),
+    ),
 ];
 
 /// The policy of every page: nothing but this origin's stylesheet and
@@ -92,6 +96,9 @@ pub struct Texts {
     pub reset_password: &'static str,
     pub confirmed_notice: &'static str,
     pub reset_notice: &'static str,
+    pub new_password_title: &'static str,
+    pub new_password_hint: &'static str,
+    pub set_password: &'static str,
 }
 
 impl Texts {
@@ -134,6 +141,9 @@ impl Texts {
             reset_password: "Reset password",
             confirmed_notice: "Your email address is confirmed. Sign in to continue.",
             reset_notice: "Your password is changed. Sign in with the new one.",
+            new_password_title: "Choose your password",
+            new_password_hint: "Your account was created with a temporary password. Choose your own.",
+            set_password: "Set password",
         }
     }
 }

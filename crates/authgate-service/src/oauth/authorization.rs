@@ -392,20 +392,27 @@ impl AuthorizationService {
         self.browser_step(step, "pwd").await
     }
 
-    /// Answer the TOTP challenge of a page sign-in (the login transaction's
-    /// handle, bound to `email`): the same checks and tries as the JSON API.
-    pub async fn answer_totp(
+    /// Answer a challenge of a page sign-in (the login transaction's
+    /// handle, bound to `email`) — a TOTP code, or the new password of an
+    /// account an administrator created: the same checks and tries as the
+    /// JSON API.
+    pub async fn answer_challenge(
         &self,
         meta: &RequestMeta,
+        kind: ChallengeKind,
         email: &str,
         handle: Secret,
-        code: Secret,
+        answer: Secret,
     ) -> Result<BrowserSignIn, AuthError> {
-        let answer = self
+        let step = self
             .sign_in
-            .respond_to_challenge(meta, ChallengeKind::TotpRequired, email, handle, code)
+            .respond_to_challenge(meta, kind, email, handle, answer)
             .await?;
-        self.browser_step(answer, "pwd otp").await
+        let amr = match kind {
+            ChallengeKind::NewPasswordRequired => "pwd",
+            ChallengeKind::TotpRequired | ChallengeKind::MfaSetupRequired => "pwd otp",
+        };
+        self.browser_step(step, amr).await
     }
 
     /// A sign-in step on the pages: a session becomes a browser session

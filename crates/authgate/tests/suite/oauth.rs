@@ -976,12 +976,70 @@ async fn a_forgotten_password_is_reset_on_the_pages(engine: Engine) {
     app.finish().await;
 }
 
+async fn an_account_made_by_an_administrator_chooses_its_password_on_the_pages(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let admin = app.admin_token("ops@example.com").await;
+    let email = "new.hire@example.com";
+    json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/users",
+            Some(&admin),
+            Some(json!({"email": email})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let temporary = app.smtp.temporary_password(email, 0).await;
+    let mut browser = Browser::new(&app);
+    let step = browser
+        .sign_in(&client.authorize_path(&[]), email, &temporary)
+        .await;
+    assert_eq!(step.status(), 200);
+    let html = step.text().await.unwrap();
+    assert!(
+        html.contains(">New password</label>") && html.contains(">Set password</button>"),
+        "{html}"
+    );
+    let form = Form::of(&html);
+    let fields = |password: &'static str| {
+        [
+            ("csrf", form.hidden("csrf").to_string()),
+            ("authorize", form.hidden("authorize").to_string()),
+            ("email", form.hidden("email").to_string()),
+            ("session", form.hidden("session").to_string()),
+            ("code", password.to_string()),
+        ]
+    };
+    let weak = browser
+        .post("/login/new-password", &pairs(&fields("short")))
+        .await;
+    assert!(
+        weak.text().await.unwrap().contains("class=\"error\""),
+        "a weak password is refused in words"
+    );
+    let done = browser
+        .post("/login/new-password", &pairs(&fields("Chosen-Horse-44!")))
+        .await;
+    assert_eq!(done.status(), 303);
+    let back = browser.get(&location(&done)).await;
+    assert!(redirect_params(&back).contains_key("code"));
+    let mut later = Browser::new(&app);
+    let again = later
+        .sign_in(&client.authorize_path(&[]), email, "Chosen-Horse-44!")
+        .await;
+    assert_eq!(again.status(), 302, "the chosen password signs in");
+    app.finish().await;
+}
+
 /// A form's fields as `reqwest` takes them.
 fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 on_both_engines!(
+    an_account_made_by_an_administrator_chooses_its_password_on_the_pages,
     a_person_signs_up_on_the_pages_and_signs_in_after_the_mailed_code,
     a_forgotten_password_is_reset_on_the_pages,
     a_client_with_consent_asks_once_per_scope_and_hears_a_denial,
