@@ -15,121 +15,18 @@ binary is a failure too.
 
 import functools
 import http.server
-import json
 import os
-import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 import unittest
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from harness import PASSWORD, Authgate, call, free_port
+
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("AUTHGATE_TEST_CHROMIUM", "/usr/bin/chromium")
-PASSWORD = "Correct-Horse-42!"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(base, method, path, body=None, bearer=None):
-    """One JSON request to authgate: (status, parsed body or None)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("content-type", "application/json")
-    if bearer:
-        request.add_header("authorization", f"Bearer {bearer}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as err:
-        text = err.read().decode()
-        return err.code, json.loads(text) if text else None
-
-
-class Authgate:
-    """A real authgate server on loopback, embedded provider, passkeys bound
-    to localhost and allowed from the page's origin."""
-
-    def __init__(self, page_origin):
-        binary = os.environ.get("AUTHGATE_BIN")
-        if not binary or not os.access(binary, os.X_OK):
-            raise SystemExit(f"AUTHGATE_BIN is not an executable authgate binary: {binary!r}")
-        self.port = free_port()
-        self.base = f"http://localhost:{self.port}"
-        self.data = Path(tempfile.mkdtemp(prefix="authgate-browser-"))
-        env = dict(
-            os.environ,
-            AUTHGATE_LISTEN=f"127.0.0.1:{self.port}",
-            AUTHGATE_PUBLIC_URL=self.base,
-            AUTHGATE_DATA_DIR=str(self.data),
-            AUTHGATE_WEBAUTHN_RP_ID="localhost",
-            AUTHGATE_WEBAUTHN_ORIGINS=page_origin,
-            AUTHGATE_CORS_ORIGINS=page_origin,
-            AUTHGATE_COMPAT_COGNITO_API="true",
-            AUTHGATE_RATE_LIMITS="off",
-        )
-        self.log = open(self.data / "server.log", "w")
-        self.process = subprocess.Popen(
-            [binary, "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        for _ in range(200):
-            try:
-                if call(self.base, "GET", "/health/ready")[0] == 200:
-                    return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.stop()
-        raise SystemExit("authgate did not start:\n" + (self.data / "server.log").read_text())
-
-    def mailed_code(self, email):
-        """The newest six-digit code in the outbox for `email`."""
-        for _ in range(100):
-            for mail in sorted((self.data / "outbox").glob("*"), reverse=True):
-                text = mail.read_text(errors="replace")
-                if email in text:
-                    found = re.search(r"Code:\s*(\d{6})", text)
-                    if found:
-                        return found.group(1)
-            time.sleep(0.1)
-        raise AssertionError(f"no code mailed to {email}")
-
-    def signed_in_user(self, email):
-        """Sign up, confirm with the mailed code, sign in: the access token."""
-        status, _ = call(self.base, "POST", "/v1/auth/sign-up", {"email": email, "password": PASSWORD})
-        assert status == 201, status
-        code = self.mailed_code(email)
-        status, _ = call(self.base, "POST", "/v1/auth/sign-up/confirm", {"email": email, "code": code})
-        assert status == 200, status
-        status, session = call(self.base, "POST", "/v1/auth/sign-in", {"email": email, "password": PASSWORD})
-        assert status == 200, (status, session)
-        return session["accessToken"]
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-    def cleanup(self):
-        shutil.rmtree(self.data, ignore_errors=True)
 
 
 class PageServer:
@@ -157,7 +54,15 @@ class PasskeysInChromium(unittest.TestCase):
         if not os.access(CHROMIUM, os.X_OK):
             raise SystemExit(f"Chromium is missing at {CHROMIUM} (apt-get install chromium)")
         cls.pages = PageServer()
-        cls.authgate = Authgate(cls.pages.origin)
+        origin = cls.pages.origin
+        cls.authgate = Authgate(
+            {
+                "AUTHGATE_WEBAUTHN_RP_ID": "localhost",
+                "AUTHGATE_WEBAUTHN_ORIGINS": origin,
+                "AUTHGATE_CORS_ORIGINS": origin,
+                "AUTHGATE_COMPAT_COGNITO_API": "true",
+            }
+        )
         cls.playwright = sync_playwright().start()
         cls.browser = cls.playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox"], headless=True
