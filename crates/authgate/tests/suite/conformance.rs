@@ -1058,31 +1058,7 @@ mod moto {
 
     /// A user created by an administrator, with a temporary password.
     async fn admin_create_user(app: &TestApp, email: &str) {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(moto_url())
-            .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .load()
-            .await;
-        use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
-        aws_sdk_cognitoidentityprovider::Client::new(&config)
-            .admin_create_user()
-            .user_pool_id(app.settings.cognito_user_pool_id.clone().unwrap())
-            .username(email)
-            .temporary_password(TEMPORARY_PASSWORD)
-            .message_action(MessageActionType::Suppress)
-            .user_attributes(
-                AttributeType::builder()
-                    .name("email")
-                    .value(email)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("AdminCreateUser");
+        crate::common::moto_admin_create_user(app, email, TEMPORARY_PASSWORD).await
     }
 
     use crate::common::current_totp as totp_code;

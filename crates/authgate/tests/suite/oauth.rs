@@ -1059,3 +1059,86 @@ on_both_engines!(
     the_sign_in_page_says_what_went_wrong_and_checks_its_csrf_token,
     a_user_with_an_authenticator_answers_a_totp_page,
 );
+
+/// With the Cognito provider (on moto) the pages sign in through Cognito,
+/// and the code flow's tokens are authgate's: `iss` = AUTHGATE_PUBLIC_URL,
+/// keys at `/oauth2/jwks.json`, accepted by `/v1/auth/subject`.
+#[cfg(feature = "cognito")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_cognito_the_pages_sign_in_through_the_pool_and_authgate_signs_the_tokens() {
+    let app = common::moto_app(false, |_| {}).await;
+    let (robot, secret) = app.create_client("ops robot", "admin");
+    let admin = app.client_token(&robot, &secret).await;
+    let created = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    // An account an administrator made in the pool: its first sign-in on the
+    // pages answers Cognito's NEW_PASSWORD_REQUIRED on the new-password page.
+    common::moto_admin_create_user(&app, EMAIL, "Temporary-Pass-123!").await;
+    let mut browser = Browser::new(&app);
+    let step = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, "Temporary-Pass-123!")
+        .await;
+    let html = step.text().await.unwrap();
+    assert!(html.contains(">Set password</button>"), "{html}");
+    let form = Form::of(&html);
+    let done = browser
+        .post(
+            "/login/new-password",
+            &[
+                ("csrf", form.hidden("csrf")),
+                ("authorize", form.hidden("authorize")),
+                ("email", form.hidden("email")),
+                ("session", form.hidden("session")),
+                ("code", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    let back = browser.get(&location(&done)).await;
+    let code = redirect_params(&back)["code"].clone();
+    let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let keys: jsonwebtoken::jwk::JwkSet = app
+        .client
+        .get(app.url("/oauth2/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    let key = keys.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[app.base.as_str()]);
+    validation.set_audience(&[client.id.as_str()]);
+    let id = jsonwebtoken::decode::<Value>(
+        id_token,
+        &jsonwebtoken::DecodingKey::from_jwk(key).unwrap(),
+        &validation,
+    )
+    .expect("authgate's keys verify the code flow's id token")
+    .claims;
+    assert_eq!(id["email"], EMAIL);
+    let access = tokens["access_token"].as_str().unwrap();
+    let subject = json_of(app.get_bearer("/v1/auth/subject", access).await, 200).await;
+    assert_eq!(subject["provider"], "cognito");
+    assert_eq!(subject["user"]["email"], EMAIL);
+    let refreshed = token_answer(
+        refresh_as(&app, &client.id, tokens["refresh_token"].as_str().unwrap()).await,
+        200,
+    )
+    .await;
+    assert!(refreshed["access_token"].is_string());
+    app.finish().await;
+}

@@ -630,6 +630,37 @@ pub fn moto_url() -> String {
     })
 }
 
+/// An account made in the app's moto pool as an administrator would
+/// (AdminCreateUser, no message), with `temporary` as its password.
+#[cfg(feature = "cognito")]
+pub async fn moto_admin_create_user(app: &TestApp, email: &str, temporary: &str) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+    aws_sdk_cognitoidentityprovider::Client::new(&config)
+        .admin_create_user()
+        .user_pool_id(app.settings.cognito_user_pool_id.clone().unwrap())
+        .username(email)
+        .temporary_password(temporary)
+        .message_action(MessageActionType::Suppress)
+        .user_attributes(
+            AttributeType::builder()
+                .name("email")
+                .value(email)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("AdminCreateUser");
+}
+
 /// A server on the Cognito provider with a fresh pool in moto, settings
 /// adjusted by `configure`.
 #[cfg(feature = "cognito")]
