@@ -105,16 +105,17 @@ class CodeFlowInChromium(unittest.TestCase):
         cls.authgate.cleanup()
 
     @classmethod
-    def create_client(cls, name, *flags):
+    def create_client(cls, name, *flags, authgate=None):
         """`authgate admin create-client` for a public client: its id."""
+        authgate = authgate or cls.authgate
         output = subprocess.run(
             [
                 os.environ["AUTHGATE_BIN"], "admin", "create-client", "--name", name,
                 "--type", "public", "--redirect-uri", cls.callback,
                 "--post-logout-uri", cls.app.base + "/bye", *flags,
             ],
-            env=dict(os.environ, AUTHGATE_DATA_DIR=str(cls.authgate.data),
-                     AUTHGATE_PUBLIC_URL=cls.authgate.base, AUTHGATE_LOG="warn"),
+            env=dict(os.environ, AUTHGATE_DATA_DIR=str(authgate.data),
+                     AUTHGATE_PUBLIC_URL=authgate.base, AUTHGATE_LOG="warn"),
             capture_output=True, text=True, check=True,
         ).stdout
         fields = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
@@ -126,8 +127,9 @@ class CodeFlowInChromium(unittest.TestCase):
         page.screenshot(path=str(path), full_page=True)
         print(f"screenshot: {path}", file=sys.stderr)
 
-    def start(self, client_id=None, **extra):
+    def start(self, client_id=None, discovery=None, **extra):
         """authlib's authorization URL: (its OAuth2Session, URL, verifier, nonce)."""
+        discovery = discovery or self.discovery
         session = OAuth2Session(
             client_id or self.client_id,
             redirect_uri=self.callback,
@@ -137,7 +139,7 @@ class CodeFlowInChromium(unittest.TestCase):
         )
         verifier, nonce = generate_token(48), generate_token(16)
         url, _state = session.create_authorization_url(
-            self.discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce, **extra
+            discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce, **extra
         )
         return session, url, verifier, nonce
 
@@ -312,6 +314,37 @@ class CodeFlowInChromium(unittest.TestCase):
         callback_url, _ = self.back_in_the_app(page)
         self.exchange(session, callback_url, verifier, nonce)
 
+    def test_with_mfa_required_the_authenticator_is_set_up_on_the_pages(self):
+        authgate = Authgate({"AUTHGATE_MFA": "required"})
+        self.addCleanup(authgate.cleanup)
+        self.addCleanup(authgate.stop)
+        discovery = requests.get(authgate.base + "/.well-known/openid-configuration", timeout=10).json()
+        client_id = self.create_client("Strict app", authgate=authgate)
+        email = "rosalind@example.com"
+        page = self.page()
+        _, url, _, _ = self.start(client_id, discovery)
+        page.goto(url)
+        page.get_by_role("link", name="Create an account").click()
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Create account").click()
+        page.get_by_label("Code").fill(authgate.mailed_code(email))
+        page.get_by_role("button", name="Confirm").click()
+        self.sign_in_on_page(page, email, PASSWORD)
+        qr = page.get_by_role("img", name="QR code")
+        qr.wait_for()
+        self.assertGreater(qr.evaluate("img => img.naturalWidth"), 100, "the QR image renders")
+        self.shot(page, "10-totp-set-up")
+        secret = page.locator("main code").inner_text()
+        page.get_by_label("Code").fill(totp(secret))
+        page.get_by_role("button", name="Verify").click()
+        page.get_by_text("Save your recovery codes").wait_for()
+        self.assertEqual(page.locator("ul.codes li").count(), 10)
+        self.shot(page, "11-recovery-codes")
+        page.get_by_role("link", name="Continue").click()
+        page.wait_for_url(self.callback + "*")
+        self.assertIn("code=", page.url)
+
     def test_an_unknown_client_gets_a_page_not_a_redirect(self):
         page = self.page()
         _, url, _, _ = self.start("agc_nobody")
@@ -324,4 +357,4 @@ class CodeFlowInChromium(unittest.TestCase):
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
-    sys.exit(0 if result.wasSuccessful() and result.testsRun == 6 else 1)
+    sys.exit(0 if result.wasSuccessful() and result.testsRun == 7 else 1)

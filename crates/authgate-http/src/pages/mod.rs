@@ -14,7 +14,7 @@
 mod render;
 
 use crate::state::AppState;
-use authgate_core::{AuthError, ChallengeKind, Secret};
+use authgate_core::{AuthError, ChallengeKind, ChallengeParameters, Secret, TotpEnrolment};
 use authgate_service::RequestMeta;
 use authgate_service::oauth::authorization::{
     AuthorizeOutcome, BROWSER_SESSION_TTL_SECS, BrowserSignIn,
@@ -328,6 +328,11 @@ pub struct TotpForm {
     session: Secret,
     #[serde(default)]
     code: Secret,
+    /// The set-up page's secret and URI, to show it again after a wrong code.
+    #[serde(default)]
+    secret: Secret,
+    #[serde(default)]
+    otpauth: Secret,
 }
 
 const EXPIRED_FORM: &str =
@@ -344,8 +349,23 @@ fn after_step(
     step: BrowserSignIn,
 ) -> Response {
     match step {
-        BrowserSignIn::SignedIn(session) => {
-            let mut response = redirect(StatusCode::SEE_OTHER, &after_sign_in(authorize));
+        BrowserSignIn::SignedIn {
+            cookie: session,
+            recovery_codes,
+        } => {
+            let mut response = if recovery_codes.is_empty() {
+                redirect(StatusCode::SEE_OTHER, &after_sign_in(authorize))
+            } else {
+                let texts = Texts::english();
+                let codes: Vec<String> = recovery_codes
+                    .iter()
+                    .map(|c| c.expose().to_string())
+                    .collect();
+                Page::new("recovery_codes.html", texts.recovery_codes_title)
+                    .with_list("codes", &codes)
+                    .with("continue_to", &after_sign_in(authorize))
+                    .render()
+            };
             response.headers_mut().append(
                 header::SET_COOKIE,
                 cookies.set(
@@ -356,23 +376,59 @@ fn after_step(
             );
             response
         }
-        BrowserSignIn::Challenge(challenge) => match challenge.kind {
-            ChallengeKind::TotpRequired | ChallengeKind::NewPasswordRequired => challenge_page(
+        BrowserSignIn::Challenge(challenge) => match (&challenge.kind, &challenge.parameters) {
+            (ChallengeKind::MfaSetupRequired, ChallengeParameters::TotpSetup(enrolment)) => {
+                setup_page(
+                    headers,
+                    cookies,
+                    authorize,
+                    email,
+                    &challenge.session,
+                    enrolment,
+                    None,
+                )
+            }
+            (ChallengeKind::MfaSetupRequired, _) => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The authenticator could not be prepared. Start signing in again.",
+            ),
+            (kind, _) => challenge_page(
                 headers,
                 cookies,
                 authorize,
                 email,
-                challenge.kind,
+                *kind,
                 &challenge.session,
                 None,
             ),
-            ChallengeKind::MfaSetupRequired => error_page(
-                StatusCode::CONFLICT,
-                "Your account needs you to set up an authenticator app first. These pages \
-                 cannot do that yet: use your application's own sign-in once, then come back.",
-            ),
         },
     }
+}
+
+/// The TOTP set-up page: a QR code of the `otpauth://` URI, the secret in
+/// text, and the first code.
+fn setup_page(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    authorize: &str,
+    email: &str,
+    session: &Secret,
+    enrolment: &TotpEnrolment,
+    error: Option<String>,
+) -> Response {
+    let texts = Texts::english();
+    let qr = match crate::qr::data_url(enrolment.otpauth_uri.expose()) {
+        Ok(qr) => qr,
+        Err(err) => return error_page(status_of(&err), &in_words(&err)),
+    };
+    let page = Page::new("totp_setup.html", texts.totp_setup_title)
+        .with("email", email)
+        .with("session", session.expose())
+        .with("qr", &qr)
+        .with("secret", enrolment.secret.expose())
+        .with("otpauth", enrolment.otpauth_uri.expose())
+        .error(error);
+    form_page(headers, cookies, page, authorize)
 }
 
 /// The page of a challenge: the TOTP code, or a new password.
@@ -484,6 +540,17 @@ pub async fn new_password(
     .await
 }
 
+/// `POST /login/mfa-setup`: the first code of the authenticator being set
+/// up; a wrong one shows the set-up page again, with the same secret.
+pub async fn mfa_setup(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<TotpForm>, FormRejection>,
+) -> Response {
+    answer(state, meta, headers, form, ChallengeKind::MfaSetupRequired).await
+}
+
 /// Answer the challenge `kind` of a page sign-in; a wrong answer shows the
 /// page again (the login transaction allows a few tries).
 async fn answer(
@@ -509,6 +576,21 @@ async fn answer(
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
+        Err(err) if kind == ChallengeKind::MfaSetupRequired && err.code() == "code_mismatch" => {
+            let enrolment = TotpEnrolment {
+                secret: form.secret.clone(),
+                otpauth_uri: form.otpauth.clone(),
+            };
+            setup_page(
+                &headers,
+                cookies,
+                &form.authorize,
+                &form.email,
+                &form.session,
+                &enrolment,
+                Some(in_words(&err)),
+            )
+        }
         Err(err) if matches!(err.code(), "code_mismatch" | "invalid_password") => challenge_page(
             &headers,
             cookies,
@@ -940,6 +1022,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/login/sign-in", post(sign_in))
         .route("/login/totp", post(totp))
         .route("/login/new-password", post(new_password))
+        .route("/login/mfa-setup", post(mfa_setup))
         .route("/login/consent", post(consent))
         .route_layer(limited(Group::SignIn));
     let sign_up_forms = axum::Router::new()

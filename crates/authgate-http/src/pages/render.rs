@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The built-in templates, by name.
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 14] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("totp.html", include_str!("templates/totp.html")),
@@ -27,6 +27,11 @@ const TEMPLATES: [(&str, &str); 12] = [
     (
         "new_password.html",
         include_str!("templates/new_password.html"),
+    ),
+    ("totp_setup.html", include_str!("templates/totp_setup.html")),
+    (
+        "recovery_codes.html",
+        include_str!("templates/recovery_codes.html"),
     ),
 ];
 
@@ -99,6 +104,12 @@ pub struct Texts {
     pub new_password_title: &'static str,
     pub new_password_hint: &'static str,
     pub set_password: &'static str,
+    pub totp_setup_title: &'static str,
+    pub totp_setup_hint: &'static str,
+    pub totp_setup_secret: &'static str,
+    pub recovery_codes_title: &'static str,
+    pub recovery_codes_hint: &'static str,
+    pub continue_label: &'static str,
 }
 
 impl Texts {
@@ -144,6 +155,12 @@ impl Texts {
             new_password_title: "Choose your password",
             new_password_hint: "Your account was created with a temporary password. Choose your own.",
             set_password: "Set password",
+            totp_setup_title: "Set up your authenticator app",
+            totp_setup_hint: "Your account needs an authenticator app. Scan the QR code with it, or type the secret, then enter the code it shows.",
+            totp_setup_secret: "Secret:",
+            recovery_codes_title: "Save your recovery codes",
+            recovery_codes_hint: "Each code signs you in once if you lose your authenticator app. Keep them somewhere safe: they are shown only now.",
+            continue_label: "Continue",
         }
     }
 }

@@ -64,8 +64,12 @@ pub enum AuthorizeOutcome {
 /// What a sign-in on the pages produced.
 #[derive(Debug, Clone)]
 pub enum BrowserSignIn {
-    /// Signed in: the new browser session's cookie value.
-    SignedIn(Secret),
+    /// Signed in: the new browser session's cookie value, and the recovery
+    /// codes this step issued (an authenticator set up: shown once).
+    SignedIn {
+        cookie: Secret,
+        recovery_codes: Vec<Secret>,
+    },
     /// Another step first (new password, TOTP, MFA set-up).
     Challenge(crate::sign_in::Challenge),
 }
@@ -426,10 +430,12 @@ impl AuthorizationService {
         match step {
             SignInResult::Session(view) => {
                 self.sessions.discard(&view).await?;
-                Ok(BrowserSignIn::SignedIn(
-                    self.start_browser_session(&view.user.provider_sub, amr)
+                Ok(BrowserSignIn::SignedIn {
+                    cookie: self
+                        .start_browser_session(&view.user.provider_sub, amr)
                         .await?,
-                ))
+                    recovery_codes: view.recovery_codes,
+                })
             }
             SignInResult::Challenge(challenge) => Ok(BrowserSignIn::Challenge(challenge)),
         }

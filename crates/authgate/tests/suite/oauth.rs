@@ -1033,12 +1033,86 @@ async fn an_account_made_by_an_administrator_chooses_its_password_on_the_pages(e
     app.finish().await;
 }
 
+async fn with_mfa_required_the_pages_set_up_an_authenticator_and_show_the_recovery_codes(
+    engine: Engine,
+) {
+    let app = TestApp::start_with(engine, |s| {
+        s.mfa = authgate_service::settings::MfaMode::Required
+    })
+    .await;
+    let (robot, robot_secret) = app.create_client("ops robot", "admin");
+    let admin = app.client_token(&robot, &robot_secret).await;
+    let created = json_of(
+        app.call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin),
+            Some(json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK]})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    app.confirmed_user(EMAIL).await;
+    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    let mut browser = Browser::new(&app);
+    let setup = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
+        .await;
+    assert_eq!(setup.status(), 200);
+    let html = setup.text().await.unwrap();
+    assert!(
+        html.contains("alt=\"QR code\"") && html.contains("src=\"data:image"),
+        "{html}"
+    );
+    let form = Form::of(&html);
+    let secret = form.hidden("secret").to_string();
+    assert!(
+        html.contains(&format!("<code>{secret}</code>")),
+        "the secret in text"
+    );
+    let fields = |code: String| {
+        [
+            ("csrf", form.hidden("csrf").to_string()),
+            ("authorize", form.hidden("authorize").to_string()),
+            ("email", form.hidden("email").to_string()),
+            ("session", form.hidden("session").to_string()),
+            ("secret", secret.clone()),
+            ("otpauth", form.hidden("otpauth").to_string()),
+            ("code", code),
+        ]
+    };
+    let now = common::totp_at(&secret, common::now());
+    let wrong = browser
+        .post(
+            "/login/mfa-setup",
+            &pairs(&fields(common::other_code(&now).to_string())),
+        )
+        .await;
+    let html = wrong.text().await.unwrap();
+    assert!(
+        html.contains("That code is not right") && html.contains(&secret),
+        "{html}"
+    );
+    let done = browser.post("/login/mfa-setup", &pairs(&fields(now))).await;
+    assert_eq!(done.status(), 200, "the recovery codes");
+    let html = done.text().await.unwrap();
+    assert_eq!(html.matches("<li><code>").count(), 10, "{html}");
+    let back = browser.get(&link(&html, "Continue")).await;
+    let code = redirect_params(&back)["code"].clone();
+    let tokens = token_answer(client.exchange(&app, &code, &[]).await, 200).await;
+    let id = common::claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd", "otp"]));
+    app.finish().await;
+}
+
 /// A form's fields as `reqwest` takes them.
 fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 on_both_engines!(
+    with_mfa_required_the_pages_set_up_an_authenticator_and_show_the_recovery_codes,
     an_account_made_by_an_administrator_chooses_its_password_on_the_pages,
     a_person_signs_up_on_the_pages_and_signs_in_after_the_mailed_code,
     a_forgotten_password_is_reset_on_the_pages,
