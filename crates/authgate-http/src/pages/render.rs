@@ -122,7 +122,7 @@ impl Texts {
             sign_in: "Sign in",
             continue_to: "to continue to",
             totp_title: "Enter your code",
-            totp_hint: "Enter the six-digit code of your authenticator app.",
+            totp_hint: "Enter the six-digit code of your authenticator app, or one of your recovery codes if you lost it.",
             code: "Code",
             verify: "Verify",
             error_title: "Something went wrong",

@@ -1106,12 +1106,63 @@ async fn with_mfa_required_the_pages_set_up_an_authenticator_and_show_the_recove
     app.finish().await;
 }
 
+async fn a_recovery_code_answers_the_totp_page_once(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let session = app.session(EMAIL).await;
+    let api = app.api();
+    let enrolment = api.begin_totp(&session.access_token).await.unwrap();
+    let enabled = api
+        .verify_totp(
+            &session.access_token,
+            &common::totp_at(&enrolment.secret, common::now()),
+            None,
+        )
+        .await
+        .unwrap();
+    let recovery = enabled.recovery_codes[0].clone();
+    for (attempt, expected) in [(1, 303), (2, 200)] {
+        let mut browser = Browser::new(&app);
+        let step = browser
+            .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
+            .await;
+        let form = Form::of(&step.text().await.unwrap());
+        let answer = browser
+            .post(
+                "/login/totp",
+                &[
+                    ("csrf", form.hidden("csrf")),
+                    ("authorize", form.hidden("authorize")),
+                    ("email", form.hidden("email")),
+                    ("session", form.hidden("session")),
+                    ("code", &recovery),
+                ],
+            )
+            .await;
+        assert_eq!(
+            answer.status(),
+            expected,
+            "use {attempt} of the recovery code"
+        );
+        if expected == 200 {
+            assert!(
+                answer
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("That code is not right")
+            );
+        }
+    }
+    app.finish().await;
+}
+
 /// A form's fields as `reqwest` takes them.
 fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 on_both_engines!(
+    a_recovery_code_answers_the_totp_page_once,
     with_mfa_required_the_pages_set_up_an_authenticator_and_show_the_recovery_codes,
     an_account_made_by_an_administrator_chooses_its_password_on_the_pages,
     a_person_signs_up_on_the_pages_and_signs_in_after_the_mailed_code,
