@@ -59,6 +59,8 @@ impl App {
             services: services.clone(),
             metrics,
             openapi: Arc::new(String::new()),
+            pages: crate::pages::Pages::load(settings.pages_dir.as_deref())
+                .map_err(anyhow::Error::msg)?,
         };
         let (routes, openapi) = crate::router(&state);
         state.openapi = Arc::new(

@@ -12,6 +12,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<String>,
+    /// The hosted pages' templates, texts and stylesheet.
+    pub pages: Arc<crate::pages::Pages>,
 }
 
 impl std::ops::Deref for AppState {

@@ -138,6 +138,11 @@ pub struct Settings {
     /// `AUTHGATE_PASSWORD_BLOCKLIST_FILE`: more passwords to refuse, one per
     /// line, beside the shipped list.
     pub password_blocklist_file: Option<PathBuf>,
+    /// `AUTHGATE_PAGES_DIR`: the hosted pages' overrides: `templates/*.html`
+    /// replace the built-in templates of the same name, `texts/<locale>.json`
+    /// replace texts (or add a locale), `style.css` the stylesheet. A file
+    /// that does not parse stops the start-up, naming it.
+    pub pages_dir: Option<PathBuf>,
     /// Argon2 hashes computed at once; 0 means one per CPU.
     pub hash_concurrency: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
@@ -235,6 +240,7 @@ impl Default for Settings {
             password_require_uppercase: true,
             password_require_lowercase: true,
             password_blocklist_file: None,
+            pages_dir: None,
             hash_concurrency: 0,
             shutdown_grace: 20,
             key_reload_interval: 30,

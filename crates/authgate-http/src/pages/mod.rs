@@ -25,7 +25,8 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use render::{Page, Texts};
+use render::{Page, message, text};
+pub use render::{Pages, Ui};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -34,6 +35,7 @@ use subtle::ConstantTimeEq;
 struct Cookies {
     session: &'static str,
     csrf: &'static str,
+    locale: &'static str,
     secure: bool,
 }
 
@@ -43,12 +45,14 @@ impl Cookies {
             Self {
                 session: "__Host-authgate_session",
                 csrf: "__Host-authgate_csrf",
+                locale: "__Host-authgate_locale",
                 secure: true,
             }
         } else {
             Self {
                 session: "authgate_session",
                 csrf: "authgate_csrf",
+                locale: "authgate_locale",
                 secure: false,
             }
         }
@@ -101,28 +105,23 @@ fn csrf_matches(headers: &HeaderMap, cookies: Cookies, presented: &str) -> bool 
     }
 }
 
-/// An error as a person reads it on a page.
+/// An error as a person reads it on a page, in the page's locale. (The
+/// details of a refused password or request are the service's own words.)
 pub fn in_words(err: &AuthError) -> String {
-    match err.code() {
-        "invalid_credentials" => "Incorrect email or password.".into(),
-        "user_not_confirmed" => {
-            "Confirm your email address first, with the code we mailed you.".into()
-        }
-        "password_reset_required" => "You must reset your password before you can sign in.".into(),
-        "code_mismatch" => "That code is not right. Try again.".into(),
-        "invalid_password" => err.public_detail(),
-        "username_exists" => "An account with this email address already exists.".into(),
-        "already_confirmed" => "This address is already confirmed: sign in.".into(),
-        "code_expired" | "invalid_session" => "That took too long. Start again.".into(),
-        "too_many_failed_attempts" | "rate_limited" => {
-            "Too many attempts. Wait a while, then try again.".into()
-        }
-        "invalid_request" => err.public_detail(),
-        "provider_unavailable" | "store_unavailable" | "internal" => {
-            "The sign-in service is unavailable. Try again shortly.".into()
-        }
-        _ => "Sign-in failed. Try again.".into(),
-    }
+    let key = match err.code() {
+        "invalid_password" | "invalid_request" => return err.public_detail(),
+        "invalid_credentials" => "error_invalid_credentials",
+        "user_not_confirmed" => "error_user_not_confirmed",
+        "password_reset_required" => "error_password_reset_required",
+        "code_mismatch" => "error_code_mismatch",
+        "username_exists" => "error_username_exists",
+        "already_confirmed" => "error_already_confirmed",
+        "code_expired" | "invalid_session" => "error_expired",
+        "too_many_failed_attempts" | "rate_limited" => "error_too_many_attempts",
+        "provider_unavailable" | "store_unavailable" | "internal" => "error_unavailable",
+        _ => "error_failed",
+    };
+    text(key)
 }
 
 /// A redirect that no cache keeps.
@@ -138,8 +137,7 @@ fn redirect(status: StatusCode, location: &str) -> Response {
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
-    let texts = Texts::english();
-    Page::new("error.html", texts.error_title)
+    Page::new("error.html", "error_title")
         .with("message", message)
         .status(status)
         .render()
@@ -173,7 +171,7 @@ fn params_of(query: &str) -> Vec<(String, String)> {
 /// What an authorization request that needs no page leads to, or the page.
 fn refusal(state: &AppState, refusal: Refusal) -> Response {
     match refusal {
-        Refusal::Page(message) => error_page(StatusCode::BAD_REQUEST, &message),
+        Refusal::Page(refused) => error_page(StatusCode::BAD_REQUEST, &message(&refused)),
         Refusal::Redirect(back) => redirect(
             StatusCode::FOUND,
             &state.authorization.error_redirect(&back),
@@ -215,8 +213,7 @@ struct SignInPage<'a> {
 
 impl SignInPage<'_> {
     fn render(self, headers: &HeaderMap, cookies: Cookies) -> Response {
-        let texts = Texts::english();
-        let mut page = Page::new("sign_in.html", texts.sign_in_title)
+        let mut page = Page::new("sign_in.html", "sign_in_title")
             .with("client_name", self.client_name)
             .with("email", self.email)
             .with("back", &back_query(self.authorize))
@@ -256,8 +253,7 @@ pub async fn authorize(
         }
         .render(&headers, cookies),
         Ok(AuthorizeOutcome::Consent(request)) => {
-            let texts = Texts::english();
-            let page = Page::new("consent.html", texts.consent_title)
+            let page = Page::new("consent.html", "consent_title")
                 .with("client_name", &request.client.name)
                 .with_list("scopes", &request.scopes);
             form_page(&headers, cookies, page, &query)
@@ -284,10 +280,10 @@ pub async fn consent(
 ) -> Response {
     let cookies = Cookies::of(&state);
     let Ok(Form(form)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     };
     if !csrf_matches(&headers, cookies, &form.csrf) {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     }
     let session = cookie(&headers, cookies.session).map(Secret::new);
     match state
@@ -335,8 +331,10 @@ pub struct TotpForm {
     otpauth: Secret,
 }
 
-const EXPIRED_FORM: &str =
-    "This page has expired. Go back to the application and start signing in again.";
+/// The page of a form that came back without its CSRF token or fields.
+fn expired_form() -> Response {
+    error_page(StatusCode::BAD_REQUEST, &text("error_expired_form"))
+}
 
 /// The step after a page sign-in: back to the authorization request with
 /// the new browser session, the TOTP page, or a page that says what the
@@ -356,12 +354,11 @@ fn after_step(
             let mut response = if recovery_codes.is_empty() {
                 redirect(StatusCode::SEE_OTHER, &after_sign_in(authorize))
             } else {
-                let texts = Texts::english();
                 let codes: Vec<String> = recovery_codes
                     .iter()
                     .map(|c| c.expose().to_string())
                     .collect();
-                Page::new("recovery_codes.html", texts.recovery_codes_title)
+                Page::new("recovery_codes.html", "recovery_codes_title")
                     .with_list("codes", &codes)
                     .with("continue_to", &after_sign_in(authorize))
                     .render()
@@ -390,7 +387,7 @@ fn after_step(
             }
             (ChallengeKind::MfaSetupRequired, _) => error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "The authenticator could not be prepared. Start signing in again.",
+                &text("error_authenticator_not_prepared"),
             ),
             (kind, _) => challenge_page(
                 headers,
@@ -416,12 +413,11 @@ fn setup_page(
     enrolment: &TotpEnrolment,
     error: Option<String>,
 ) -> Response {
-    let texts = Texts::english();
     let qr = match crate::qr::data_url(enrolment.otpauth_uri.expose()) {
         Ok(qr) => qr,
         Err(err) => return error_page(status_of(&err), &in_words(&err)),
     };
-    let page = Page::new("totp_setup.html", texts.totp_setup_title)
+    let page = Page::new("totp_setup.html", "totp_setup_title")
         .with("email", email)
         .with("session", session.expose())
         .with("qr", &qr)
@@ -441,10 +437,9 @@ fn challenge_page(
     session: &Secret,
     error: Option<String>,
 ) -> Response {
-    let texts = Texts::english();
     let (template, title) = match kind {
-        ChallengeKind::NewPasswordRequired => ("new_password.html", texts.new_password_title),
-        _ => ("totp.html", texts.totp_title),
+        ChallengeKind::NewPasswordRequired => ("new_password.html", "new_password_title"),
+        _ => ("totp.html", "totp_title"),
     };
     let page = Page::new(template, title)
         .with("email", email)
@@ -485,10 +480,10 @@ pub async fn sign_in(
 ) -> Response {
     let cookies = Cookies::of(&state);
     let Ok(Form(form)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     };
     if !csrf_matches(&headers, cookies, &form.csrf) {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     }
     let client_name = match checked_request(&state, &form.authorize).await {
         Ok(name) => name,
@@ -562,10 +557,10 @@ async fn answer(
 ) -> Response {
     let cookies = Cookies::of(&state);
     let Ok(Form(form)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     };
     if !csrf_matches(&headers, cookies, &form.csrf) {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     }
     if let Err(response) = checked_request(&state, &form.authorize).await {
         return response;
@@ -627,10 +622,7 @@ async fn sign_out_now(
     }
     let mut response = match redirect_to {
         Some(location) => redirect(StatusCode::FOUND, location),
-        None => {
-            let texts = Texts::english();
-            Page::new("signed_out.html", texts.signed_out_title).render()
-        }
+        None => Page::new("signed_out.html", "signed_out_title").render(),
     };
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -653,7 +645,7 @@ pub async fn logout(
     let cookies = Cookies::of(&state);
     let request = match state.authorization.logout_request(&params_of(&query)).await {
         Ok(request) => request,
-        Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
+        Err(refused) => return error_page(StatusCode::BAD_REQUEST, &message(&refused)),
     };
     let session_cookie = cookie(&headers, cookies.session).map(Secret::new);
     let session = state
@@ -675,8 +667,7 @@ pub async fn logout(
         )
         .await;
     }
-    let texts = Texts::english();
-    let page = Page::new("sign_out.html", texts.sign_out_title).with("logout", &query);
+    let page = Page::new("sign_out.html", "sign_out_title").with("logout", &query);
     form_page(&headers, cookies, page, "")
 }
 
@@ -689,10 +680,10 @@ pub async fn confirm_logout(
 ) -> Response {
     let cookies = Cookies::of(&state);
     let Ok(Form(form)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     };
     if !csrf_matches(&headers, cookies, &form.csrf) {
-        return error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM);
+        return expired_form();
     }
     match state
         .authorization
@@ -709,7 +700,7 @@ pub async fn confirm_logout(
             )
             .await
         }
-        Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
+        Err(refused) => error_page(StatusCode::BAD_REQUEST, &message(&refused)),
     }
 }
 
@@ -746,10 +737,10 @@ async fn checked_form(
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Result<(AccountForm, String), Response> {
     let Ok(Form(form)) = form else {
-        return Err(error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM));
+        return Err(expired_form());
     };
     if !csrf_matches(headers, cookies, &form.csrf) {
-        return Err(error_page(StatusCode::BAD_REQUEST, EXPIRED_FORM));
+        return Err(expired_form());
     }
     let client_name = checked_request(state, &form.authorize).await?;
     Ok((form, client_name))
@@ -783,8 +774,7 @@ fn sign_up_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let texts = Texts::english();
-    let page = Page::new("sign_up.html", texts.sign_up_title)
+    let page = Page::new("sign_up.html", "sign_up_title")
         .with("email", email)
         .with("name", name)
         .error(error)
@@ -846,18 +836,15 @@ pub async fn sign_up(
         .sign_up(&meta, &form.email, form.password.clone(), name, None)
         .await
     {
-        Ok(_) => {
-            let texts = Texts::english();
-            code_page(
-                &headers,
-                cookies,
-                "confirm.html",
-                texts.confirm_title,
-                &form,
-                None,
-                StatusCode::OK,
-            )
-        }
+        Ok(_) => code_page(
+            &headers,
+            cookies,
+            "confirm.html",
+            "confirm_title",
+            &form,
+            None,
+            StatusCode::OK,
+        ),
         Err(err) => sign_up_page(
             &headers,
             cookies,
@@ -882,24 +869,17 @@ pub async fn confirm_sign_up(
         Ok(checked) => checked,
         Err(response) => return response,
     };
-    let texts = Texts::english();
     match state
         .sign_in
         .confirm_sign_up(&meta, &form.email, &form.code)
         .await
     {
-        Ok(()) => sign_in_again(
-            &headers,
-            cookies,
-            &form,
-            &client_name,
-            texts.confirmed_notice,
-        ),
+        Ok(()) => sign_in_again(&headers, cookies, &form, &client_name, "confirmed_notice"),
         Err(err) => code_page(
             &headers,
             cookies,
             "confirm.html",
-            texts.confirm_title,
+            "confirm_title",
             &form,
             Some(in_words(&err)),
             status_of(&err),
@@ -916,8 +896,7 @@ pub async fn forgot_password_form(
     if let Err(response) = checked_request(&state, &back.authorize).await {
         return response;
     }
-    let texts = Texts::english();
-    let page = Page::new("forgot.html", texts.forgot_title).with("email", "");
+    let page = Page::new("forgot.html", "forgot_title").with("email", "");
     form_page(&headers, Cookies::of(&state), page, &back.authorize)
 }
 
@@ -934,7 +913,6 @@ pub async fn forgot_password(
         Ok(checked) => checked,
         Err(response) => return response,
     };
-    let texts = Texts::english();
     match state
         .account
         .request_password_reset(&meta, &form.email, None)
@@ -944,13 +922,13 @@ pub async fn forgot_password(
             &headers,
             cookies,
             "reset.html",
-            texts.reset_title,
+            "reset_title",
             &form,
             None,
             StatusCode::OK,
         ),
         Err(err) => {
-            let page = Page::new("forgot.html", texts.forgot_title)
+            let page = Page::new("forgot.html", "forgot_title")
                 .with("email", &form.email)
                 .error(Some(in_words(&err)))
                 .status(status_of(&err));
@@ -971,18 +949,17 @@ pub async fn reset_password(
         Ok(checked) => checked,
         Err(response) => return response,
     };
-    let texts = Texts::english();
     match state
         .account
         .confirm_password_reset(&meta, &form.email, &form.code, &form.new_password)
         .await
     {
-        Ok(()) => sign_in_again(&headers, cookies, &form, &client_name, texts.reset_notice),
+        Ok(()) => sign_in_again(&headers, cookies, &form, &client_name, "reset_notice"),
         Err(err) => code_page(
             &headers,
             cookies,
             "reset.html",
-            texts.reset_title,
+            "reset_title",
             &form,
             Some(in_words(&err)),
             status_of(&err),
@@ -991,15 +968,68 @@ pub async fn reset_password(
 }
 
 /// The pages' one stylesheet.
-pub async fn stylesheet() -> Response {
+pub async fn stylesheet(State(state): State<AppState>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("style.css"),
+        state.pages.stylesheet().to_string(),
     )
         .into_response()
+}
+
+/// The `ui_locales` of an authorization request: in the query of
+/// `/oauth2/authorize`, or of the request a page link carries
+/// (`?authorize=…`).
+fn ui_locales(query: &str) -> Option<String> {
+    let params = params_of(query);
+    let value = |params: &[(String, String)], name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    value(&params, "ui_locales").or_else(|| {
+        value(&params, "authorize").and_then(|inner| value(&params_of(&inner), "ui_locales"))
+    })
+}
+
+/// The locale layer of the pages: what a request renders is in the first
+/// locale the pages speak of the authorization request's `ui_locales`,
+/// the locale cookie, `Accept-Language`, and English. A locale that
+/// `ui_locales` chose is remembered in the cookie for the pages that follow
+/// (their forms do not carry it).
+pub async fn localized(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let pages = state.pages.clone();
+    let cookies = Cookies::of(&state);
+    let headers = request.headers();
+    let asked = ui_locales(request.uri().query().unwrap_or_default())
+        .and_then(|tags| pages.first_spoken(tags.split(' ')));
+    let remembered = cookie(headers, cookies.locale).and_then(|c| pages.first_spoken([c.as_str()]));
+    let accepted = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| pages.first_spoken(render::accept_language(v)));
+    let locale = asked
+        .clone()
+        .or_else(|| remembered.clone())
+        .or(accepted)
+        .unwrap_or_else(|| render::DEFAULT_LOCALE.to_string());
+    let mut response = render::UI
+        .scope(Ui { pages, locale }, next.run(request))
+        .await;
+    if let Some(asked) = asked.filter(|asked| Some(asked) != remembered.as_ref()) {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            cookies.set(cookies.locale, &asked, None),
+        );
+    }
+    response
 }
 
 /// The pages and the authorization endpoint. The sign-in forms are in the
@@ -1044,6 +1074,10 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .merge(recovery_forms)
         .layer(axum::extract::DefaultBodyLimit::max(
             state.settings.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            localized,
         ))
 }
 

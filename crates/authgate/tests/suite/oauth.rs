@@ -1161,6 +1161,137 @@ fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+/// The pages speak the first locale they know of the request's
+/// `ui_locales`, then of the browser's `Accept-Language`, else English; a
+/// locale that `ui_locales` chose holds for the pages that follow, errors
+/// included.
+#[tokio::test]
+async fn the_pages_speak_the_locale_the_request_or_the_browser_asks_for() {
+    let (app, client) = app_with_client(Engine::Sqlite).await;
+    let cases: [(&str, Option<&'static str>, &str, &str); 5] = [
+        ("", None, "en", ">Password</label>"),
+        ("de", None, "de", ">Passwort</label>"),
+        ("fr de-AT", Some("en"), "de", ">Passwort</label>"),
+        (
+            "",
+            Some("fr, de;q=0.9, en;q=0.8"),
+            "de",
+            ">Passwort</label>",
+        ),
+        ("fr", Some("fr"), "en", ">Password</label>"),
+    ];
+    for (ui_locales, accept_language, lang, label) in cases {
+        let mut browser = Browser::new(&app);
+        browser.accept_language = accept_language;
+        let page = browser
+            .get(&client.authorize_path(&[("ui_locales", ui_locales)]))
+            .await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        let case = format!("ui_locales {ui_locales:?}, Accept-Language {accept_language:?}");
+        assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{case}");
+        assert!(html.contains(label), "{case}: {html}");
+    }
+
+    let mut browser = Browser::new(&app);
+    let wrong = browser
+        .sign_in(
+            &client.authorize_path(&[("ui_locales", "de")]),
+            EMAIL,
+            "Wrong-Password-1!",
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let html = wrong.text().await.unwrap();
+    assert!(
+        html.contains("E-Mail-Adresse oder Passwort ist falsch."),
+        "the POST without ui_locales keeps German: {html}"
+    );
+    let unknown = browser
+        .get(
+            "/oauth2/authorize?client_id=nobody&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback",
+        )
+        .await;
+    assert_eq!(unknown.status(), 400);
+    assert!(
+        unknown
+            .text()
+            .await
+            .unwrap()
+            .contains("Die Anwendung, die Sie hierher geschickt hat, ist nicht registriert."),
+        "the service's refusal is translated"
+    );
+    app.finish().await;
+}
+
+/// An operator's `AUTHGATE_PAGES_DIR` changes texts, templates and the
+/// stylesheet of a running server; one that does not parse stops the
+/// start-up with the file's name.
+#[tokio::test]
+async fn the_operator_overrides_the_pages_texts_templates_and_stylesheet() {
+    let dir = common::temp_dir("pages");
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::create_dir_all(dir.join("texts")).unwrap();
+    std::fs::write(
+        dir.join("texts/en.json"),
+        r#"{"sign_in": "Log in to Acme"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/signed_out.html"),
+        r#"{% extends "base.html" %}{% block content %}<p>Bye from Acme.</p>{% endblock %}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("style.css"), "main { color: teal }").unwrap();
+    let (app, client) = {
+        let pages = dir.clone();
+        let app = TestApp::start_with(Engine::Sqlite, |s| s.pages_dir = Some(pages)).await;
+        let admin = app.admin_token("root@example.com").await;
+        let created = json_of(
+            app.call(
+                Method::POST,
+                "/v1/admin/clients",
+                Some(&admin),
+                Some(json!({"name": "Acme", "type": "public", "redirectUris": [CALLBACK]})),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+        (app, client)
+    };
+    let mut browser = Browser::new(&app);
+    let html = browser
+        .get(&client.authorize_path(&[]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(">Log in to Acme</button>"), "{html}");
+    assert!(html.contains(">Email</label>"), "the other texts stay");
+    let css = browser.get("/login/style.css").await.text().await.unwrap();
+    assert_eq!(css, "main { color: teal }");
+    let signed_out = browser.get("/oauth2/logout").await.text().await.unwrap();
+    assert!(signed_out.contains("<p>Bye from Acme.</p>"), "{signed_out}");
+    app.finish().await;
+
+    std::fs::write(dir.join("templates/sign_in.html"), "{% if %}").unwrap();
+    let settings = authgate_service::Settings {
+        pages_dir: Some(dir.clone()),
+        data_dir: common::temp_dir("data"),
+        ..Default::default()
+    };
+    let Err(err) = authgate_http::App::build(settings).await else {
+        panic!("a template that does not parse was accepted");
+    };
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("AUTHGATE_PAGES_DIR") && err.contains("templates/sign_in.html"),
+        "{err}"
+    );
+}
+
 on_both_engines!(
     a_recovery_code_answers_the_totp_page_once,
     with_mfa_required_the_pages_set_up_an_authenticator_and_show_the_recovery_codes,

@@ -125,6 +125,8 @@ pub struct Browser<'a> {
     pub cookies: BTreeMap<String, String>,
     /// The `Set-Cookie` values seen, as sent.
     pub set_cookies: Vec<String>,
+    /// The browser's `Accept-Language`, if it sends one.
+    pub accept_language: Option<&'static str>,
 }
 
 impl<'a> Browser<'a> {
@@ -137,6 +139,7 @@ impl<'a> Browser<'a> {
                 .unwrap(),
             cookies: BTreeMap::new(),
             set_cookies: Vec::new(),
+            accept_language: None,
         }
     }
 
@@ -148,6 +151,15 @@ impl<'a> Browser<'a> {
                 self.cookies.insert(name.to_string(), value.to_string());
             }
             self.set_cookies.push(text);
+        }
+    }
+
+    /// A request with this browser's cookies and language.
+    fn request(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let request = request.header("cookie", self.cookie_header());
+        match self.accept_language {
+            Some(language) => request.header("accept-language", language),
+            None => request,
         }
     }
 
@@ -166,13 +178,7 @@ impl<'a> Browser<'a> {
         } else {
             self.app.url(path)
         };
-        let response = self
-            .http
-            .get(url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
+        let response = self.request(self.http.get(url)).send().await.unwrap();
         self.keep_cookies(&response);
         response
     }
@@ -180,9 +186,7 @@ impl<'a> Browser<'a> {
     /// POST a form to a path.
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let response = self
-            .http
-            .post(self.app.url(path))
-            .header("cookie", self.cookie_header())
+            .request(self.http.post(self.app.url(path)))
             .form(form)
             .send()
             .await
