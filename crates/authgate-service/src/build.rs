@@ -419,10 +419,20 @@ impl Services {
             logins: logins.clone(),
             protection: protection.clone(),
         };
+        let passkeys = PasskeyService {
+            provider: provider.clone(),
+            events: events.clone(),
+            sessions: sessions.clone(),
+            logins: logins.clone(),
+            notices: notices.clone(),
+            relying_party_id: relying_party.as_ref().map(|rp| rp.id.clone()),
+            protection: protection.clone(),
+        };
         let authorization = AuthorizationService {
             store: store.clone(),
             clients: clients.clone(),
             sign_in: sign_in.clone(),
+            passkeys: passkeys.clone(),
             sessions: sessions.clone(),
             events: events.clone(),
             tokens: clients.machine.clone(),
@@ -434,15 +444,7 @@ impl Services {
         Ok(Self {
             sign_in,
             authorization,
-            passkeys: PasskeyService {
-                provider: provider.clone(),
-                events: events.clone(),
-                sessions: sessions.clone(),
-                logins: logins.clone(),
-                notices: notices.clone(),
-                relying_party_id: relying_party.as_ref().map(|rp| rp.id.clone()),
-                protection: protection.clone(),
-            },
+            passkeys: passkeys.clone(),
             mfa: MfaService {
                 provider: provider.clone(),
                 store: store.clone(),

@@ -61,6 +61,12 @@ pub struct PasskeyService {
 }
 
 impl PasskeyService {
+    /// Can people use passkeys here (a provider that has them, and a
+    /// relying party configured)?
+    pub fn is_on(&self) -> bool {
+        self.provider.passkeys.is_some() && self.relying_party_id.is_some()
+    }
+
     /// The provider's passkeys, or why there are none.
     fn port(&self) -> Result<&Arc<dyn Passkeys>, AuthError> {
         self.provider.passkeys.as_ref().ok_or_else(|| {

@@ -36,6 +36,8 @@ struct Cookies {
     session: &'static str,
     csrf: &'static str,
     locale: &'static str,
+    /// Set when the person said "Not now" to adding a passkey.
+    passkey_declined: &'static str,
     secure: bool,
 }
 
@@ -46,6 +48,7 @@ impl Cookies {
                 session: "__Host-authgate_session",
                 csrf: "__Host-authgate_csrf",
                 locale: "__Host-authgate_locale",
+                passkey_declined: "__Host-authgate_passkey_declined",
                 secure: true,
             }
         } else {
@@ -53,6 +56,7 @@ impl Cookies {
                 session: "authgate_session",
                 csrf: "authgate_csrf",
                 locale: "authgate_locale",
+                passkey_declined: "authgate_passkey_declined",
                 secure: false,
             }
         }
@@ -203,6 +207,8 @@ fn back_query(authorize: &str) -> String {
 
 /// The sign-in page for an authorization request.
 struct SignInPage<'a> {
+    /// Show "Sign in with a passkey".
+    passkeys: bool,
     authorize: &'a str,
     client_name: &'a str,
     email: &'a str,
@@ -217,6 +223,7 @@ impl SignInPage<'_> {
             .with("client_name", self.client_name)
             .with("email", self.email)
             .with("back", &back_query(self.authorize))
+            .flag("passkeys", self.passkeys)
             .error(self.error)
             .status(self.status);
         if let Some(notice) = self.notice {
@@ -244,6 +251,7 @@ pub async fn authorize(
     {
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(StatusCode::FOUND, &location),
         Ok(AuthorizeOutcome::SignIn(request)) => SignInPage {
+            passkeys: state.authorization.passkeys_on(),
             authorize: &query,
             client_name: &request.client.name,
             email: request.login_hint.as_deref().unwrap_or_default(),
@@ -350,10 +358,10 @@ fn after_step(
         BrowserSignIn::SignedIn {
             cookie: session,
             recovery_codes,
+            offer_passkey,
         } => {
-            let mut response = if recovery_codes.is_empty() {
-                redirect(StatusCode::SEE_OTHER, &after_sign_in(authorize))
-            } else {
+            let declined = cookie(headers, cookies.passkey_declined).is_some();
+            let mut response = if !recovery_codes.is_empty() {
                 let codes: Vec<String> = recovery_codes
                     .iter()
                     .map(|c| c.expose().to_string())
@@ -362,6 +370,10 @@ fn after_step(
                     .with_list("codes", &codes)
                     .with("continue_to", &after_sign_in(authorize))
                     .render()
+            } else if offer_passkey && !declined {
+                passkey_offer(headers, cookies, authorize, None)
+            } else {
+                redirect(StatusCode::SEE_OTHER, &after_sign_in(authorize))
             };
             response.headers_mut().append(
                 header::SET_COOKIE,
@@ -496,6 +508,7 @@ pub async fn sign_in(
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
         Err(err) => SignInPage {
+            passkeys: state.authorization.passkeys_on(),
             authorize: &form.authorize,
             client_name: &client_name,
             email: &form.email,
@@ -597,6 +610,204 @@ async fn answer(
         ),
         Err(err) => error_page(status_of(&err), &in_words(&err)),
     }
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authorize: String,
+    /// The ceremony's session.
+    #[serde(default)]
+    session: Secret,
+    /// `PublicKeyCredential.toJSON()`, as JSON text.
+    #[serde(default)]
+    credential: String,
+}
+
+/// A passkey form, its CSRF token checked: the form and its credential.
+fn checked_passkey_form(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Result<(PasskeyForm, serde_json::Value), Response> {
+    let Ok(Form(form)) = form else {
+        return Err(expired_form());
+    };
+    if !csrf_matches(headers, cookies, &form.csrf) {
+        return Err(expired_form());
+    }
+    let credential = serde_json::from_str(&form.credential).unwrap_or(serde_json::Value::Null);
+    Ok((form, credential))
+}
+
+/// `POST /login/passkey`: the assertion of "Sign in with a passkey". A
+/// refusal shows the sign-in page again, saying so in words.
+pub async fn passkey_sign_in(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let (form, credential) = match checked_passkey_form(&headers, cookies, form) {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let client_name = match checked_request(&state, &form.authorize).await {
+        Ok(name) => name,
+        Err(response) => return response,
+    };
+    match state
+        .authorization
+        .sign_in_with_passkey(&meta, &form.session, &credential)
+        .await
+    {
+        Ok(step) => after_step(&headers, cookies, &form.authorize, "", step),
+        Err(err) => SignInPage {
+            passkeys: true,
+            authorize: &form.authorize,
+            client_name: &client_name,
+            email: "",
+            error: Some(match err.code() {
+                "invalid_credentials" | "invalid_request" => text("passkey_failed"),
+                _ => in_words(&err),
+            }),
+            notice: None,
+            status: status_of(&err),
+        }
+        .render(&headers, cookies),
+    }
+}
+
+/// The page that offers to add a passkey after a password sign-in.
+fn passkey_offer(
+    headers: &HeaderMap,
+    cookies: Cookies,
+    authorize: &str,
+    error: Option<String>,
+) -> Response {
+    let page = Page::new("passkey_offer.html", "passkey_offer_title").error(error);
+    form_page(headers, cookies, page, authorize)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /login/passkey/register/start` (the page's script): creation
+/// options for a passkey of the browser session's person, as JSON
+/// (`{session, options}`), or `{message}` in words.
+pub async fn passkey_register_start(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let answer = |status: StatusCode, body: serde_json::Value| {
+        let mut response = (status, axum::Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    };
+    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if !csrf_matches(&headers, cookies, &csrf) {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "message": text("error_expired_form") }),
+        );
+    }
+    let session = cookie(&headers, cookies.session).map(Secret::new);
+    match state
+        .authorization
+        .begin_page_passkey(&meta, session.as_ref())
+        .await
+    {
+        Ok(ceremony) => answer(
+            StatusCode::OK,
+            serde_json::json!({ "session": ceremony.session.expose(), "options": ceremony.options }),
+        ),
+        Err(err) => answer(
+            status_of(&err),
+            serde_json::json!({ "message": in_words(&err) }),
+        ),
+    }
+}
+
+/// `POST /login/passkey/register`: the new passkey; then on to the client.
+/// A passkey that is refused shows the offer again, saying so.
+pub async fn passkey_register(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let (form, credential) = match checked_passkey_form(&headers, cookies, form) {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    if let Err(response) = checked_request(&state, &form.authorize).await {
+        return response;
+    }
+    let session = cookie(&headers, cookies.session).map(Secret::new);
+    match state
+        .authorization
+        .finish_page_passkey(&meta, session.as_ref(), &form.session, &credential)
+        .await
+    {
+        Ok(()) => redirect(StatusCode::SEE_OTHER, &after_sign_in(&form.authorize)),
+        Err(err) if err.code() == "invalid_session" => error_page(status_of(&err), &in_words(&err)),
+        Err(_) => passkey_offer(
+            &headers,
+            cookies,
+            &form.authorize,
+            Some(text("passkey_not_added")),
+        ),
+    }
+}
+
+/// `POST /login/passkey/skip`: "Not now" — on to the client, and this
+/// browser is not asked again.
+pub async fn passkey_skip(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Response {
+    let cookies = Cookies::of(&state);
+    let (form, _) = match checked_passkey_form(&headers, cookies, form) {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    if let Err(response) = checked_request(&state, &form.authorize).await {
+        return response;
+    }
+    let mut response = redirect(StatusCode::SEE_OTHER, &after_sign_in(&form.authorize));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookies.set(cookies.passkey_declined, "1", Some(PASSKEY_DECLINED_SECS)),
+    );
+    response
+}
+
+/// How long "Not now" holds (a year).
+const PASSKEY_DECLINED_SECS: i64 = 365 * 24 * 3600;
+
+/// The pages' one script: the passkey buttons.
+pub async fn passkey_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("passkey.js"),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -748,13 +959,14 @@ async fn checked_form(
 
 /// The sign-in page once an account step is done, with its notice.
 fn sign_in_again(
+    state: &AppState,
     headers: &HeaderMap,
-    cookies: Cookies,
     form: &AccountForm,
     client_name: &str,
     notice: &'static str,
 ) -> Response {
     SignInPage {
+        passkeys: state.authorization.passkeys_on(),
         authorize: &form.authorize,
         client_name,
         email: &form.email,
@@ -762,7 +974,7 @@ fn sign_in_again(
         notice: Some(notice),
         status: StatusCode::OK,
     }
-    .render(headers, cookies)
+    .render(headers, Cookies::of(state))
 }
 
 fn sign_up_page(
@@ -874,7 +1086,7 @@ pub async fn confirm_sign_up(
         .confirm_sign_up(&meta, &form.email, &form.code)
         .await
     {
-        Ok(()) => sign_in_again(&headers, cookies, &form, &client_name, "confirmed_notice"),
+        Ok(()) => sign_in_again(&state, &headers, &form, &client_name, "confirmed_notice"),
         Err(err) => code_page(
             &headers,
             cookies,
@@ -954,7 +1166,7 @@ pub async fn reset_password(
         .confirm_password_reset(&meta, &form.email, &form.code, &form.new_password)
         .await
     {
-        Ok(()) => sign_in_again(&headers, cookies, &form, &client_name, "reset_notice"),
+        Ok(()) => sign_in_again(&state, &headers, &form, &client_name, "reset_notice"),
         Err(err) => code_page(
             &headers,
             cookies,
@@ -1054,6 +1266,13 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/login/new-password", post(new_password))
         .route("/login/mfa-setup", post(mfa_setup))
         .route("/login/consent", post(consent))
+        .route("/login/passkey", post(passkey_sign_in))
+        .route(
+            "/login/passkey/register/start",
+            post(passkey_register_start),
+        )
+        .route("/login/passkey/register", post(passkey_register))
+        .route("/login/passkey/skip", post(passkey_skip))
         .route_layer(limited(Group::SignIn));
     let sign_up_forms = axum::Router::new()
         .route("/login/sign-up", post(sign_up))
@@ -1067,6 +1286,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/logout", get(logout).post(confirm_logout))
         .route("/login/style.css", get(stylesheet))
+        .route("/login/passkey.js", get(passkey_script))
         .route("/login/sign-up", get(sign_up_form))
         .route("/login/forgot-password", get(forgot_password_form))
         .merge(forms)

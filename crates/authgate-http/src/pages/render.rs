@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// The built-in templates, by name.
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("totp.html", include_str!("templates/totp.html")),
@@ -33,6 +33,10 @@ const TEMPLATES: [(&str, &str); 14] = [
     (
         "recovery_codes.html",
         include_str!("templates/recovery_codes.html"),
+    ),
+    (
+        "passkey_offer.html",
+        include_str!("templates/passkey_offer.html"),
     ),
 ];
 
@@ -328,10 +332,13 @@ pub fn message(english: &str) -> String {
     })
 }
 
-/// The policy of every page: nothing but this origin's stylesheet and
-/// images (`data:` for the QR code), never in a frame.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     frame-ancestors 'none'; base-uri 'none'";
+/// The policy of every page: nothing but this origin's stylesheet, script
+/// (the passkey buttons) and requests, and images (`data:` for the QR
+/// code); no inline script; never in a frame. (No `form-action`: browsers
+/// apply it to the redirects after a form, and a sign-in ends in one to
+/// the client.)
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
 /// 32 random bytes, base64url: CSRF tokens.
 pub fn random_token() -> String {
@@ -364,6 +371,11 @@ impl Page {
     }
 
     pub fn with(mut self, name: &'static str, value: &str) -> Self {
+        self.values.insert(name, minijinja::Value::from(value));
+        self
+    }
+
+    pub fn flag(mut self, name: &'static str, value: bool) -> Self {
         self.values.insert(name, minijinja::Value::from(value));
         self
     }

@@ -14,6 +14,8 @@ use super::pkce;
 use super::request::{self, AuthorizationRequest, ErrorRedirect, Params, Refusal};
 use crate::clients::{Clients, MachineTokens};
 use crate::events::{EventRecorder, RequestMeta};
+use crate::passkeys::{Ceremony, PasskeyService};
+use crate::principal::Caller;
 use crate::sessions::SessionService;
 use crate::sign_in::{SignInResult, SignInService};
 use authgate_core::{AuthError, ChallengeKind, EventKind, Secret, now_millis};
@@ -61,6 +63,9 @@ pub enum AuthorizeOutcome {
     Consent(Box<AuthorizationRequest>),
 }
 
+/// How long after a sign-in the pages may add a passkey for it (seconds).
+pub const PASSKEY_ENROLMENT_SECS: i64 = 600;
+
 /// What a sign-in on the pages produced.
 #[derive(Debug, Clone)]
 pub enum BrowserSignIn {
@@ -69,6 +74,9 @@ pub enum BrowserSignIn {
     SignedIn {
         cookie: Secret,
         recovery_codes: Vec<Secret>,
+        /// Offer to add a passkey: signed in with a password, where
+        /// passkeys are on and the account has none.
+        offer_passkey: bool,
     },
     /// Another step first (new password, TOTP, MFA set-up).
     Challenge(crate::sign_in::Challenge),
@@ -166,6 +174,7 @@ pub struct AuthorizationService {
     pub(crate) store: Store,
     pub(crate) clients: Clients,
     pub(crate) sign_in: SignInService,
+    pub(crate) passkeys: PasskeyService,
     pub(crate) sessions: SessionService,
     pub(crate) events: EventRecorder,
     pub(crate) tokens: Arc<MachineTokens>,
@@ -419,6 +428,88 @@ impl AuthorizationService {
         self.browser_step(step, amr).await
     }
 
+    /// Sign in on the hosted pages with a passkey: the assertion for the
+    /// ceremony `session` (started at `/v1/auth/passkeys/sign-in/start`),
+    /// checked by the same service as the JSON API (one code for every
+    /// refusal, the reason in the audit row). A user-verified passkey is
+    /// the whole sign-in: no second factor follows.
+    pub async fn sign_in_with_passkey(
+        &self,
+        meta: &RequestMeta,
+        session: &Secret,
+        credential: &serde_json::Value,
+    ) -> Result<BrowserSignIn, AuthError> {
+        let view = self
+            .passkeys
+            .finish_sign_in(meta, session, credential, None)
+            .await?;
+        self.browser_step(SignInResult::Session(view), "hwk").await
+    }
+
+    /// Are passkeys on for the pages?
+    pub fn passkeys_on(&self) -> bool {
+        self.passkeys.is_on()
+    }
+
+    /// The caller a page acts for when it adds a passkey: the person of the
+    /// browser session, signed in within [`PASSKEY_ENROLMENT_SECS`] (adding
+    /// a way to sign in needs a fresh sign-in, not an old cookie). The
+    /// embedded provider only: Cognito's WebAuthn operations need the
+    /// pool's access token, which the pages never keep.
+    async fn page_caller(&self, cookie: Option<&Secret>) -> Result<Caller, AuthError> {
+        if self.provider_name != "embedded" {
+            return Err(AuthError::NotSupportedByProvider(
+                "passkeys are added on the pages with the embedded provider only; \
+                 with Cognito, use /v1/auth/passkeys with the pool's access token"
+                    .into(),
+            ));
+        }
+        let session = self
+            .browser_session(cookie)
+            .await
+            .ok_or(AuthError::InvalidSession)?;
+        let now = now_millis() / 1000;
+        if now - session.auth_time > PASSKEY_ENROLMENT_SECS {
+            return Err(AuthError::InvalidSession);
+        }
+        let claims = authgate_core::AccessClaims {
+            sub: session.sub,
+            iss: self.issuer().to_string(),
+            token_use: "access".into(),
+            auth_time: session.auth_time,
+            iat: now,
+            exp: session.expires_at,
+            ..Default::default()
+        };
+        Ok(Caller::new(claims, Secret::new(String::new()), None))
+    }
+
+    /// Creation options for a passkey of the browser session's person.
+    pub async fn begin_page_passkey(
+        &self,
+        meta: &RequestMeta,
+        cookie: Option<&Secret>,
+    ) -> Result<Ceremony, AuthError> {
+        let caller = self.page_caller(cookie).await?;
+        self.passkeys.begin_registration(meta, &caller).await
+    }
+
+    /// Store the passkey the browser created for the ceremony `session`
+    /// (started by the same browser session's person).
+    pub async fn finish_page_passkey(
+        &self,
+        meta: &RequestMeta,
+        cookie: Option<&Secret>,
+        session: &Secret,
+        credential: &serde_json::Value,
+    ) -> Result<(), AuthError> {
+        let caller = self.page_caller(cookie).await?;
+        self.passkeys
+            .finish_registration(meta, &caller, session, credential, None)
+            .await
+            .map(|_| ())
+    }
+
     /// A sign-in step on the pages: a session becomes a browser session
     /// (the provider's own session ended, its tokens never leave), a
     /// challenge is the next page.
@@ -430,14 +521,33 @@ impl AuthorizationService {
         match step {
             SignInResult::Session(view) => {
                 self.sessions.discard(&view).await?;
+                let cookie = self
+                    .start_browser_session(&view.user.provider_sub, amr)
+                    .await?;
+                let offer_passkey = amr.starts_with("pwd") && self.has_no_passkey(&cookie).await;
                 Ok(BrowserSignIn::SignedIn {
-                    cookie: self
-                        .start_browser_session(&view.user.provider_sub, amr)
-                        .await?,
+                    cookie,
                     recovery_codes: view.recovery_codes,
+                    offer_passkey,
                 })
             }
             SignInResult::Challenge(challenge) => Ok(BrowserSignIn::Challenge(challenge)),
+        }
+    }
+
+    /// May the person of this new browser session add a passkey, and have
+    /// they none yet? (Not when passkeys are off, nor on Cognito.)
+    async fn has_no_passkey(&self, cookie: &Secret) -> bool {
+        if !self.passkeys.is_on() {
+            return false;
+        }
+        match self.page_caller(Some(cookie)).await {
+            Ok(caller) => self
+                .passkeys
+                .list(&caller)
+                .await
+                .is_ok_and(|passkeys| passkeys.is_empty()),
+            Err(_) => false,
         }
     }
 

@@ -9,6 +9,7 @@
 //! - [`authz`]: tenants, catalog, decisions, machine-client tokens
 //! - [`clients`]: the client registry (machine and app clients)
 //! - [`oauth`]: the authorization code flow through the hosted pages
+//! - [`pages_passkeys`]: passkeys on the hosted pages
 //! - [`security`]: account-takeover and leak scenarios
 //! - [`protection`]: rate-limit groups, lockout, mail limits, many instances on Redis
 //! - [`compat`]: the CognitoApi profile
@@ -31,6 +32,7 @@ mod conformance;
 mod gateway;
 mod guard_context;
 mod oauth;
+mod pages_passkeys;
 mod passkeys;
 mod protection;
 mod security;

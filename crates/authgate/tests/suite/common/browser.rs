@@ -183,6 +183,17 @@ impl<'a> Browser<'a> {
         response
     }
 
+    /// The server this browser talks to.
+    pub fn app(&self) -> &'a TestApp {
+        self.app
+    }
+
+    /// POST a form of owned pairs to a path.
+    pub async fn post_pairs(&mut self, path: &str, form: &[(String, String)]) -> Response {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.post(path, &pairs).await
+    }
+
     /// POST a form to a path.
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let response = self
