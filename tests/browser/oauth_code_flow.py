@@ -143,10 +143,35 @@ class CodeFlowInChromium(unittest.TestCase):
         )
         return session, url, verifier, nonce
 
-    def page(self):
+    def page(self, declined_passkeys=True):
+        """A page in a fresh browser. Unless `declined_passkeys` is false, the
+        browser said "Not now" to adding a passkey before (its cookie), so a
+        password sign-in goes straight on."""
         context = self.browser.new_context()
         self.addCleanup(context.close)
+        if declined_passkeys:
+            context.add_cookies(
+                [{"name": "authgate_passkey_declined", "value": "1", "url": self.authgate.base}]
+            )
         return context.new_page()
+
+    def with_authenticator(self, page):
+        """A virtual platform authenticator (CDP WebAuthn) for `page`."""
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
 
     def back_in_the_app(self, page):
         page.wait_for_url(self.callback + "*", timeout=10_000)
@@ -176,7 +201,7 @@ class CodeFlowInChromium(unittest.TestCase):
     def sign_in_on_page(self, page, email, password):
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
 
     def sign_up_on_pages(self, page, email):
         page.get_by_role("link", name="Create an account").click()
@@ -345,6 +370,45 @@ class CodeFlowInChromium(unittest.TestCase):
         page.wait_for_url(self.callback + "*")
         self.assertIn("code=", page.url)
 
+    def test_a_passkey_added_after_the_password_then_signs_in_alone(self):
+        email = "barbara@example.com"
+        page = self.page(declined_passkeys=False)
+        self.with_authenticator(page)
+        session, url, verifier, nonce = self.start()
+        page.goto(url)
+        self.sign_up_on_pages(page, email)
+        self.sign_in_on_page(page, email, PASSWORD)
+        page.get_by_role("button", name="Add a passkey").wait_for()
+        self.shot(page, "12-passkey-offer")
+        page.get_by_role("button", name="Add a passkey").click()
+        callback_url, _ = self.back_in_the_app(page)
+        token, claims = self.exchange(session, callback_url, verifier, nonce)
+        self.assertEqual(claims["amr"], ["pwd"])
+
+        logout = self.discovery["end_session_endpoint"] + "?" + urllib.parse.urlencode(
+            {"id_token_hint": token["id_token"]}
+        )
+        page.goto(logout)
+        page.get_by_text("You are signed out").wait_for()
+        session, url, verifier, nonce = self.start()
+        page.goto(url)
+        self.shot(page, "13-sign-in-with-passkey")
+        page.get_by_role("button", name="Sign in with a passkey").click()
+        callback_url, _ = self.back_in_the_app(page)
+        _, claims = self.exchange(session, callback_url, verifier, nonce)
+        self.assertEqual((claims["email"], claims["amr"]), (email, ["hwk"]))
+
+    def test_the_pages_speak_german_when_asked(self):
+        page = self.page()
+        _, url, _, _ = self.start(ui_locales="de")
+        page.goto(url)
+        page.get_by_label("Passwort").wait_for()
+        page.get_by_role("button", name="Anmelden", exact=True).wait_for()
+        self.assertEqual(page.locator("html").get_attribute("lang"), "de")
+        self.shot(page, "14-sign-in-de")
+        page.get_by_role("link", name="Konto erstellen").click()
+        page.get_by_role("button", name="Konto anlegen").wait_for()
+
     def test_an_unknown_client_gets_a_page_not_a_redirect(self):
         page = self.page()
         _, url, _, _ = self.start("agc_nobody")
@@ -357,4 +421,4 @@ class CodeFlowInChromium(unittest.TestCase):
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
-    sys.exit(0 if result.wasSuccessful() and result.testsRun == 7 else 1)
+    sys.exit(0 if result.wasSuccessful() and result.testsRun == 9 else 1)

@@ -1,6 +1,8 @@
 //! The hosted pages (contracts/oauth.md, "Hosted pages") and the
 //! authorization endpoint that leads to them: server-rendered HTML
-//! (minijinja, autoescaped), one stylesheet, no script. Every form carries
+//! (minijinja, autoescaped), one stylesheet, and one script for the
+//! passkey buttons only (everything else works without it); the texts in
+//! the request's locale ([`localized`]). Every form carries
 //! a CSRF token (double submit: an HttpOnly cookie and a hidden field,
 //! compared in constant time); the browser session is an opaque HttpOnly,
 //! SameSite=Lax cookie (`__Host-` and `Secure` when the public URL is
