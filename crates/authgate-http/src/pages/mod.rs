@@ -101,6 +101,55 @@ fn csrf_token(headers: &HeaderMap, cookies: Cookies) -> (String, Option<HeaderVa
     }
 }
 
+/// A form of the pages whose CSRF token matches the browser's cookie. Any
+/// other (unparseable, without the token, a forged one) is refused with
+/// the "this page has expired" page before the handler runs.
+pub struct Checked<F>(pub F);
+
+/// A form that carries the pages' CSRF token.
+pub trait WithCsrf {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! with_csrf {
+    ($($form:ty),*) => {
+        $(impl WithCsrf for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
+}
+with_csrf!(
+    ConsentForm,
+    SignInForm,
+    TotpForm,
+    PasskeyForm,
+    LogoutForm,
+    AccountForm
+);
+
+impl<F> axum::extract::FromRequest<AppState> for Checked<F>
+where
+    F: serde::de::DeserializeOwned + WithCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let Ok(Form(form)) = Form::<F>::from_request(request, state).await else {
+            return Err(expired_form());
+        };
+        if !csrf_matches(&headers, Cookies::of(state), form.csrf()) {
+            return Err(expired_form());
+        }
+        Ok(Checked(form))
+    }
+}
+
 /// Does the form's CSRF token match the cookie's?
 fn csrf_matches(headers: &HeaderMap, cookies: Cookies, presented: &str) -> bool {
     match cookie(headers, cookies.csrf) {
@@ -286,15 +335,9 @@ pub struct ConsentForm {
 pub async fn consent(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<Form<ConsentForm>, FormRejection>,
+    Checked(form): Checked<ConsentForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let Ok(Form(form)) = form else {
-        return expired_form();
-    };
-    if !csrf_matches(&headers, cookies, &form.csrf) {
-        return expired_form();
-    }
     let session = cookie(&headers, cookies.session).map(Secret::new);
     match state
         .authorization
@@ -490,22 +533,17 @@ pub async fn sign_in(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<SignInForm>, FormRejection>,
+    Checked(form): Checked<SignInForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let Ok(Form(form)) = form else {
-        return expired_form();
-    };
-    if !csrf_matches(&headers, cookies, &form.csrf) {
-        return expired_form();
-    }
     let client_name = match checked_request(&state, &form.authorize).await {
         Ok(name) => name,
         Err(response) => return response,
     };
+    let previous = cookie(&headers, cookies.session).map(Secret::new);
     match state
         .authorization
-        .sign_in_with_password(&meta, &form.email, &form.password)
+        .sign_in_with_password(&meta, &form.email, &form.password, previous.as_ref())
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
@@ -527,7 +565,7 @@ pub async fn totp(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<TotpForm>, FormRejection>,
+    Checked(form): Checked<TotpForm>,
 ) -> Response {
     answer(state, meta, headers, form, ChallengeKind::TotpRequired).await
 }
@@ -538,7 +576,7 @@ pub async fn new_password(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<TotpForm>, FormRejection>,
+    Checked(form): Checked<TotpForm>,
 ) -> Response {
     answer(
         state,
@@ -556,7 +594,7 @@ pub async fn mfa_setup(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<TotpForm>, FormRejection>,
+    Checked(form): Checked<TotpForm>,
 ) -> Response {
     answer(state, meta, headers, form, ChallengeKind::MfaSetupRequired).await
 }
@@ -567,22 +605,24 @@ async fn answer(
     state: AppState,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<TotpForm>, FormRejection>,
+    form: TotpForm,
     kind: ChallengeKind,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let Ok(Form(form)) = form else {
-        return expired_form();
-    };
-    if !csrf_matches(&headers, cookies, &form.csrf) {
-        return expired_form();
-    }
     if let Err(response) = checked_request(&state, &form.authorize).await {
         return response;
     }
+    let previous = cookie(&headers, cookies.session).map(Secret::new);
     match state
         .authorization
-        .answer_challenge(&meta, kind, &form.email, form.session.clone(), form.code)
+        .answer_challenge(
+            &meta,
+            kind,
+            &form.email,
+            form.session.clone(),
+            form.code,
+            previous.as_ref(),
+        )
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
@@ -628,20 +668,10 @@ pub struct PasskeyForm {
     credential: String,
 }
 
-/// A passkey form, its CSRF token checked: the form and its credential.
-fn checked_passkey_form(
-    headers: &HeaderMap,
-    cookies: Cookies,
-    form: Result<Form<PasskeyForm>, FormRejection>,
-) -> Result<(PasskeyForm, serde_json::Value), Response> {
-    let Ok(Form(form)) = form else {
-        return Err(expired_form());
-    };
-    if !csrf_matches(headers, cookies, &form.csrf) {
-        return Err(expired_form());
-    }
-    let credential = serde_json::from_str(&form.credential).unwrap_or(serde_json::Value::Null);
-    Ok((form, credential))
+/// The credential of a passkey form (`null` when it is not JSON: the
+/// service refuses it as any credential that does not verify).
+fn credential_of(form: &PasskeyForm) -> serde_json::Value {
+    serde_json::from_str(&form.credential).unwrap_or(serde_json::Value::Null)
 }
 
 /// `POST /login/passkey`: the assertion of "Sign in with a passkey". A
@@ -650,20 +680,18 @@ pub async fn passkey_sign_in(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<PasskeyForm>, FormRejection>,
+    Checked(form): Checked<PasskeyForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let (form, credential) = match checked_passkey_form(&headers, cookies, form) {
-        Ok(checked) => checked,
-        Err(response) => return response,
-    };
+    let credential = credential_of(&form);
     let client_name = match checked_request(&state, &form.authorize).await {
         Ok(name) => name,
         Err(response) => return response,
     };
+    let previous = cookie(&headers, cookies.session).map(Secret::new);
     match state
         .authorization
-        .sign_in_with_passkey(&meta, &form.session, &credential)
+        .sign_in_with_passkey(&meta, &form.session, &credential, previous.as_ref())
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, "", step),
@@ -747,13 +775,10 @@ pub async fn passkey_register(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<PasskeyForm>, FormRejection>,
+    Checked(form): Checked<PasskeyForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let (form, credential) = match checked_passkey_form(&headers, cookies, form) {
-        Ok(checked) => checked,
-        Err(response) => return response,
-    };
+    let credential = credential_of(&form);
     if let Err(response) = checked_request(&state, &form.authorize).await {
         return response;
     }
@@ -778,14 +803,9 @@ pub async fn passkey_register(
 /// browser is not asked again.
 pub async fn passkey_skip(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Result<Form<PasskeyForm>, FormRejection>,
+    Checked(form): Checked<PasskeyForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let (form, _) = match checked_passkey_form(&headers, cookies, form) {
-        Ok(checked) => checked,
-        Err(response) => return response,
-    };
     if let Err(response) = checked_request(&state, &form.authorize).await {
         return response;
     }
@@ -889,15 +909,9 @@ pub async fn confirm_logout(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<LogoutForm>, FormRejection>,
+    Checked(form): Checked<LogoutForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let Ok(Form(form)) = form else {
-        return expired_form();
-    };
-    if !csrf_matches(&headers, cookies, &form.csrf) {
-        return expired_form();
-    }
     match state
         .authorization
         .logout_request(&params_of(&form.logout))
@@ -939,24 +953,6 @@ pub struct AccountForm {
     code: Secret,
     #[serde(default)]
     new_password: Secret,
-}
-
-/// A form of the account pages, its CSRF token checked and its
-/// authorization request checked again: the client's name, or the answer.
-async fn checked_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    cookies: Cookies,
-    form: Result<Form<AccountForm>, FormRejection>,
-) -> Result<(AccountForm, String), Response> {
-    let Ok(Form(form)) = form else {
-        return Err(expired_form());
-    };
-    if !csrf_matches(headers, cookies, &form.csrf) {
-        return Err(expired_form());
-    }
-    let client_name = checked_request(state, &form.authorize).await?;
-    Ok((form, client_name))
 }
 
 /// The sign-in page once an account step is done, with its notice.
@@ -1037,13 +1033,12 @@ pub async fn sign_up(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<AccountForm>, FormRejection>,
+    Checked(form): Checked<AccountForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let (form, _) = match checked_form(&state, &headers, cookies, form).await {
-        Ok(checked) => checked,
-        Err(response) => return response,
-    };
+    if let Err(response) = checked_request(&state, &form.authorize).await {
+        return response;
+    }
     let name = Some(form.name.trim().to_string()).filter(|n| !n.is_empty());
     match state
         .sign_in
@@ -1076,11 +1071,11 @@ pub async fn confirm_sign_up(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<AccountForm>, FormRejection>,
+    Checked(form): Checked<AccountForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let (form, client_name) = match checked_form(&state, &headers, cookies, form).await {
-        Ok(checked) => checked,
+    let client_name = match checked_request(&state, &form.authorize).await {
+        Ok(name) => name,
         Err(response) => return response,
     };
     match state
@@ -1120,13 +1115,12 @@ pub async fn forgot_password(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<AccountForm>, FormRejection>,
+    Checked(form): Checked<AccountForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let (form, _) = match checked_form(&state, &headers, cookies, form).await {
-        Ok(checked) => checked,
-        Err(response) => return response,
-    };
+    if let Err(response) = checked_request(&state, &form.authorize).await {
+        return response;
+    }
     match state
         .account
         .request_password_reset(&meta, &form.email, None)
@@ -1156,11 +1150,11 @@ pub async fn reset_password(
     State(state): State<AppState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    form: Result<Form<AccountForm>, FormRejection>,
+    Checked(form): Checked<AccountForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let (form, client_name) = match checked_form(&state, &headers, cookies, form).await {
-        Ok(checked) => checked,
+    let client_name = match checked_request(&state, &form.authorize).await {
+        Ok(name) => name,
         Err(response) => return response,
     };
     match state

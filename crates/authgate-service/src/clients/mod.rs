@@ -32,6 +32,12 @@ pub struct MachineTokens {
     pub ttl: Duration,
 }
 
+/// The audit target of a client: `client:<id>`, the id cut to 64
+/// characters (it may come from a request, unchecked).
+pub fn audit_target(client_id: &str) -> String {
+    format!("client:{}", client_id.chars().take(64).collect::<String>())
+}
+
 /// A token issued to a client.
 #[derive(Debug, Clone)]
 pub struct ClientToken {
@@ -115,7 +121,7 @@ impl Clients {
         }
         .await;
         let target = match &result {
-            Ok((client, _)) => format!("client:{}", client.id),
+            Ok((client, _)) => audit_target(&client.id),
             Err(_) => "client".to_string(),
         };
         self.events
@@ -165,7 +171,7 @@ impl Clients {
             }
         }
         .await;
-        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        let target = audit_target(client_id);
         self.events
             .record_change(
                 &actor.id,
@@ -268,7 +274,7 @@ impl Clients {
             })
         }
         .await;
-        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        let target = audit_target(client_id);
         self.events
             .record_change(
                 &target,

@@ -395,14 +395,18 @@ impl AuthorizationService {
     /// Sign in on the hosted pages with a password: the same service as the
     /// JSON API (lockout, rate limits, MFA policy, audit); on success a
     /// browser session starts and its cookie value is answered.
+    ///
+    /// `previous` is the browser's session cookie, if it has one: a sign-in
+    /// ends that session (the cookie is rotated, never reused).
     pub async fn sign_in_with_password(
         &self,
         meta: &RequestMeta,
         email: &str,
         password: &Secret,
+        previous: Option<&Secret>,
     ) -> Result<BrowserSignIn, AuthError> {
         let step = self.sign_in.sign_in(meta, email, password).await?;
-        self.browser_step(step, "pwd").await
+        self.browser_step(step, "pwd", previous).await
     }
 
     /// Answer a challenge of a page sign-in (the login transaction's
@@ -416,6 +420,7 @@ impl AuthorizationService {
         email: &str,
         handle: Secret,
         answer: Secret,
+        previous: Option<&Secret>,
     ) -> Result<BrowserSignIn, AuthError> {
         let step = self
             .sign_in
@@ -425,7 +430,7 @@ impl AuthorizationService {
             ChallengeKind::NewPasswordRequired => "pwd",
             ChallengeKind::TotpRequired | ChallengeKind::MfaSetupRequired => "pwd otp",
         };
-        self.browser_step(step, amr).await
+        self.browser_step(step, amr, previous).await
     }
 
     /// Sign in on the hosted pages with a passkey: the assertion for the
@@ -438,12 +443,14 @@ impl AuthorizationService {
         meta: &RequestMeta,
         session: &Secret,
         credential: &serde_json::Value,
+        previous: Option<&Secret>,
     ) -> Result<BrowserSignIn, AuthError> {
         let view = self
             .passkeys
             .finish_sign_in(meta, session, credential, None)
             .await?;
-        self.browser_step(SignInResult::Session(view), "hwk").await
+        self.browser_step(SignInResult::Session(view), "hwk", previous)
+            .await
     }
 
     /// Are passkeys on for the pages?
@@ -517,10 +524,12 @@ impl AuthorizationService {
         &self,
         step: SignInResult,
         amr: &str,
+        previous: Option<&Secret>,
     ) -> Result<BrowserSignIn, AuthError> {
         match step {
             SignInResult::Session(view) => {
                 self.sessions.discard(&view).await?;
+                self.end_browser_session(previous).await?;
                 let cookie = self
                     .start_browser_session(&view.user.provider_sub, amr)
                     .await?;
@@ -681,7 +690,7 @@ impl AuthorizationService {
             Ok((tokens, issued.sub))
         }
         .await;
-        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        let target = crate::clients::audit_target(client_id);
         let sub = result.as_ref().ok().map(|(_, sub)| sub.as_str());
         self.events
             .record_change(
@@ -770,7 +779,7 @@ impl AuthorizationService {
             Ok((tokens, family.sub))
         }
         .await;
-        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        let target = crate::clients::audit_target(client_id);
         let sub = result.as_ref().ok().map(|(_, sub)| sub.as_str());
         self.events
             .record_change(&target, EventKind::Refresh, meta, sub, &target, &result)
@@ -894,7 +903,7 @@ impl AuthorizationService {
             Ok(())
         }
         .await;
-        let target = format!("client:{}", client_id.chars().take(64).collect::<String>());
+        let target = crate::clients::audit_target(client_id);
         self.events
             .record_change(
                 &target,

@@ -3,7 +3,10 @@
 //! `prompt`), and the code's exchange with PKCE, on SQLite and PostgreSQL.
 //! The browser is [`Browser`]: cookies kept, every redirect looked at.
 
-use crate::common::browser::{AppClient, Browser, Form, location, redirect_params, token_answer};
+use crate::common::browser::{
+    AppClient, Browser, Form, location, public_client, redirect_params, register_client,
+    token_answer,
+};
 use crate::common::{self, Engine, PASSWORD, TestApp, json_of};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,19 +21,8 @@ const EMAIL: &str = "ada@example.com";
 async fn app_with_client(engine: Engine) -> (TestApp, AppClient) {
     let app = TestApp::start(engine).await;
     let admin = app.admin_token("root@example.com").await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "Ada's notes", "type": "public", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let client = public_client(&app, &admin, "Ada's notes", CALLBACK).await;
     app.confirmed_user(EMAIL).await;
-    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
     (app, client)
 }
 
@@ -230,15 +222,10 @@ async fn a_code_works_once_and_its_replay_revokes_what_it_issued(engine: Engine)
 async fn a_code_is_bound_to_its_client_redirect_uri_and_verifier(engine: Engine) {
     let (app, client) = app_with_client(engine).await;
     let admin = app.admin_token("ops@example.com").await;
-    let other = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
+    let other = register_client(
+        &app,
+        &admin,
+        json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]}),
     )
     .await;
     let other_id = other["client"]["id"].as_str().unwrap().to_string();
@@ -458,18 +445,11 @@ async fn user_info_answers_as_the_scopes_allow(engine: Engine) {
 async fn logout_ends_the_browser_session_and_its_tokens(engine: Engine) {
     let app = TestApp::start(engine).await;
     let admin = app.admin_token("root@example.com").await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(
-                json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK],
+    let created = register_client(
+        &app,
+        &admin,
+        json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK],
                 "postLogoutUris": ["http://127.0.0.1:9/bye"]}),
-            ),
-        )
-        .await,
-        201,
     )
     .await;
     app.confirmed_user(EMAIL).await;
@@ -531,15 +511,10 @@ async fn refresh_as(app: &TestApp, client_id: &str, token: &str) -> reqwest::Res
 async fn a_code_flow_refresh_token_rotates_for_its_client_only(engine: Engine) {
     let (app, client) = app_with_client(engine).await;
     let admin = app.admin_token("ops@example.com").await;
-    let other = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
+    let other = register_client(
+        &app,
+        &admin,
+        json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]}),
     )
     .await;
     let other_id = other["client"]["id"].as_str().unwrap();
@@ -590,18 +565,11 @@ async fn a_code_flow_refresh_token_rotates_for_its_client_only(engine: Engine) {
 async fn a_client_without_the_refresh_grant_gets_no_refresh_token(engine: Engine) {
     let app = TestApp::start(engine).await;
     let admin = app.admin_token("root@example.com").await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(
-                json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK],
+    let created = register_client(
+        &app,
+        &admin,
+        json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK],
                 "grantTypes": ["authorization_code"]}),
-            ),
-        )
-        .await,
-        201,
     )
     .await;
     app.confirmed_user(EMAIL).await;
@@ -626,15 +594,10 @@ async fn revoke_as(app: &TestApp, client_id: &str, token: &str) -> reqwest::Resp
 async fn a_client_revokes_its_tokens_and_only_its_own(engine: Engine) {
     let (app, client) = app_with_client(engine).await;
     let admin = app.admin_token("ops@example.com").await;
-    let other = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
+    let other = register_client(
+        &app,
+        &admin,
+        json!({"name": "other", "type": "public", "redirectUris": [CALLBACK]}),
     )
     .await;
     let other_id = other["client"]["id"].as_str().unwrap();
@@ -675,15 +638,10 @@ async fn a_client_revokes_its_tokens_and_only_its_own(engine: Engine) {
 async fn a_confidential_client_proves_itself_at_the_exchange(engine: Engine) {
     let app = TestApp::start(engine).await;
     let admin = app.admin_token("root@example.com").await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "web", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
+    let created = register_client(
+        &app,
+        &admin,
+        json!({"name": "web", "redirectUris": [CALLBACK]}),
     )
     .await;
     app.confirmed_user(EMAIL).await;
@@ -734,18 +692,11 @@ async fn a_confidential_client_proves_itself_at_the_exchange(engine: Engine) {
 async fn a_client_with_consent_asks_once_per_scope_and_hears_a_denial(engine: Engine) {
     let app = TestApp::start(engine).await;
     let admin = app.admin_token("root@example.com").await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(
-                json!({"name": "Partner app", "type": "public", "redirectUris": [CALLBACK],
+    let created = register_client(
+        &app,
+        &admin,
+        json!({"name": "Partner app", "type": "public", "redirectUris": [CALLBACK],
                 "consent": true}),
-            ),
-        )
-        .await,
-        201,
     )
     .await;
     app.confirmed_user(EMAIL).await;
@@ -1042,19 +993,9 @@ async fn with_mfa_required_the_pages_set_up_an_authenticator_and_show_the_recove
     .await;
     let (robot, robot_secret) = app.create_client("ops robot", "admin");
     let admin = app.client_token(&robot, &robot_secret).await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let client = public_client(&app, &admin, "spa", CALLBACK).await;
     app.confirmed_user(EMAIL).await;
-    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+
     let mut browser = Browser::new(&app);
     let setup = browser
         .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
@@ -1161,6 +1102,106 @@ fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+async fn a_sign_in_rotates_the_browser_session_and_ends_the_old_one(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    code_after_sign_in(&mut browser, &client).await;
+    let first = browser.cookies["authgate_session"].clone();
+    let again = browser
+        .sign_in(
+            &client.authorize_path(&[("prompt", "login")]),
+            EMAIL,
+            PASSWORD,
+        )
+        .await;
+    assert_eq!(again.status(), 302);
+    let second = browser.cookies["authgate_session"].clone();
+    assert_ne!(first, second, "a sign-in sets a new session cookie");
+
+    let mut stale = Browser::new(&app);
+    stale.cookies.insert("authgate_session".into(), first);
+    let silent = stale
+        .get(&client.authorize_path(&[("prompt", "none")]))
+        .await;
+    assert_eq!(
+        redirect_params(&silent)["error"],
+        "login_required",
+        "the old cookie signs nobody in"
+    );
+    let mut current = Browser::new(&app);
+    current.cookies.insert("authgate_session".into(), second);
+    let silent = current
+        .get(&client.authorize_path(&[("prompt", "none")]))
+        .await;
+    assert!(redirect_params(&silent).contains_key("code"));
+    app.finish().await;
+}
+
+async fn a_code_is_stored_hashed_and_expires_after_sixty_seconds(engine: Engine) {
+    let (app, client) = app_with_client(engine).await;
+    let mut browser = Browser::new(&app);
+    let code = code_after_sign_in(&mut browser, &client).await;
+    let pool = app.db.pool().await;
+    let rows: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT code_hash, created_at, expires_at FROM authorization_codes")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (hash, created_at, expires_at) = &rows[0];
+    assert!(
+        !hash.contains(&code) && !code.contains(hash.as_str()),
+        "the code is stored as is"
+    );
+    assert_eq!(expires_at - created_at, 60);
+    sqlx::query(
+        "UPDATE authorization_codes SET expires_at = expires_at - 61, created_at = created_at - 61",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let late = token_answer(client.exchange(&app, &code, &[]).await, 400).await;
+    assert_eq!(late["error"], "invalid_grant");
+    app.finish().await;
+}
+
+/// With an https public URL the pages' cookies are `__Host-` prefixed and
+/// `Secure` (and never name a domain).
+#[tokio::test]
+async fn on_https_the_cookies_are_host_prefixed_and_secure() {
+    let app = TestApp::start_with(Engine::Sqlite, |s| {
+        s.public_url = "https://auth.example.com".into();
+    })
+    .await;
+    let admin = app.admin_token("root@example.com").await;
+    let client = public_client(&app, &admin, "Notes", CALLBACK).await;
+    app.confirmed_user(EMAIL).await;
+
+    let mut browser = Browser::new(&app);
+    // Passkeys are on for auth.example.com: this browser declined the offer.
+    browser
+        .cookies
+        .insert("__Host-authgate_passkey_declined".into(), "1".into());
+    let back = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
+        .await;
+    assert_eq!(back.status(), 302, "{:?}", back.headers());
+    for name in ["__Host-authgate_csrf=", "__Host-authgate_session="] {
+        let set = browser
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {:?}", browser.set_cookies));
+        for attribute in ["; Secure", "; HttpOnly", "; SameSite=Lax", "; Path=/"] {
+            assert!(set.contains(attribute), "{set}");
+        }
+        assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
+    }
+    assert!(!browser.cookies.contains_key("authgate_session"));
+    app.finish().await;
+}
+
 /// The pages speak the first locale they know of the request's
 /// `ui_locales`, then of the browser's `Accept-Language`, else English; a
 /// locale that `ui_locales` chose holds for the pages that follow, errors
@@ -1247,18 +1288,7 @@ async fn the_operator_overrides_the_pages_texts_templates_and_stylesheet() {
         let pages = dir.clone();
         let app = TestApp::start_with(Engine::Sqlite, |s| s.pages_dir = Some(pages)).await;
         let admin = app.admin_token("root@example.com").await;
-        let created = json_of(
-            app.call(
-                Method::POST,
-                "/v1/admin/clients",
-                Some(&admin),
-                Some(json!({"name": "Acme", "type": "public", "redirectUris": [CALLBACK]})),
-            )
-            .await,
-            201,
-        )
-        .await;
-        let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+        let client = public_client(&app, &admin, "Acme", CALLBACK).await;
         (app, client)
     };
     let mut browser = Browser::new(&app);
@@ -1293,6 +1323,8 @@ async fn the_operator_overrides_the_pages_texts_templates_and_stylesheet() {
 }
 
 on_both_engines!(
+    a_sign_in_rotates_the_browser_session_and_ends_the_old_one,
+    a_code_is_stored_hashed_and_expires_after_sixty_seconds,
     a_recovery_code_answers_the_totp_page_once,
     with_mfa_required_the_pages_set_up_an_authenticator_and_show_the_recovery_codes,
     an_account_made_by_an_administrator_chooses_its_password_on_the_pages,
@@ -1325,18 +1357,8 @@ async fn on_cognito_the_pages_sign_in_through_the_pool_and_authgate_signs_the_to
     let app = common::moto_app(false, |_| {}).await;
     let (robot, secret) = app.create_client("ops robot", "admin");
     let admin = app.client_token(&robot, &secret).await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "spa", "type": "public", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
+    let client = public_client(&app, &admin, "spa", CALLBACK).await;
+
     // An account an administrator made in the pool: its first sign-in on the
     // pages answers Cognito's NEW_PASSWORD_REQUIRED on the new-password page.
     common::moto_admin_create_user(&app, EMAIL, "Temporary-Pass-123!").await;

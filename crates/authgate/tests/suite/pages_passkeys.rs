@@ -5,7 +5,9 @@
 //! The authenticator is the suite's software one; the page's script is
 //! played by the test (tests/browser runs the real one in Chromium).
 
-use crate::common::browser::{AppClient, Browser, Form, location, redirect_params, token_answer};
+use crate::common::browser::{
+    AppClient, Browser, Form, location, public_client, redirect_params, token_answer,
+};
 use crate::common::{Engine, PASSWORD, TestApp, claims_of, json_of};
 use crate::passkeys::{device, passkey_app_with};
 use reqwest::Method;
@@ -22,21 +24,10 @@ const CALLBACK: &str = "http://127.0.0.1:9/callback";
 async fn passkey_app_with_client(engine: Engine) -> (TestApp, AppClient) {
     let app = passkey_app_with(engine, |_| {}).await;
     let admin = app.admin_token("root@example.com").await;
-    let created = json_of(
-        app.call(
-            Method::POST,
-            "/v1/admin/clients",
-            Some(&admin),
-            Some(json!({"name": "Notes", "type": "public", "redirectUris": [CALLBACK]})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let client = public_client(&app, &admin, "Notes", CALLBACK).await;
     for email in ["ada@example.com", "grace@example.com"] {
         app.confirmed_user(email).await;
     }
-    let client = AppClient::new(created["client"]["id"].as_str().unwrap(), CALLBACK);
     (app, client)
 }
 

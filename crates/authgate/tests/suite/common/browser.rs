@@ -274,6 +274,38 @@ impl Form {
     }
 }
 
+/// Register a client with `POST /v1/admin/clients` as `admin` (asserting
+/// 201): the answer, `client` and, for a confidential one, `clientSecret`.
+pub async fn register_client(app: &TestApp, admin: &str, body: Value) -> Value {
+    super::json_of(
+        app.call(
+            reqwest::Method::POST,
+            "/v1/admin/clients",
+            Some(admin),
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await
+}
+
+/// Register a public app client named `name` for [`AppClient`]'s flows.
+pub async fn public_client(
+    app: &TestApp,
+    admin: &str,
+    name: &str,
+    redirect_uri: &str,
+) -> AppClient {
+    let created = register_client(
+        app,
+        admin,
+        serde_json::json!({"name": name, "type": "public", "redirectUris": [redirect_uri]}),
+    )
+    .await;
+    AppClient::new(created["client"]["id"].as_str().unwrap(), redirect_uri)
+}
+
 /// The JSON body of a token answer, asserting its status.
 pub async fn token_answer(response: Response, status: u16) -> Value {
     super::json_of(response, status).await
