@@ -472,7 +472,7 @@ fn setup_page(
 ) -> Response {
     let qr = match crate::qr::data_url(enrolment.otpauth_uri.expose()) {
         Ok(qr) => qr,
-        Err(err) => return error_page(status_of(&err), &in_words(&err)),
+        Err(err) => return error_page_of(&err),
     };
     let page = Page::new("totp_setup.html", "totp_setup_title")
         .with("email", email)
@@ -521,6 +521,19 @@ async fn checked_request(state: &AppState, authorize: &str) -> Result<String, Re
     }
 }
 
+/// The error page of a refusal, with its headers (`Retry-After` for a
+/// rate limit or a lockout).
+fn error_page_of(err: &AuthError) -> Response {
+    with_headers_of(err, error_page(status_of(err), &in_words(err)))
+}
+
+/// A page that answers a refusal, with the refusal's headers
+/// (`Retry-After` for a rate limit or a lockout), as the API sends them.
+fn with_headers_of(err: &AuthError, mut page: Response) -> Response {
+    crate::problem::error_headers(err, page.headers_mut());
+    page
+}
+
 fn status_of(err: &AuthError) -> StatusCode {
     StatusCode::from_u16(err.status())
         .ok()
@@ -547,16 +560,19 @@ pub async fn sign_in(
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
-        Err(err) => SignInPage {
-            passkeys: state.authorization.passkeys_on(),
-            authorize: &form.authorize,
-            client_name: &client_name,
-            email: &form.email,
-            error: Some(in_words(&err)),
-            notice: None,
-            status: status_of(&err),
-        }
-        .render(&headers, cookies),
+        Err(err) => with_headers_of(
+            &err,
+            SignInPage {
+                passkeys: state.authorization.passkeys_on(),
+                authorize: &form.authorize,
+                client_name: &client_name,
+                email: &form.email,
+                error: Some(in_words(&err)),
+                notice: None,
+                status: status_of(&err),
+            }
+            .render(&headers, cookies),
+        ),
     }
 }
 
@@ -650,7 +666,7 @@ async fn answer(
             &form.session,
             Some(in_words(&err)),
         ),
-        Err(err) => error_page(status_of(&err), &in_words(&err)),
+        Err(err) => error_page_of(&err),
     }
 }
 
@@ -695,19 +711,22 @@ pub async fn passkey_sign_in(
         .await
     {
         Ok(step) => after_step(&headers, cookies, &form.authorize, "", step),
-        Err(err) => SignInPage {
-            passkeys: true,
-            authorize: &form.authorize,
-            client_name: &client_name,
-            email: "",
-            error: Some(match err.code() {
-                "invalid_credentials" | "invalid_request" => text("passkey_failed"),
-                _ => in_words(&err),
-            }),
-            notice: None,
-            status: status_of(&err),
-        }
-        .render(&headers, cookies),
+        Err(err) => with_headers_of(
+            &err,
+            SignInPage {
+                passkeys: true,
+                authorize: &form.authorize,
+                client_name: &client_name,
+                email: "",
+                error: Some(match err.code() {
+                    "invalid_credentials" | "invalid_request" => text("passkey_failed"),
+                    _ => in_words(&err),
+                }),
+                notice: None,
+                status: status_of(&err),
+            }
+            .render(&headers, cookies),
+        ),
     }
 }
 
@@ -789,7 +808,7 @@ pub async fn passkey_register(
         .await
     {
         Ok(()) => redirect(StatusCode::SEE_OTHER, &after_sign_in(&form.authorize)),
-        Err(err) if err.code() == "invalid_session" => error_page(status_of(&err), &in_words(&err)),
+        Err(err) if err.code() == "invalid_session" => error_page_of(&err),
         Err(_) => passkey_offer(
             &headers,
             cookies,
@@ -851,7 +870,7 @@ async fn sign_out_now(
 ) -> Response {
     let session = cookie(headers, cookies.session).map(Secret::new);
     if let Err(err) = state.authorization.log_out(meta, session.as_ref()).await {
-        return error_page(status_of(&err), &in_words(&err));
+        return error_page_of(&err);
     }
     let mut response = match redirect_to {
         Some(location) => redirect(StatusCode::FOUND, location),
@@ -1054,14 +1073,17 @@ pub async fn sign_up(
             None,
             StatusCode::OK,
         ),
-        Err(err) => sign_up_page(
-            &headers,
-            cookies,
-            &form.authorize,
-            &form.email,
-            &form.name,
-            Some(in_words(&err)),
-            status_of(&err),
+        Err(err) => with_headers_of(
+            &err,
+            sign_up_page(
+                &headers,
+                cookies,
+                &form.authorize,
+                &form.email,
+                &form.name,
+                Some(in_words(&err)),
+                status_of(&err),
+            ),
         ),
     }
 }
@@ -1084,14 +1106,17 @@ pub async fn confirm_sign_up(
         .await
     {
         Ok(()) => sign_in_again(&state, &headers, &form, &client_name, "confirmed_notice"),
-        Err(err) => code_page(
-            &headers,
-            cookies,
-            "confirm.html",
-            "confirm_title",
-            &form,
-            Some(in_words(&err)),
-            status_of(&err),
+        Err(err) => with_headers_of(
+            &err,
+            code_page(
+                &headers,
+                cookies,
+                "confirm.html",
+                "confirm_title",
+                &form,
+                Some(in_words(&err)),
+                status_of(&err),
+            ),
         ),
     }
 }
@@ -1140,7 +1165,7 @@ pub async fn forgot_password(
                 .with("email", &form.email)
                 .error(Some(in_words(&err)))
                 .status(status_of(&err));
-            form_page(&headers, cookies, page, &form.authorize)
+            with_headers_of(&err, form_page(&headers, cookies, page, &form.authorize))
         }
     }
 }
@@ -1163,14 +1188,17 @@ pub async fn reset_password(
         .await
     {
         Ok(()) => sign_in_again(&state, &headers, &form, &client_name, "reset_notice"),
-        Err(err) => code_page(
-            &headers,
-            cookies,
-            "reset.html",
-            "reset_title",
-            &form,
-            Some(in_words(&err)),
-            status_of(&err),
+        Err(err) => with_headers_of(
+            &err,
+            code_page(
+                &headers,
+                cookies,
+                "reset.html",
+                "reset_title",
+                &form,
+                Some(in_words(&err)),
+                status_of(&err),
+            ),
         ),
     }
 }

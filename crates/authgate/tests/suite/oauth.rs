@@ -1202,6 +1202,88 @@ async fn on_https_the_cookies_are_host_prefixed_and_secure() {
     app.finish().await;
 }
 
+/// The pages sign in through the same service as the API: its lockout
+/// (the right password refused after too many wrong ones, as a page in
+/// words with `Retry-After`), its rate limit, and its audit rows (the
+/// page's method, the address, never the password).
+#[tokio::test]
+async fn the_pages_keep_the_apis_lockout_rate_limits_and_audit_trail() {
+    let app = TestApp::start_with(Engine::Sqlite, |s| {
+        s.lockout_threshold = 2;
+        s.lockout_max_seconds = 2;
+    })
+    .await;
+    let admin = app.admin_token("root@example.com").await;
+    let client = public_client(&app, &admin, "Notes", CALLBACK).await;
+    app.confirmed_user(EMAIL).await;
+    let mut browser = Browser::new(&app);
+    for _ in 0..2 {
+        let wrong = browser
+            .sign_in(&client.authorize_path(&[]), EMAIL, "Wrong-Password-1!")
+            .await;
+        assert_eq!(wrong.status(), 401);
+    }
+    let locked = browser
+        .sign_in(&client.authorize_path(&[]), EMAIL, PASSWORD)
+        .await;
+    assert_eq!(locked.status(), 429, "the right password waits too");
+    assert!(locked.headers().contains_key("retry-after"));
+    let html = locked.text().await.unwrap();
+    assert!(html.contains("Too many attempts"), "{html}");
+    assert!(!browser.cookies.contains_key("authgate_session"));
+
+    let rows = app
+        .audit_rows_once(|row| {
+            row.kind == "sign_in" && row.reason.as_deref() == Some("too_many_failed_attempts")
+        })
+        .await;
+    let page_rows: Vec<_> = rows
+        .iter()
+        .filter(|row| row.kind == "sign_in" && row.email.as_deref() == Some(EMAIL))
+        .collect();
+    assert!(page_rows.len() >= 3, "{rows:?}");
+    let text = format!("{rows:?}");
+    assert!(!text.contains("Wrong-Password-1!") && !text.contains(PASSWORD));
+    app.finish().await;
+
+    let app = TestApp::start_with(Engine::Sqlite, |s| {
+        s.rate_limits = "sign-in=5/60s".into();
+    })
+    .await;
+    let admin = app.admin_token("root@example.com").await;
+    let client = public_client(&app, &admin, "Notes", CALLBACK).await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&client.authorize_path(&[])).await;
+    let form = Form::of(&page.text().await.unwrap());
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let answer = browser
+            .post(
+                "/login/sign-in",
+                &[
+                    ("csrf", form.hidden("csrf")),
+                    ("authorize", form.hidden("authorize")),
+                    ("email", "nobody@example.com"),
+                    ("password", "Wrong-Password-1!"),
+                ],
+            )
+            .await;
+        statuses.push(answer.status().as_u16());
+        if answer.status() == 429 {
+            assert!(answer.headers().contains_key("retry-after"));
+            assert_eq!(answer.headers()["content-type"], "text/html; charset=utf-8");
+            assert!(answer.text().await.unwrap().contains("Too many attempts"));
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(
+        statuses.len() <= 5,
+        "the API's sign-in budget counts the pages: {statuses:?}"
+    );
+    app.finish().await;
+}
+
 /// The pages speak the first locale they know of the request's
 /// `ui_locales`, then of the browser's `Accept-Language`, else English; a
 /// locale that `ui_locales` chose holds for the pages that follow, errors
