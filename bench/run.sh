@@ -103,11 +103,19 @@ rows+=("$(RUN_SECONDS=$((seconds - 2)) run health-under-sign-in-load -t1 -c1 "$b
 wait $background
 peak_rss=$(rss_mib VmHWM)
 
+stop_server
+# Memory under sign-in load alone (the target's measure): a fresh server,
+# sign-in saturated for the whole run.
+start_server sign-in-memory
+signin_idle_rss=$(rss_mib VmRSS)
+wrk -d "${seconds}s" -t2 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in" > "$out/sign-in-memory.txt" 2>&1
+signin_peak_rss=$(rss_mib VmHWM)
+stop_server
+
 # The cost of abuse protection: sign-in and refresh with limits off, then
 # with every budget on but too large to refuse (so each request runs the
 # counters) in this process, then shared through Redis (127.0.0.1:6379, or
 # BENCH_REDIS_URL); each on a fresh database, so the three compare alike.
-stop_server
 redis_url="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 huge='sign-in=1000000000/1s,sign-up=1000000000/1s,recovery=1000000000/1s,token=1000000000/1s,mail=1000000000/1s,account=1000000000/1s'
 protection_rows=()
@@ -237,7 +245,9 @@ cores ÷ (2 × signature time) = ${refresh_ceiling} req/s, before any I/O.
 $(printf '%s\n' "${rows[@]}")
 
 Memory of that server: ${idle_rss} MiB resident at start, ${peak_rss} MiB at its peak (after
-every scenario above, sign-in saturated last).
+every scenario above, sign-in saturated last). Under sign-in load alone (a fresh server,
+sign-in saturated for the run): ${signin_idle_rss} MiB at start, ${signin_peak_rss} MiB at its peak; the
+target is 64 MiB + hash concurrency (${cores}, one per core) × 19 MiB = $((64 + cores * 19)) MiB.
 
 Abuse protection: limits off, then on (every budget on, too large to refuse) with local
 counters, then with counters in Redis; each on a fresh database:

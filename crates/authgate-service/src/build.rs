@@ -399,6 +399,7 @@ impl Services {
                 issuer: settings.issuer(),
                 ttl: Duration::from_secs(settings.access_token_ttl),
             }),
+            remembered: Arc::new(crate::clients::RememberedClients::new(1_000)),
         };
         let authn = Authenticator::new(
             sessions.clone(),

@@ -6,6 +6,11 @@
 //! authgate's own keys (`iss` = authgate's issuer, `sub` = `client_id` = the
 //! client id, `scope` = the granted scopes); a revoked client's tokens stop
 //! working at once because every use looks the client up.
+//!
+//! Authenticating a client at the token endpoint reads it from
+//! [`RememberedClients`] (at most a second old, forgotten at once on the
+//! instance that revokes it): a client revoked on another instance may be
+//! issued a token for up to a second longer, which no use accepts.
 
 use crate::events::{EventRecorder, RequestMeta};
 use crate::principal::{AdminActor, ClientCaller};
@@ -82,6 +87,44 @@ pub struct Clients {
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) machine: Arc<MachineTokens>,
+    pub(crate) remembered: Arc<RememberedClients>,
+}
+
+/// How long a client read for authentication is remembered.
+const REMEMBER_CLIENT_FOR: Duration = Duration::from_secs(1);
+
+/// Clients read recently for authentication, by id, each with the time it
+/// was read: the token endpoint's hot path without a database read per
+/// request. Bounded; only registered clients are remembered (an unknown id
+/// is read every time, so made-up ids cannot fill it).
+pub struct RememberedClients {
+    by_id: quick_cache::sync::Cache<String, (std::time::Instant, Arc<Client>)>,
+}
+
+impl RememberedClients {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            by_id: quick_cache::sync::Cache::new(capacity.max(1)),
+        }
+    }
+
+    fn fresh(&self, id: &str) -> Option<Arc<Client>> {
+        self.by_id
+            .get(id)
+            .filter(|(read_at, _)| read_at.elapsed() < REMEMBER_CLIENT_FOR)
+            .map(|(_, client)| client)
+    }
+
+    fn remember(&self, client: &Client) {
+        self.by_id.insert(
+            client.id.clone(),
+            (std::time::Instant::now(), Arc::new(client.clone())),
+        );
+    }
+
+    fn forget(&self, id: &str) {
+        self.by_id.remove(id);
+    }
 }
 
 impl Clients {
@@ -164,7 +207,9 @@ impl Clients {
                 .ok_or_else(|| AuthError::NotFound("client".into()))?;
             let grants = ClientCaller::new(client.id.clone(), client.scopes.clone()).grants();
             actor.require_all(&grants, "this client's scopes")?;
-            if self.store.revoke_client(client_id, now_millis()).await? {
+            let revoked = self.store.revoke_client(client_id, now_millis()).await?;
+            self.remembered.forget(client_id);
+            if revoked {
                 Ok(())
             } else {
                 Err(AuthError::NotFound("client".into()))
@@ -195,7 +240,16 @@ impl Clients {
         client_id: &str,
         secret: Option<&Secret>,
     ) -> Result<Client, AuthError> {
-        let client = self.store.client(client_id).await?;
+        let client = match self.remembered.fresh(client_id) {
+            Some(client) => Some(Client::clone(&client)),
+            None => {
+                let client = self.store.client(client_id).await?;
+                if let Some(client) = &client {
+                    self.remembered.remember(client);
+                }
+                client
+            }
+        };
         match (client, secret.filter(|s| !s.is_empty())) {
             (Some(client), None)
                 if client.client_type == ClientType::Public && client.revoked_at.is_none() =>
