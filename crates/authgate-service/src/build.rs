@@ -61,6 +61,8 @@ pub struct Services {
     pub authn: Authenticator,
     /// Rate limits and lockouts (in process, or shared through Redis).
     pub protection: Protection,
+    /// The external OpenID providers people may sign in with.
+    pub identity_providers: crate::federation::IdentityProviders,
     pub settings: Arc<Settings>,
     store: Store,
     events: EventRecorder,
@@ -210,6 +212,9 @@ impl KeySource for ProviderKeys {
 impl Services {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
+        let identity_providers =
+            crate::federation::identity_providers(&settings.identity_providers)
+                .map_err(anyhow::Error::msg)?;
         let store = open_store(&settings).await?;
         let mailer = match &settings.smtp_url {
             Some(url) => Mailer::smtp(url, &settings.mail_from, Templates::default())?,
@@ -342,6 +347,7 @@ impl Services {
         .await
         .map_err(anyhow::Error::msg)?;
         background.extend(protection_tasks);
+        background.extend(crate::federation::check_in_background(&identity_providers));
         let decoy_key = decoy_key(&store).await?;
         let events = EventRecorder::spawn(store.clone(), provider.id.clone());
         let mail: Arc<dyn Notifier> = notifier.clone();
@@ -503,6 +509,7 @@ impl Services {
             events,
             notifier,
             background,
+            identity_providers,
         })
     }
 

@@ -42,6 +42,7 @@ pub mod decisions;
 pub mod discovery;
 pub mod encryption;
 pub mod events;
+pub mod federation;
 pub mod forward;
 pub mod login;
 pub mod mfa;

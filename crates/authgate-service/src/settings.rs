@@ -143,6 +143,11 @@ pub struct Settings {
     /// replace texts (or add a locale), `style.css` the stylesheet. A file
     /// that does not parse stops the start-up, naming it.
     pub pages_dir: Option<PathBuf>,
+    /// `[[identity_providers]]` in the configuration file, or
+    /// `AUTHGATE_IDENTITY_PROVIDERS` as a JSON array of the same entries:
+    /// the external OpenID providers people may sign in with.
+    #[serde(deserialize_with = "list_or_json")]
+    pub identity_providers: Vec<authgate_federation::IdentityProviderSettings>,
     /// Argon2 hashes computed at once; 0 means one per CPU.
     pub hash_concurrency: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
@@ -241,6 +246,7 @@ impl Default for Settings {
             password_require_lowercase: true,
             password_blocklist_file: None,
             pages_dir: None,
+            identity_providers: Vec::new(),
             hash_concurrency: 0,
             shutdown_grace: 20,
             key_reload_interval: 30,
@@ -470,6 +476,30 @@ fn check_origin(origin: &str, rp_id: &str, setting: &str) -> Result<url::Url, St
 }
 
 pub use authgate_embedded::passkeys::RelyingParty;
+
+/// A list given as a list (a configuration file) or as a JSON array in one
+/// string (an environment variable).
+fn list_or_json<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given<T> {
+        List(Vec<T>),
+        Json(String),
+    }
+    match Given::<T>::deserialize(deserializer)? {
+        Given::List(list) => Ok(list),
+        Given::Json(text) if text.trim().is_empty() => Ok(Vec::new()),
+        Given::Json(text) => serde_json::from_str(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "AUTHGATE_IDENTITY_PROVIDERS is not a JSON array of providers: {e}"
+            ))
+        }),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -605,6 +605,97 @@ fn bad_configuration_is_a_clear_error() {
     let _ = std::fs::remove_dir_all(cwd);
 }
 
+/// `[[identity_providers]]` (a configuration file) and
+/// `AUTHGATE_IDENTITY_PROVIDERS` (JSON) are checked before the server
+/// starts: a wrong entry, JSON that does not parse, or two entries with
+/// one id stop it, naming what is wrong. An upstream that is down does not.
+#[test]
+fn identity_providers_are_checked_at_start_up() {
+    let cwd = temp_dir("cli-idp");
+    std::fs::write(
+        cwd.join("authgate.toml"),
+        "[[identity_providers]]\nid = \"Google Workspace\"\nlabel = \"Google\"\n\
+         issuer = \"https://accounts.google.com\"\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+    )
+    .unwrap();
+    let entry = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","label":"Up","issuer":"https://idp.example.com","client_id":"c","client_secret":"s"}}"#
+        )
+    };
+    // (environment, with the file, what stderr names)
+    type Case<'a> = (Vec<(&'a str, String)>, bool, &'a str);
+    let cases: [Case; 4] = [
+        (vec![], true, "identity provider \"Google Workspace\": id"),
+        (
+            vec![("AUTHGATE_IDENTITY_PROVIDERS", "[{not json".into())],
+            false,
+            "AUTHGATE_IDENTITY_PROVIDERS",
+        ),
+        (
+            vec![(
+                "AUTHGATE_IDENTITY_PROVIDERS",
+                format!("[{},{}]", entry("up"), entry("up")),
+            )],
+            false,
+            "two entries have the id \"up\"",
+        ),
+        (
+            vec![(
+                "AUTHGATE_IDENTITY_PROVIDERS",
+                format!("[{}]", entry("up").replace("https://idp", "http://idp")),
+            )],
+            false,
+            "issuer",
+        ),
+    ];
+    for (env, with_file, expected) in cases {
+        let mut command = authgate(&cwd);
+        if with_file {
+            command.args(["--config", "authgate.toml"]);
+        }
+        let output = command
+            .arg("serve")
+            .env("AUTHGATE_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{expected}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert!(!stderr.contains("client_secret = \"s\""), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(cwd);
+}
+
+/// An upstream that is down does not keep the server from starting.
+#[tokio::test]
+async fn an_unreachable_identity_provider_does_not_stop_the_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let entry: authgate_service::federation::IdentityProviderSettings =
+        serde_json::from_value(serde_json::json!({
+            "id": "down", "label": "Down", "issuer": format!("http://127.0.0.1:{port}"),
+            "client_id": "c", "client_secret": "s",
+        }))
+        .unwrap();
+    let app = crate::common::TestApp::start_with(crate::common::Engine::Sqlite, |s| {
+        s.identity_providers = vec![entry];
+    })
+    .await;
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    app.finish().await;
+}
+
 /// A passkey registration and sign-in (and a forged assertion) with debug
 /// logs: no ceremony session, challenge, client data, authenticator data,
 /// attestation or signature reaches a log line.
