@@ -28,6 +28,27 @@ def free_port():
         return s.getsockname()[1]
 
 
+def add_virtual_authenticator(page):
+    """A virtual platform authenticator (CDP WebAuthn: CTAP2, resident keys,
+    user verification, presence answered) for `page`: (CDP session, its id)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, authenticator["authenticatorId"]
+
+
 def call(base, method, path, body=None, bearer=None):
     """One JSON request to authgate: (status, parsed body or None)."""
     data = None if body is None else json.dumps(body).encode()

@@ -33,7 +33,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 from playwright.sync_api import sync_playwright
 
-from harness import PASSWORD, Authgate, call, free_port
+from harness import PASSWORD, Authgate, add_virtual_authenticator, call, free_port
 
 CHROMIUM = os.environ.get("AUTHGATE_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("AUTHGATE_SCREENSHOTS", "target/browser-screenshots"))
@@ -158,24 +158,6 @@ class Flow(unittest.TestCase):
                 [{"name": "authgate_passkey_declined", "value": "1", "url": self.authgate.base}]
             )
         return context.new_page()
-
-    def with_authenticator(self, page):
-        """A virtual platform authenticator (CDP WebAuthn) for `page`."""
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
 
     def back_in_the_app(self, page):
         page.wait_for_url(self.callback + "*", timeout=10_000)
@@ -382,7 +364,7 @@ class CodeFlowInChromium(Flow):
     def test_a_passkey_added_after_the_password_then_signs_in_alone(self):
         email = "barbara@example.com"
         page = self.page(declined_passkeys=False)
-        self.with_authenticator(page)
+        add_virtual_authenticator(page)
         session, url, verifier, nonce = self.start()
         page.goto(url)
         self.sign_up_on_pages(page, email)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from harness import PASSWORD, Authgate, call, free_port
+from harness import PASSWORD, Authgate, add_virtual_authenticator, call, free_port
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("AUTHGATE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -81,23 +81,9 @@ class PasskeysInChromium(unittest.TestCase):
         context = self.browser.new_context()
         page = context.new_page()
         page.goto(self.pages.origin + "/passkeys.html")
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        authenticator = cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
+        cdp, authenticator = add_virtual_authenticator(page)
         self.addCleanup(context.close)
-        return page, cdp, authenticator["authenticatorId"]
+        return page, cdp, authenticator
 
     def run_js(self, page, contract, action, *args):
         return page.evaluate(

@@ -534,6 +534,19 @@ fn with_headers_of(err: &AuthError, mut page: Response) -> Response {
     page
 }
 
+/// What a sign-in form needs before it signs anyone in: its authorization
+/// request checked again (the client's name), and the browser's session
+/// cookie, which a successful sign-in ends (rotation).
+async fn sign_in_context(
+    state: &AppState,
+    headers: &HeaderMap,
+    authorize: &str,
+) -> Result<(String, Option<Secret>), Response> {
+    let client_name = checked_request(state, authorize).await?;
+    let previous = cookie(headers, Cookies::of(state).session).map(Secret::new);
+    Ok((client_name, previous))
+}
+
 fn status_of(err: &AuthError) -> StatusCode {
     StatusCode::from_u16(err.status())
         .ok()
@@ -549,11 +562,10 @@ pub async fn sign_in(
     Checked(form): Checked<SignInForm>,
 ) -> Response {
     let cookies = Cookies::of(&state);
-    let client_name = match checked_request(&state, &form.authorize).await {
-        Ok(name) => name,
+    let (client_name, previous) = match sign_in_context(&state, &headers, &form.authorize).await {
+        Ok(context) => context,
         Err(response) => return response,
     };
-    let previous = cookie(&headers, cookies.session).map(Secret::new);
     match state
         .authorization
         .sign_in_with_password(&meta, &form.email, &form.password, previous.as_ref())
@@ -700,11 +712,10 @@ pub async fn passkey_sign_in(
 ) -> Response {
     let cookies = Cookies::of(&state);
     let credential = credential_of(&form);
-    let client_name = match checked_request(&state, &form.authorize).await {
-        Ok(name) => name,
+    let (client_name, previous) = match sign_in_context(&state, &headers, &form.authorize).await {
+        Ok(context) => context,
         Err(response) => return response,
     };
-    let previous = cookie(&headers, cookies.session).map(Secret::new);
     match state
         .authorization
         .sign_in_with_passkey(&meta, &form.session, &credential, previous.as_ref())
