@@ -514,6 +514,38 @@ pub struct PasskeyList {
     pub passkeys: Vec<PasskeyView>,
 }
 
+/// An identity at an external OpenID provider, linked to the caller's
+/// account (federation).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedIdentityView {
+    /// The link's id (for `DELETE /v1/auth/identities/{id}`).
+    pub id: String,
+    /// `oidc:<id>` of the configured provider.
+    pub provider: String,
+    /// The provider's button label.
+    pub label: String,
+    /// The upstream issuer.
+    pub issuer: String,
+    /// The person's `sub` at the provider.
+    pub subject: String,
+    /// The address the provider last said it verified.
+    pub email: Option<String>,
+    /// RFC 3339
+    pub linked_at: String,
+    /// RFC 3339: the last sign-in with it.
+    pub last_used_at: String,
+    /// False for the account's only way to sign in (a person who signed up
+    /// with this provider).
+    pub removable: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedIdentityList {
+    pub identities: Vec<LinkedIdentityView>,
+}
+
 /// `POST /v1/auth/passkeys/sign-in/start`.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

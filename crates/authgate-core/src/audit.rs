@@ -96,6 +96,8 @@ event_kinds! {
     PasskeyRegistrationStart => "passkey_registration_start",
     PasskeyRegistered => "passkey_registered",
     PasskeyDeleted => "passkey_deleted",
+    IdentityLinked => "identity_linked",
+    IdentityUnlinked => "identity_unlinked",
 }
 
 impl Serialize for EventKind {
@@ -149,7 +151,7 @@ pub struct AuditEvent {
     pub target: Option<String>,
     /// The email the request named, when it named one.
     pub email: Option<String>,
-    /// How a sign-in was made: `password` or `passkey`.
+    /// How a sign-in was made: `password`, `passkey` or `federated`.
     pub method: Option<&'static str>,
     pub ip: Option<String>,
     pub request_id: Option<String>,

@@ -163,6 +163,18 @@ pub enum AuthError {
     /// The identity provider cannot be reached or failed.
     #[error("the identity provider is unavailable")]
     ProviderUnavailable,
+    /// An external OpenID provider did not sign the person in: unreachable,
+    /// refused, or its id token did not verify. `reason` is the finer audit
+    /// reason (`upstream_unavailable`, `upstream_refused`,
+    /// `upstream_id_token_invalid`); `detail` goes to the logs only.
+    #[error("the external identity provider did not sign you in")]
+    UpstreamFailed {
+        reason: &'static str,
+        detail: String,
+    },
+    /// Removing this would leave the account no way to sign in.
+    #[error("this is the account's last way to sign in; add another one first")]
+    LastSignInMethod,
     /// The database cannot be reached.
     #[error("the database is unavailable")]
     StoreUnavailable,
@@ -265,6 +277,8 @@ impl AuthError {
                 (429, "too_many_failed_attempts", "Too many failed attempts")
             }
             ProviderUnavailable => (503, "provider_unavailable", "Provider unavailable"),
+            UpstreamFailed { .. } => (502, "upstream_failed", "External provider failed"),
+            LastSignInMethod => (409, "last_sign_in_method", "Last way to sign in"),
             StoreUnavailable => (503, "store_unavailable", "Database unavailable"),
             NotImplemented(_) => (501, "not_implemented", "Not implemented"),
             Internal(_) => (500, "internal", "Internal error"),
@@ -286,6 +300,7 @@ impl AuthError {
     pub fn reason(&self) -> &'static str {
         match self {
             AuthError::PasskeyRejected(failure) => failure.as_str(),
+            AuthError::UpstreamFailed { reason, .. } => reason,
             AuthError::TooManyFailedAttempts {
                 retry_after_secs: None,
             } => "failure_limit_reached",

@@ -34,6 +34,11 @@ pub struct AccessClaims {
     pub origin_jti: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The person's provider when it is not the configured one: a federated
+    /// person's `oidc:<id>`. Only authgate's own code-flow tokens carry it
+    /// (and only those are believed: see the service's authenticator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
     #[serde(
         default,
         rename = "cognito:groups",

@@ -9,6 +9,8 @@
 //! linking, sessions) is the service's business, not this crate's.
 
 mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use settings::IdentityProviderSettings;
 

@@ -1,72 +1,12 @@
 //! The upstream leg against a real OpenID provider: npm `oidc-provider`
-//! (tests/federation/upstream, installed by ./scripts/test) on loopback,
-//! its development interactions answered like a browser would (cookies
-//! kept, the login and consent forms posted). A missing Node.js or
-//! upstream install is a failure, never a skip.
+//! on loopback ([`authgate_federation::testing`]), its development
+//! interactions answered like a browser would.
 
 use authgate_core::Secret;
+use authgate_federation::testing::{self, UpstreamOp, free_port};
 use authgate_federation::{FederationError, IdentityProviderSettings, Upstream};
-use std::process::{Child, Command};
-use std::time::Duration;
 
 const REDIRECT: &str = "http://127.0.0.1:9/oauth2/idpresponse";
-
-/// The upstream OP, killed when dropped.
-struct UpstreamOp {
-    child: Child,
-    issuer: String,
-}
-
-impl Drop for UpstreamOp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_upstream() -> UpstreamOp {
-    let dir = std::env::var("AUTHGATE_TEST_UPSTREAM_DIR").unwrap_or_else(|_| {
-        format!(
-            "{}/../../tests/federation/upstream",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    assert!(
-        std::path::Path::new(&dir)
-            .join("node_modules/oidc-provider")
-            .exists(),
-        "the upstream OP is not installed in {dir}: run ./scripts/test (npm ci there)"
-    );
-    let port = free_port();
-    let child = Command::new("node")
-        .arg("server.mjs")
-        .current_dir(&dir)
-        .env("PORT", port.to_string())
-        .env("REDIRECT_URI", REDIRECT)
-        .spawn()
-        .expect("node runs the upstream OP (Node.js is needed)");
-    let issuer = format!("http://127.0.0.1:{port}");
-    let op = UpstreamOp { child, issuer };
-    for _ in 0..100 {
-        let discovery = format!("{}/.well-known/openid-configuration", op.issuer);
-        if reqwest::get(&discovery)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return op;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the upstream OP did not start");
-}
 
 fn settings(issuer: &str, client: &str) -> IdentityProviderSettings {
     serde_json::from_value(serde_json::json!({
@@ -79,66 +19,19 @@ fn settings(issuer: &str, client: &str) -> IdentityProviderSettings {
     .unwrap()
 }
 
-/// A browser at the upstream: follows the authorization URL through the
-/// login (as `login`) and consent forms to the redirect back to authgate,
-/// and answers that redirect's query.
+/// A person at the upstream signs in as `login`: the query of the
+/// redirect back to authgate.
 async fn sign_in_upstream(url: &str, login: &str) -> Vec<(String, String)> {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut next = url.to_string();
-    let origin = url::Url::parse(url).unwrap().origin().ascii_serialization();
-    for _ in 0..12 {
-        if next.starts_with(REDIRECT) {
-            return url::Url::parse(&next)
-                .unwrap()
-                .query_pairs()
-                .into_owned()
-                .collect();
-        }
-        let answer = browser.get(&next).send().await.unwrap();
-        if let Some(location) = answer.headers().get("location") {
-            next = absolute(&origin, location.to_str().unwrap());
-            continue;
-        }
-        let html = answer.text().await.unwrap();
-        let action = html
-            .split("action=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("no form on the upstream page: {html}"));
-        let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
-            vec![("prompt", "login"), ("login", login), ("password", "any")]
-        } else {
-            vec![("prompt", "consent")]
-        };
-        let posted = browser
-            .post(absolute(&origin, action))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        next = absolute(
-            &origin,
-            posted
-                .headers()
-                .get("location")
-                .unwrap_or_else(|| panic!("the upstream form answered {}", posted.status()))
-                .to_str()
-                .unwrap(),
-        );
-    }
-    panic!("the upstream never redirected back");
+    let back = testing::sign_in_upstream(url, login, REDIRECT).await;
+    url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
 }
 
-fn absolute(origin: &str, location: &str) -> String {
-    if location.starts_with("http") {
-        location.to_string()
-    } else {
-        format!("{origin}{location}")
-    }
+async fn start_upstream() -> UpstreamOp {
+    testing::start_upstream(REDIRECT).await
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
@@ -185,15 +78,7 @@ async fn a_person_signs_in_upstream_and_the_id_token_is_checked() {
     );
 
     // The person's address moves upstream: the same sub, the new address.
-    let moved = reqwest::Client::new()
-        .post(format!(
-            "{}/test/address?sub=dana&email=dana.new%40upstream.example",
-            op.issuer
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(moved.status(), 204);
+    op.move_address("dana", "dana.new@upstream.example").await;
     let begun = upstream.begin(REDIRECT).await.unwrap();
     let back = sign_in_upstream(&begun.url, "dana").await;
     let code = param(&back, "code").to_string();

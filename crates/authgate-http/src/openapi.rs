@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "The native authentication contract"),
         (name = "mfa", description = "TOTP authenticators"),
         (name = "passkeys", description = "WebAuthn passkeys: registration, list, deletion, sign-in"),
+        (name = "federation", description = "Identities at external OpenID providers linked to the account"),
         (name = "password", description = "Password reset, change and re-verification"),
         (name = "admin", description = "User and catalog administration (platform admins, or machine clients with the admin scope)"),
         (name = "tenants", description = "Tenants (workspaces) and their members"),

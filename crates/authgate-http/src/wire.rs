@@ -331,3 +331,20 @@ impl ToWire for authgate_core::PasskeyCredential {
         }
     }
 }
+
+impl ToWire for authgate_service::federation::IdentityView {
+    type Wire = authgate_api_types::native::LinkedIdentityView;
+    fn to_wire(self) -> Self::Wire {
+        authgate_api_types::native::LinkedIdentityView {
+            id: self.id,
+            provider: self.provider,
+            label: self.label,
+            issuer: self.issuer,
+            subject: self.subject,
+            email: self.email,
+            linked_at: self.linked_at,
+            last_used_at: self.last_used_at,
+            removable: self.removable,
+        }
+    }
+}

@@ -8,7 +8,7 @@
 use crate::clients::Clients;
 use crate::principal::{Caller, Principal};
 use crate::sessions::SessionService;
-use authgate_core::{AuthError, Secret};
+use authgate_core::{AccessClaims, AuthError, Secret};
 use authgate_guard::{Guard, GuardError};
 use std::sync::Arc;
 
@@ -103,7 +103,7 @@ impl Authenticator {
         if token.is_empty() {
             return Err(AuthError::MissingToken);
         }
-        let claims = guard.validate(token).await.map_err(AuthError::from)?;
+        let claims = provider_claims(guard.validate(token).await.map_err(AuthError::from)?);
         let stamp = self.sessions.check_session(&claims).await?;
         Ok(Caller::new(claims, Secret::new(token), stamp))
     }
@@ -130,7 +130,7 @@ impl Authenticator {
                 self.clients.machine_caller(&claims).await?,
             ));
         }
-        match self.guard.validate(token).await {
+        match self.guard.validate(token).await.map(provider_claims) {
             Ok(claims) => {
                 let stamp = self.sessions.check_session(&claims).await?;
                 Ok(Principal::User(Box::new(Caller::new(
@@ -154,4 +154,12 @@ impl Authenticator {
             Err(refused) => Err(refused.into()),
         }
     }
+}
+
+/// The claims of a provider's token: an `idp` claim there names no
+/// federated person (only authgate's code-flow tokens may), so it is
+/// dropped rather than believed.
+fn provider_claims(mut claims: AccessClaims) -> AccessClaims {
+    claims.idp = None;
+    claims
 }

@@ -63,6 +63,8 @@ pub struct Services {
     pub protection: Protection,
     /// The external OpenID providers people may sign in with.
     pub identity_providers: crate::federation::IdentityProviders,
+    /// Sign-in with the external providers, and the identities linked.
+    pub federation: crate::federation::FederationService,
     pub settings: Arc<Settings>,
     store: Store,
     events: EventRecorder,
@@ -447,8 +449,20 @@ impl Services {
             refresh_key: code_flow_refresh_key(&store).await?,
             refresh_ttl: Duration::from_secs(settings.refresh_token_ttl),
             reuse_interval: Duration::from_secs(settings.refresh_reuse_interval),
+            identity_providers: identity_providers.clone(),
+        };
+        let federation = crate::federation::FederationService {
+            providers: identity_providers.clone(),
+            logins: logins.clone(),
+            store: store.clone(),
+            provider: provider.clone(),
+            authorization: authorization.clone(),
+            subjects: subjects.clone(),
+            events: events.clone(),
+            redirect_uri: format!("{}/oauth2/idpresponse", settings.issuer()),
         };
         Ok(Self {
+            federation,
             sign_in,
             authorization,
             passkeys: passkeys.clone(),

@@ -162,9 +162,66 @@ impl EventRecorder {
         .await
     }
 
+    /// Record an event of a federated sign-in or link: the row's provider
+    /// is the external one (`oidc:<id>`), its target the upstream issuer
+    /// (`issuer:<url>`, once known), its method `federated`. `subject` is
+    /// the app user's provider subject it signed in as.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_federated<T>(
+        &self,
+        kind: EventKind,
+        meta: &RequestMeta,
+        provider: &ProviderId,
+        issuer: Option<&str>,
+        email: Option<&str>,
+        subject: Option<&str>,
+        result: &Result<T, AuthError>,
+    ) {
+        let target = issuer.map(|issuer| format!("issuer:{issuer}"));
+        self.write_as(
+            provider.clone(),
+            None,
+            kind,
+            meta,
+            email,
+            subject,
+            target.as_deref(),
+            Some("federated"),
+            result,
+        )
+        .await
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn write<T>(
         &self,
+        actor: Option<&str>,
+        kind: EventKind,
+        meta: &RequestMeta,
+        email: Option<&str>,
+        subject: Option<&str>,
+        target: Option<&str>,
+        method: Option<&'static str>,
+        result: &Result<T, AuthError>,
+    ) {
+        self.write_as(
+            self.provider.clone(),
+            actor,
+            kind,
+            meta,
+            email,
+            subject,
+            target,
+            method,
+            result,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_as<T>(
+        &self,
+        provider: ProviderId,
         actor: Option<&str>,
         kind: EventKind,
         meta: &RequestMeta,
@@ -205,7 +262,7 @@ impl EventRecorder {
             kind,
             outcome,
             reason,
-            provider: self.provider.clone(),
+            provider,
             subject: subject.map(str::to_string),
             actor: actor.map(str::to_string),
             target: target.map(str::to_string),

@@ -7,8 +7,8 @@
 //! [`Step`] comes next. Every answer spends a try; a handle presented for
 //! another address or another step ends the transaction; a step answered
 //! opens the next one under a new handle. Passkey ceremonies are steps of
-//! the same record (one try, five minutes); authorization requests waiting
-//! for a sign-in and upstream OpenID round trips will be too.
+//! the same record (one try, five minutes), and so are upstream OpenID round
+//! trips and identities waiting to be linked (one use, ten minutes).
 
 use authgate_core::{AuthError, ChallengeKind, ChallengeStep, ProviderId, Secret, now_millis};
 use authgate_embedded::tokens::{new_refresh_token, token_digest};
@@ -32,6 +32,12 @@ pub enum Step {
     PasskeyRegistration,
     /// A passkey sign-in: the browser's assertion.
     PasskeySignIn,
+    /// A sign-in at an external OpenID provider: its callback (the handle
+    /// is the upstream `state`).
+    UpstreamCallback,
+    /// An identity from an external provider waiting to be linked to the
+    /// account the person signs in to next, in the same browser.
+    IdentityLink,
 }
 
 impl Step {
@@ -43,6 +49,8 @@ impl Step {
             Step::MfaResetAuthenticator => "mfa_reset_authenticator",
             Step::PasskeyRegistration => "passkey_registration",
             Step::PasskeySignIn => "passkey_sign_in",
+            Step::UpstreamCallback => "upstream_callback",
+            Step::IdentityLink => "identity_link",
         }
     }
 
@@ -53,6 +61,8 @@ impl Step {
             Step::MfaResetCode | Step::MfaResetAuthenticator => 5,
             // A ceremony's challenge is answered once.
             Step::PasskeyRegistration | Step::PasskeySignIn => 1,
+            // A callback and a link are used once, whatever comes of them.
+            Step::UpstreamCallback | Step::IdentityLink => 1,
         }
     }
 
@@ -64,6 +74,8 @@ impl Step {
             Step::MfaResetCode => Duration::from_secs(15 * 60),
             Step::MfaResetAuthenticator => Duration::from_secs(10 * 60),
             Step::PasskeyRegistration | Step::PasskeySignIn => MAX_CHALLENGE_TTL,
+            // Time to sign in at the provider (or to the account to link).
+            Step::UpstreamCallback | Step::IdentityLink => Duration::from_secs(10 * 60),
         }
     }
 }
@@ -158,11 +170,24 @@ impl LoginTransactions {
 
     /// Open a transaction waiting for `opening.step`, holding `state`.
     pub async fn begin(&self, opening: Opening<'_>, state: &str) -> Result<Secret, AuthError> {
-        let handle = new_refresh_token();
+        let handle = Secret::new(new_refresh_token());
+        self.begin_under(&handle, opening, state).await?;
+        Ok(handle)
+    }
+
+    /// [`Self::begin`] under a handle the caller made (random, at least 128
+    /// bits: an upstream round trip's `state`).
+    pub async fn begin_under(
+        &self,
+        handle: &Secret,
+        opening: Opening<'_>,
+        state: &str,
+    ) -> Result<(), AuthError> {
+        let handle = handle.expose();
         let now = now_millis();
         self.store
             .create_login_transaction(&NewLoginTransaction {
-                handle_hash: &token_digest(&handle),
+                handle_hash: &token_digest(handle),
                 provider: self.provider.as_str(),
                 email: opening.email,
                 sub: opening.sub,
@@ -174,7 +199,7 @@ impl LoginTransactions {
                 created_at: now,
             })
             .await?;
-        Ok(Secret::new(handle))
+        Ok(())
     }
 
     /// Spend a try on the transaction behind `handle` to answer `step` for

@@ -37,6 +37,12 @@ impl Caller {
             _authenticated: Sealed,
         }
     }
+
+    /// The caller's provider: `configured` (the provider's name), or the
+    /// `oidc:<id>` of a federated person's code-flow token.
+    pub fn provider<'a>(&'a self, configured: &'a str) -> &'a str {
+        self.claims.idp.as_deref().unwrap_or(configured)
+    }
 }
 
 /// Makes a struct impossible to build outside this crate.

@@ -146,7 +146,12 @@ impl SessionService {
             .ok_or(AuthError::TokenRevoked)?;
         let family = self
             .store
-            .family_session(family_id, &claims.sub, self.provider.name(), now_millis())
+            .family_session(
+                family_id,
+                &claims.sub,
+                claims.idp.as_deref().unwrap_or(self.provider.name()),
+                now_millis(),
+            )
             .await?;
         if family.live {
             Ok(family.context)

@@ -74,7 +74,7 @@ impl Subjects {
         let user = self
             .store
             .find_or_create_app_user(
-                self.provider.name(),
+                caller.provider(self.provider.name()),
                 &caller.claims.sub,
                 caller.claims.email.as_deref(),
                 caller.claims.name.as_deref(),
@@ -183,9 +183,15 @@ impl Subjects {
     }
 
     async fn read_context_snapshot(&self, caller: &Caller) -> Result<ContextSnapshot, AuthError> {
-        let provider = self.provider.name();
+        let provider = caller.provider(self.provider.name());
         let sub = caller.claims.sub.as_str();
-        match self.store.context_snapshot(provider, sub).await? {
+        let found = self.store.context_snapshot(provider, sub).await?;
+        if caller.claims.idp.is_some() {
+            // A federated person's app user is written at each sign-in
+            // with the provider: there is no account to complete it from.
+            return found.ok_or(AuthError::TokenRevoked);
+        }
+        match found {
             Some(snapshot) if snapshot.user.email.is_some() => Ok(snapshot),
             _ => {
                 let account = match self.provider.admin.admin_get_user(sub).await {

@@ -238,6 +238,9 @@ pub struct ClientFamily {
     pub amr: String,
     /// Unix milliseconds.
     pub expires_at: i64,
+    /// The person's provider when it is not the configured one (a
+    /// federated person: `oidc:<id>`).
+    pub provider: Option<String>,
 }
 
 impl Store {
@@ -246,7 +249,7 @@ impl Store {
         let _writing = self.write_guard().await;
         sqlx::query(
             "INSERT INTO refresh_families (id, sub, auth_time, created_at, expires_at, \
-             client_id, sid, scope, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             client_id, sid, scope, amr, provider) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&family.family_id)
         .bind(&family.sub)
@@ -257,6 +260,7 @@ impl Store {
         .bind(&family.sid)
         .bind(&family.scope)
         .bind(&family.amr)
+        .bind(&family.provider)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -265,7 +269,7 @@ impl Store {
     /// The family of an OAuth client, if `family_id` is one.
     pub async fn client_family(&self, family_id: &str) -> StoreResult<Option<ClientFamily>> {
         let row = sqlx::query(
-            "SELECT id, sub, auth_time, client_id, sid, scope, amr, expires_at \
+            "SELECT id, sub, auth_time, client_id, sid, scope, amr, expires_at, provider \
              FROM refresh_families WHERE id = $1 AND client_id IS NOT NULL",
         )
         .bind(family_id)
@@ -283,6 +287,7 @@ impl Store {
                     .unwrap_or_default(),
                 amr: row.try_get::<Option<String>, _>("amr")?.unwrap_or_default(),
                 expires_at: row.try_get("expires_at")?,
+                provider: row.try_get("provider")?,
             })
         })
         .transpose()

@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod cipher;
 pub mod clients;
 pub mod embedded;
+pub mod identities;
 pub mod keys;
 pub mod login;
 pub mod mfa;

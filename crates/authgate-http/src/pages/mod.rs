@@ -18,6 +18,7 @@ mod render;
 use crate::state::AppState;
 use authgate_core::{AuthError, ChallengeKind, ChallengeParameters, Secret, TotpEnrolment};
 use authgate_service::RequestMeta;
+use authgate_service::federation::{Callback, FederatedSignIn};
 use authgate_service::oauth::authorization::{
     AuthorizeOutcome, BROWSER_SESSION_TTL_SECS, BrowserSignIn,
 };
@@ -40,6 +41,9 @@ struct Cookies {
     locale: &'static str,
     /// Set when the person said "Not now" to adding a passkey.
     passkey_declined: &'static str,
+    /// An identity from an external provider waiting to be linked to the
+    /// account the person signs in to next.
+    link: &'static str,
     secure: bool,
 }
 
@@ -51,6 +55,7 @@ impl Cookies {
                 csrf: "__Host-authgate_csrf",
                 locale: "__Host-authgate_locale",
                 passkey_declined: "__Host-authgate_passkey_declined",
+                link: "__Host-authgate_link",
                 secure: true,
             }
         } else {
@@ -59,6 +64,7 @@ impl Cookies {
                 csrf: "authgate_csrf",
                 locale: "authgate_locale",
                 passkey_declined: "authgate_passkey_declined",
+                link: "authgate_link",
                 secure: false,
             }
         }
@@ -121,6 +127,7 @@ macro_rules! with_csrf {
     };
 }
 with_csrf!(
+    FederatedForm,
     ConsentForm,
     SignInForm,
     TotpForm,
@@ -258,23 +265,34 @@ fn back_query(authorize: &str) -> String {
 
 /// The sign-in page for an authorization request.
 struct SignInPage<'a> {
-    /// Show "Sign in with a passkey".
-    passkeys: bool,
+    state: &'a AppState,
     authorize: &'a str,
     client_name: &'a str,
     email: &'a str,
     error: Option<String>,
     notice: Option<&'static str>,
     status: StatusCode,
+    /// The label of the external provider whose identity waits to be
+    /// linked to the account the person signs in to.
+    link_label: Option<&'a str>,
 }
 
 impl SignInPage<'_> {
     fn render(self, headers: &HeaderMap, cookies: Cookies) -> Response {
+        let buttons: Vec<serde_json::Value> = self
+            .state
+            .federation
+            .buttons()
+            .into_iter()
+            .map(|b| serde_json::json!({"id": b.id, "label": b.label}))
+            .collect();
         let mut page = Page::new("sign_in.html", "sign_in_title")
             .with("client_name", self.client_name)
             .with("email", self.email)
             .with("back", &back_query(self.authorize))
-            .flag("passkeys", self.passkeys)
+            .with("link_label", self.link_label.unwrap_or_default())
+            .with_value("identity_providers", &buttons)
+            .flag("passkeys", self.state.authorization.passkeys_on())
             .error(self.error)
             .status(self.status);
         if let Some(notice) = self.notice {
@@ -289,6 +307,7 @@ impl SignInPage<'_> {
 /// redirect), or an OAuth error sent back to the client.
 pub async fn authorize(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -302,13 +321,14 @@ pub async fn authorize(
     {
         Ok(AuthorizeOutcome::Redirect(location)) => redirect(StatusCode::FOUND, &location),
         Ok(AuthorizeOutcome::SignIn(request)) => SignInPage {
-            passkeys: state.authorization.passkeys_on(),
+            state: &state,
             authorize: &query,
             client_name: &request.client.name,
             email: request.login_hint.as_deref().unwrap_or_default(),
             error: None,
             notice: None,
             status: StatusCode::OK,
+            link_label: None,
         }
         .render(&headers, cookies),
         Ok(AuthorizeOutcome::Consent(request)) => {
@@ -317,9 +337,159 @@ pub async fn authorize(
                 .with_list("scopes", &request.scopes);
             form_page(&headers, cookies, page, &query)
         }
+        Ok(AuthorizeOutcome::Federate(request)) => {
+            // The round trip is bound to this browser by its CSRF cookie
+            // (set now when it has none yet).
+            let (csrf, set_csrf) = csrf_token(&headers, cookies);
+            let provider = request.identity_provider.as_deref().unwrap_or_default();
+            let mut response =
+                go_upstream(&state, &meta, provider, &query, &Secret::new(csrf)).await;
+            if let Some(set) = set_csrf {
+                response.headers_mut().append(header::SET_COOKIE, set);
+            }
+            response
+        }
         Err(refused) => refusal(&state, refused),
     }
 }
+
+#[derive(Deserialize)]
+pub struct FederatedForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authorize: String,
+    /// The id of the external provider.
+    #[serde(default)]
+    provider: String,
+}
+
+/// `POST /login/federated`: a `Continue with <label>` button.
+pub async fn federated(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Checked(form): Checked<FederatedForm>,
+) -> Response {
+    if let Err(response) = checked_request(&state, &form.authorize).await {
+        return response;
+    }
+    // The form's token is the browser's CSRF cookie (checked): it binds
+    // the round trip to this browser.
+    let browser = Secret::new(form.csrf.clone());
+    go_upstream(&state, &meta, &form.provider, &form.authorize, &browser).await
+}
+
+/// Send the browser to the external provider `provider`, or say in words
+/// why not.
+async fn go_upstream(
+    state: &AppState,
+    meta: &RequestMeta,
+    provider: &str,
+    authorize: &str,
+    browser: &Secret,
+) -> Response {
+    match state
+        .federation
+        .begin(meta, provider, authorize, browser)
+        .await
+    {
+        Ok(url) => redirect(StatusCode::SEE_OTHER, &url),
+        Err(err) => federation_error_page(&err),
+    }
+}
+
+/// The error page of a federated sign-in that did not happen.
+fn federation_error_page(err: &AuthError) -> Response {
+    let (status, words) = match err.code() {
+        "invalid_session" => (StatusCode::BAD_REQUEST, text("error_federation_callback")),
+        "upstream_failed" => (StatusCode::BAD_GATEWAY, text("error_upstream_failed")),
+        "not_found" => (
+            StatusCode::BAD_REQUEST,
+            text("error_unknown_identity_provider"),
+        ),
+        _ => (status_of(err), in_words(err)),
+    };
+    with_headers_of(err, error_page(status, &words))
+}
+
+/// `GET /oauth2/idpresponse`: the external provider sends the browser back.
+/// Signed in, the browser goes on to the authorization request; an address
+/// of an existing account that may not be linked without its owner shows
+/// the sign-in page for it (the identity waits in a cookie); anything else
+/// is a page that says what happened.
+pub async fn idp_response(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = params_of(&query.unwrap_or_default());
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let callback = Callback {
+        state: value("state"),
+        code: value("code"),
+        error: value("error"),
+        error_description: value("error_description"),
+    };
+    let cookies = Cookies::of(&state);
+    let browser = cookie(&headers, cookies.csrf).map(Secret::new);
+    let previous = cookie(&headers, cookies.session).map(Secret::new);
+    match state
+        .federation
+        .finish(&meta, &callback, browser.as_ref(), previous.as_ref())
+        .await
+    {
+        Ok(FederatedSignIn::SignedIn { cookie, authorize }) => {
+            let mut response = redirect(StatusCode::SEE_OTHER, &after_sign_in(&authorize));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookies.set(
+                    cookies.session,
+                    cookie.expose(),
+                    Some(BROWSER_SESSION_TTL_SECS),
+                ),
+            );
+            response
+        }
+        Ok(FederatedSignIn::SignInToLink {
+            authorize,
+            email,
+            label,
+            link,
+        }) => {
+            let client_name = match checked_request(&state, &authorize).await {
+                Ok(name) => name,
+                Err(response) => return response,
+            };
+            let mut response = SignInPage {
+                state: &state,
+                authorize: &authorize,
+                client_name: &client_name,
+                email: &email,
+                error: None,
+                notice: None,
+                status: StatusCode::OK,
+                link_label: Some(&label),
+            }
+            .render(&headers, cookies);
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookies.set(cookies.link, link.expose(), Some(LINK_COOKIE_SECS)),
+            );
+            response
+        }
+        Err(err) => federation_error_page(&err),
+    }
+}
+
+/// How long the browser keeps an identity waiting to be linked (the login
+/// transaction behind it lives as long).
+const LINK_COOKIE_SECS: i64 = 600;
 
 #[derive(Deserialize)]
 pub struct ConsentForm {
@@ -459,6 +629,49 @@ fn after_step(
     }
 }
 
+/// [`after_step`], first linking the identity that waits in the browser's
+/// link cookie (if any) to the account that just signed in. The sign-in
+/// stands whatever comes of the link (the audit trail says); the cookie
+/// goes once the sign-in is done.
+async fn signed_in_step(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    authorize: &str,
+    email: &str,
+    step: BrowserSignIn,
+) -> Response {
+    let cookies = Cookies::of(state);
+    let link = cookie(headers, cookies.link).map(Secret::new);
+    let signed_in = match (&step, &link) {
+        (
+            BrowserSignIn::SignedIn {
+                cookie: session, ..
+            },
+            Some(link),
+        ) => {
+            let browser = cookie(headers, cookies.csrf).map(Secret::new);
+            if let Err(err) = state
+                .federation
+                .link_after_sign_in(meta, link, browser.as_ref(), session)
+                .await
+            {
+                tracing::warn!(code = err.code(), "identity not linked at the sign-in");
+            }
+            true
+        }
+        (BrowserSignIn::SignedIn { .. }, None) => false,
+        (BrowserSignIn::Challenge(_), _) => false,
+    };
+    let mut response = after_step(headers, cookies, authorize, email, step);
+    if signed_in {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookies.set(cookies.link, "", Some(0)));
+    }
+    response
+}
+
 /// The TOTP set-up page: a QR code of the `otpauth://` URI, the secret in
 /// text, and the first code.
 fn setup_page(
@@ -513,9 +726,11 @@ async fn checked_request(state: &AppState, authorize: &str) -> Result<String, Re
         .authorize(&params_of(authorize), None)
         .await
     {
-        Ok(AuthorizeOutcome::SignIn(request) | AuthorizeOutcome::Consent(request)) => {
-            Ok(request.client.name)
-        }
+        Ok(
+            AuthorizeOutcome::SignIn(request)
+            | AuthorizeOutcome::Consent(request)
+            | AuthorizeOutcome::Federate(request),
+        ) => Ok(request.client.name),
         Ok(AuthorizeOutcome::Redirect(location)) => Err(redirect(StatusCode::SEE_OTHER, &location)),
         Err(refused) => Err(refusal(state, refused)),
     }
@@ -571,17 +786,20 @@ pub async fn sign_in(
         .sign_in_with_password(&meta, &form.email, &form.password, previous.as_ref())
         .await
     {
-        Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
+        Ok(step) => {
+            signed_in_step(&state, &meta, &headers, &form.authorize, &form.email, step).await
+        }
         Err(err) => with_headers_of(
             &err,
             SignInPage {
-                passkeys: state.authorization.passkeys_on(),
+                state: &state,
                 authorize: &form.authorize,
                 client_name: &client_name,
                 email: &form.email,
                 error: Some(in_words(&err)),
                 notice: None,
                 status: status_of(&err),
+                link_label: None,
             }
             .render(&headers, cookies),
         ),
@@ -653,7 +871,9 @@ async fn answer(
         )
         .await
     {
-        Ok(step) => after_step(&headers, cookies, &form.authorize, &form.email, step),
+        Ok(step) => {
+            signed_in_step(&state, &meta, &headers, &form.authorize, &form.email, step).await
+        }
         Err(err) if kind == ChallengeKind::MfaSetupRequired && err.code() == "code_mismatch" => {
             let enrolment = TotpEnrolment {
                 secret: form.secret.clone(),
@@ -721,11 +941,11 @@ pub async fn passkey_sign_in(
         .sign_in_with_passkey(&meta, &form.session, &credential, previous.as_ref())
         .await
     {
-        Ok(step) => after_step(&headers, cookies, &form.authorize, "", step),
+        Ok(step) => signed_in_step(&state, &meta, &headers, &form.authorize, "", step).await,
         Err(err) => with_headers_of(
             &err,
             SignInPage {
-                passkeys: true,
+                state: &state,
                 authorize: &form.authorize,
                 client_name: &client_name,
                 email: "",
@@ -735,6 +955,7 @@ pub async fn passkey_sign_in(
                 }),
                 notice: None,
                 status: status_of(&err),
+                link_label: None,
             }
             .render(&headers, cookies),
         ),
@@ -994,13 +1215,14 @@ fn sign_in_again(
     notice: &'static str,
 ) -> Response {
     SignInPage {
-        passkeys: state.authorization.passkeys_on(),
+        state,
         authorize: &form.authorize,
         client_name,
         email: &form.email,
         error: None,
         notice: Some(notice),
         status: StatusCode::OK,
+        link_label: None,
     }
     .render(headers, Cookies::of(state))
 }
@@ -1319,6 +1541,8 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route_layer(limited(Group::Recovery));
     axum::Router::new()
         .route("/oauth2/authorize", get(authorize))
+        .route("/oauth2/idpresponse", get(idp_response))
+        .route("/login/federated", post(federated))
         .route("/oauth2/logout", get(logout).post(confirm_logout))
         .route("/login/style.css", get(stylesheet))
         .route("/login/passkey.js", get(passkey_script))

@@ -380,6 +380,13 @@ impl Page {
         self
     }
 
+    /// A value for the template, from anything serializable.
+    pub fn with_value<T: serde::Serialize>(mut self, name: &'static str, value: &T) -> Self {
+        self.values
+            .insert(name, minijinja::Value::from_serialize(value));
+        self
+    }
+
     pub fn with_list(mut self, name: &'static str, values: &[String]) -> Self {
         self.values
             .insert(name, minijinja::Value::from_serialize(values));

@@ -61,6 +61,9 @@ pub enum AuthorizeOutcome {
     /// The client asks for consent, which the person has not given for
     /// these scopes: show the consent page.
     Consent(Box<AuthorizationRequest>),
+    /// The request names an external provider (`identity_provider`) and
+    /// the person is not signed in: go there, skipping the sign-in page.
+    Federate(Box<AuthorizationRequest>),
 }
 
 /// How long after a sign-in the pages may add a passkey for it (seconds).
@@ -129,6 +132,9 @@ struct AccessClaims<'a> {
     jti: String,
     origin_jti: &'a str,
     sid: &'a str,
+    /// A federated person's provider (`oidc:<id>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idp: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -184,10 +190,14 @@ pub struct AuthorizationService {
     pub(crate) refresh_key: aws_lc_rs::hmac::Key,
     pub(crate) refresh_ttl: std::time::Duration,
     pub(crate) reuse_interval: std::time::Duration,
+    /// The external providers people may sign in with.
+    pub(crate) identity_providers: crate::federation::IdentityProviders,
 }
 
 /// What a code flow's tokens say: from a code, or from a refresh family.
 struct Grant<'a> {
+    /// The person's provider when it is not the configured one.
+    idp: Option<&'a str>,
     sub: &'a str,
     scope: &'a str,
     auth_time: i64,
@@ -212,7 +222,8 @@ impl AuthorizationService {
             .browser_session(&digest(cookie.expose()), now)
             .await
         {
-            Ok(session) => session.filter(|s| s.provider == self.provider_name),
+            Ok(session) => session
+                .filter(|s| s.provider == self.provider_name || self.federation_knows(&s.provider)),
             Err(err) => {
                 tracing::warn!(error = %err, "browser session not read");
                 None
@@ -261,7 +272,18 @@ impl AuthorizationService {
                 description: "the person is not signed in".into(),
                 state: request.state.clone(),
             })),
-            None => Ok(AuthorizeOutcome::SignIn(Box::new(request))),
+            None => match &request.identity_provider {
+                Some(id) if self.federation_knows(&crate::federation::provider_name(id)) => {
+                    Ok(AuthorizeOutcome::Federate(Box::new(request)))
+                }
+                Some(_) => Err(Refusal::Redirect(ErrorRedirect {
+                    redirect_uri: request.redirect_uri.clone(),
+                    error: "invalid_request",
+                    description: "identity_provider names no configured identity provider".into(),
+                    state: request.state.clone(),
+                })),
+                None => Ok(AuthorizeOutcome::SignIn(Box::new(request))),
+            },
         }
     }
 
@@ -392,6 +414,18 @@ impl AuthorizationService {
         request::with_query(&back.redirect_uri, &answer)
     }
 
+    /// Is `provider` a configured external provider (`oidc:<id>`)? A
+    /// session of one that is no longer configured counts for nothing.
+    fn federation_knows(&self, provider: &str) -> bool {
+        crate::federation::is_configured(&self.identity_providers, provider)
+    }
+
+    /// The `idp` claim of tokens for a person of `provider`: none for the
+    /// configured provider's accounts.
+    fn idp_of<'a>(&self, provider: &'a str) -> Option<&'a str> {
+        (provider != self.provider_name).then_some(provider)
+    }
+
     /// Sign in on the hosted pages with a password: the same service as the
     /// JSON API (lockout, rate limits, MFA policy, audit); on success a
     /// browser session starts and its cookie value is answered.
@@ -475,6 +509,11 @@ impl AuthorizationService {
             .browser_session(cookie)
             .await
             .ok_or(AuthError::InvalidSession)?;
+        if session.provider != self.provider_name {
+            return Err(AuthError::NotSupportedByProvider(
+                "a person who signs in with an external provider adds passkeys there".into(),
+            ));
+        }
         let now = now_millis() / 1000;
         if now - session.auth_time > PASSKEY_ENROLMENT_SECS {
             return Err(AuthError::InvalidSession);
@@ -531,7 +570,7 @@ impl AuthorizationService {
                 self.sessions.discard(&view).await?;
                 self.end_browser_session(previous).await?;
                 let cookie = self
-                    .start_browser_session(&view.user.provider_sub, amr)
+                    .start_browser_session(&self.provider_name, &view.user.provider_sub, amr)
                     .await?;
                 let offer_passkey = amr.starts_with("pwd") && self.has_no_passkey(&cookie).await;
                 Ok(BrowserSignIn::SignedIn {
@@ -560,12 +599,19 @@ impl AuthorizationService {
         }
     }
 
-    async fn start_browser_session(&self, sub: &str, amr: &str) -> Result<Secret, AuthError> {
+    /// Start a browser session for `(provider, sub)`: the configured
+    /// provider's account, or a federated person's app user.
+    pub(crate) async fn start_browser_session(
+        &self,
+        provider: &str,
+        sub: &str,
+        amr: &str,
+    ) -> Result<Secret, AuthError> {
         let cookie = Secret::new(random_text());
         let now = now_millis() / 1000;
         let session = BrowserSession {
             sid: uuid::Uuid::new_v4().to_string(),
-            provider: self.provider_name.clone(),
+            provider: provider.to_string(),
             sub: sub.to_string(),
             auth_time: now,
             amr: amr.to_string(),
@@ -669,6 +715,7 @@ impl AuthorizationService {
                         scope: issued.scope.clone(),
                         amr: issued.amr.clone(),
                         expires_at: now_millis() + lifetime.as_millis() as i64,
+                        provider: self.idp_of(&issued.provider).map(str::to_string),
                     },
                     now_millis(),
                 )
@@ -679,6 +726,7 @@ impl AuthorizationService {
                 generation: 0,
             });
             let grant = Grant {
+                idp: self.idp_of(&issued.provider),
                 sub: &issued.sub,
                 scope: &issued.scope,
                 auth_time: issued.auth_time,
@@ -762,6 +810,7 @@ impl AuthorizationService {
                 }
             }
             let grant = Grant {
+                idp: family.provider.as_deref(),
                 sub: &family.sub,
                 scope: &family.scope,
                 auth_time: family.auth_time,
@@ -970,7 +1019,7 @@ impl AuthorizationService {
         };
         let user = self
             .store
-            .find_app_user(&self.provider_name, &claims.sub)
+            .find_app_user(caller.provider(&self.provider_name), &claims.sub)
             .await?;
         let email = user
             .as_ref()
@@ -1006,12 +1055,13 @@ impl AuthorizationService {
             jti: uuid::Uuid::new_v4().to_string(),
             origin_jti: family_id,
             sid: issued.sid,
+            idp: issued.idp,
         })?;
         let scopes: Vec<&str> = issued.scope.split(' ').collect();
         let id_token = if scopes.contains(&"openid") {
             let user = self
                 .store
-                .find_app_user(&self.provider_name, issued.sub)
+                .find_app_user(issued.idp.unwrap_or(&self.provider_name), issued.sub)
                 .await?;
             let email = user
                 .as_ref()

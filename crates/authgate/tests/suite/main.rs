@@ -29,6 +29,7 @@ mod cli;
 mod clients;
 mod compat;
 mod conformance;
+mod federation;
 mod gateway;
 mod guard_context;
 mod oauth;

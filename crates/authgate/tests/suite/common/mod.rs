@@ -145,10 +145,19 @@ impl TestApp {
 
     /// Start with settings adjusted by `configure`.
     pub async fn start_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(engine, listener, configure).await
+    }
+
+    /// Start on `listener` (whose address a test needed to know first).
+    pub async fn start_on(
+        engine: Engine,
+        listener: tokio::net::TcpListener,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let smtp = SmtpSink::start().await;
         let db = Database::create(engine).await;
         let data_dir = temp_dir("data");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut settings = Settings {
             listen: listener.local_addr().unwrap().to_string(),

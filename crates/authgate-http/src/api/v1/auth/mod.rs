@@ -1,12 +1,14 @@
 //! `/v1/auth`: the native authentication contract. [`sign_in`] (sign-up,
 //! sign-in, challenges, refresh, sign-out), [`account`] (TOTP, recovery
 //! codes, passwords), [`mfa_reset`] (lost authenticator), [`passkeys`]
-//! (WebAuthn registration and sign-in) and [`context`] (the
+//! (WebAuthn registration and sign-in), [`identities`] (linked external
+//! identities) and [`context`] (the
 //! subject and the authorization catalog). The routes a stranger can call
 //! are rate limited per client address, each group on its own budget.
 
 pub mod account;
 pub mod context;
+pub mod identities;
 pub mod mfa_reset;
 pub mod passkeys;
 pub mod sign_in;
@@ -63,4 +65,6 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(passkeys::register_complete))
         .routes(routes!(passkeys::list))
         .routes(routes!(passkeys::delete))
+        .routes(routes!(identities::list))
+        .routes(routes!(identities::delete))
 }

@@ -4,6 +4,10 @@
 //! and each upstream's discovery document fetched in the background, so an
 //! issuer that is down or wrong is said clearly in the log without keeping
 //! the server from starting (it is fetched again when someone signs in).
+//!
+//! [`FederationService`] is the sign-in with them on the hosted pages, and
+//! the linked identities a person can list and remove
+//! ([`FederationService::identities`]).
 
 pub use authgate_federation::IdentityProviderSettings;
 use authgate_federation::Upstream;
@@ -53,4 +57,22 @@ pub fn check_in_background(providers: &IdentityProviders) -> Vec<tokio::task::Jo
             })
         })
         .collect()
+}
+
+mod identities;
+mod sign_in;
+
+pub use identities::IdentityView;
+pub use sign_in::{Callback, FederatedSignIn, FederationService, ProviderButton};
+
+/// The app-user provider of an upstream configured under `id`.
+pub fn provider_name(id: &str) -> String {
+    authgate_core::ProviderId::oidc(id).as_str().to_string()
+}
+
+/// Is `provider` (`oidc:<id>`) one of the configured upstreams?
+pub fn is_configured(providers: &IdentityProviders, provider: &str) -> bool {
+    provider
+        .strip_prefix("oidc:")
+        .is_some_and(|id| providers.iter().any(|u| u.settings.id == id))
 }
