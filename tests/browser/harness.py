@@ -67,13 +67,14 @@ def call(base, method, path, body=None, bearer=None):
 
 class Authgate:
     """A real authgate server on loopback, embedded provider, rate limits
-    off; `settings` adds or overrides AUTHGATE_* variables."""
+    off; `settings` adds or overrides AUTHGATE_* variables; `port` is the
+    one to listen on (a free one when not given)."""
 
-    def __init__(self, settings=None):
+    def __init__(self, settings=None, port=None):
         self.binary = os.environ.get("AUTHGATE_BIN")
         if not self.binary or not os.access(self.binary, os.X_OK):
             raise SystemExit(f"AUTHGATE_BIN is not an executable authgate binary: {self.binary!r}")
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://localhost:{self.port}"
         self.data = Path(tempfile.mkdtemp(prefix="authgate-browser-"))
         self.database = None

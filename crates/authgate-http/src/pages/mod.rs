@@ -1530,6 +1530,8 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         )
         .route("/login/passkey/register", post(passkey_register))
         .route("/login/passkey/skip", post(passkey_skip))
+        .route("/login/federated", post(federated))
+        .route("/oauth2/idpresponse", get(idp_response))
         .route_layer(limited(Group::SignIn));
     let sign_up_forms = axum::Router::new()
         .route("/login/sign-up", post(sign_up))
@@ -1541,8 +1543,6 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route_layer(limited(Group::Recovery));
     axum::Router::new()
         .route("/oauth2/authorize", get(authorize))
-        .route("/oauth2/idpresponse", get(idp_response))
-        .route("/login/federated", post(federated))
         .route("/oauth2/logout", get(logout).post(confirm_logout))
         .route("/login/style.css", get(stylesheet))
         .route("/login/passkey.js", get(passkey_script))
