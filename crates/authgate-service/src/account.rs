@@ -43,6 +43,7 @@ pub(crate) fn signed_in_identifier(caller: &Caller) -> String {
 impl AccountService {
     /// The account of an authenticated caller (name, email, phone).
     pub async fn caller_account(&self, caller: &Caller) -> Result<ProviderAccount, AuthError> {
+        caller.require_own_account()?;
         self.provider.admin.admin_get_user(&caller.claims.sub).await
     }
 
@@ -242,6 +243,7 @@ impl AccountService {
         current: &Secret,
         new_password: &Secret,
     ) -> Result<(), AuthError> {
+        caller.require_own_account()?;
         let result = async {
             self.policy.check_new_password(new_password.expose())?;
             self.signed_in_check(
@@ -279,6 +281,7 @@ impl AccountService {
         caller: &Caller,
         password: &Secret,
     ) -> Result<i64, AuthError> {
+        caller.require_own_account()?;
         let result = async {
             self.check_caller_password(caller, password).await?;
             let until = now_millis() + self.verification_ttl.as_millis() as i64;

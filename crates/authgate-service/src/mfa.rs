@@ -53,6 +53,7 @@ impl MfaService {
         meta: &RequestMeta,
         caller: &Caller,
     ) -> Result<TotpEnrolment, AuthError> {
+        caller.require_own_account()?;
         let result = async {
             self.protection.throttle.account(&caller.claims.sub).await?;
             if self.totp_active(caller).await? {
@@ -88,6 +89,7 @@ impl MfaService {
         code: &Secret,
         current: Option<&Secret>,
     ) -> Result<Vec<Secret>, AuthError> {
+        caller.require_own_account()?;
         let result = async {
             if code.expose().trim().is_empty() {
                 return Err(AuthError::invalid_field("code", "code must not be empty"));
@@ -181,6 +183,7 @@ impl MfaService {
         caller: &Caller,
         password: &Secret,
     ) -> Result<Vec<Secret>, AuthError> {
+        caller.require_own_account()?;
         let result = async {
             self.account.check_caller_password(caller, password).await?;
             let account = self
@@ -211,6 +214,7 @@ impl MfaService {
     }
 
     pub async fn recovery_codes_left(&self, caller: &Caller) -> Result<i64, AuthError> {
+        caller.require_own_account()?;
         Ok(self
             .store
             .recovery_codes_left(self.provider.name(), &caller.claims.sub)

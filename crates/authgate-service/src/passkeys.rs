@@ -83,6 +83,7 @@ impl PasskeyService {
         meta: &RequestMeta,
         caller: &Caller,
     ) -> Result<Ceremony, AuthError> {
+        caller.require_own_account()?;
         let sub = caller.claims.sub.as_str();
         let result = async {
             let ceremony = self
@@ -130,6 +131,7 @@ impl PasskeyService {
         credential: &serde_json::Value,
         name: Option<&str>,
     ) -> Result<PasskeyCredential, AuthError> {
+        caller.require_own_account()?;
         let sub = caller.claims.sub.as_str();
         let result = async {
             let name = clean_name(name)?;
@@ -170,6 +172,7 @@ impl PasskeyService {
 
     /// The caller's passkeys, oldest first.
     pub async fn list(&self, caller: &Caller) -> Result<Vec<PasskeyCredential>, AuthError> {
+        caller.require_own_account()?;
         self.port()?
             .list_passkeys(&caller.claims, &caller.token)
             .await
@@ -183,6 +186,7 @@ impl PasskeyService {
         caller: &Caller,
         id: &str,
     ) -> Result<(), AuthError> {
+        caller.require_own_account()?;
         let sub = caller.claims.sub.as_str();
         let result = async {
             self.port()?

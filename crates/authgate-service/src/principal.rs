@@ -38,6 +38,18 @@ impl Caller {
         }
     }
 
+    /// Refuse a federated person (a code-flow token with `idp`): their
+    /// password, authenticator app and passkeys are their provider's, not
+    /// accounts of authgate's provider.
+    pub fn require_own_account(&self) -> Result<(), AuthError> {
+        match &self.claims.idp {
+            Some(idp) => Err(AuthError::NotSupportedByProvider(format!(
+                "this account signs in with {idp}: its password, authenticator app and passkeys are managed there"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The caller's provider: `configured` (the provider's name), or the
     /// `oidc:<id>` of a federated person's code-flow token.
     pub fn provider<'a>(&'a self, configured: &'a str) -> &'a str {

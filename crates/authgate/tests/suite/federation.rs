@@ -180,6 +180,21 @@ async fn a_person_signs_in_with_the_provider_and_is_the_same_app_user_every_time
         .await;
     crate::common::assert_problem(refused, 409, "last_sign_in_method").await;
 
+    // The provider keeps the person's password, authenticator and passkeys.
+    for (method, path, body) in [
+        (Method::POST, "/v1/auth/mfa/totp", Some(json!({}))),
+        (Method::GET, "/v1/auth/mfa/recovery-codes", None),
+        (
+            Method::PATCH,
+            "/v1/auth/password",
+            Some(json!({"currentPassword": "x", "newPassword": "Another-Horse-43!"})),
+        ),
+        (Method::GET, "/v1/auth/passkeys", None),
+    ] {
+        let refused = fed.app.call(method, path, Some(access), body).await;
+        crate::common::assert_problem(refused, 501, "not_supported_by_provider").await;
+    }
+
     // The audit trail names the provider and the upstream issuer.
     let pool = fed.app.db.pool().await;
     let rows: Vec<FederatedRow> = sqlx::query_as(
@@ -393,8 +408,47 @@ async fn authorize_with_identity_provider_skips_the_sign_in_page(engine: Engine)
     fed.app.finish().await;
 }
 
+async fn invitations_bind_on_a_verified_address_and_decisions_follow_the_role(engine: Engine) {
+    let fed = federation(engine, false).await;
+    let (owner, _) = fed.app.user("owner@example.com").await;
+    let tenant = fed.app.create_tenant(&owner, "Upstream team").await;
+    for email in ["kim@upstream.example", "unverified-lee@upstream.example"] {
+        let invited = json_of(
+            fed.app.add_member(&owner, &tenant, email, "viewer").await,
+            201,
+        )
+        .await;
+        assert_eq!(invited["status"], "invited", "{email}");
+    }
+
+    // Kim's address is verified upstream: the invitation binds.
+    let tokens = fed.tokens_of("kim").await;
+    let subject = fed.subject(&tokens).await;
+    assert_eq!(subject["tenants"][0]["id"], tenant.as_str());
+    assert_eq!(subject["tenants"][0]["role"], "viewer");
+    let access = tokens["access_token"].as_str().unwrap();
+    let decide = |action: &'static str| {
+        let body = json!({"action": action, "tenantId": tenant});
+        fed.app
+            .call(Method::POST, "/v1/authz/check", Some(access), Some(body))
+    };
+    let read = json_of(decide("data:read").await, 200).await;
+    assert_eq!(
+        (read["allowed"].as_bool(), read["reason"].as_str()),
+        (Some(true), Some("tenant_role"))
+    );
+    let write = json_of(decide("data:write").await, 200).await;
+    assert_eq!(write["allowed"], false);
+
+    // Lee's is not: nothing binds on it.
+    let tokens = fed.tokens_of("unverified-lee").await;
+    assert_eq!(fed.subject(&tokens).await["tenants"], json!([]));
+    fed.app.finish().await;
+}
+
 on_both_engines!(
     a_person_signs_in_with_the_provider_and_is_the_same_app_user_every_time,
+    invitations_bind_on_a_verified_address_and_decisions_follow_the_role,
     an_unverified_address_never_enters_the_context,
     with_linking_off_the_person_signs_in_to_the_account_which_links_it,
     with_linking_on_only_verified_addresses_on_both_sides_link,
