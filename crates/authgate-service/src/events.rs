@@ -98,8 +98,18 @@ impl EventRecorder {
         subject: Option<&str>,
         result: &Result<T, AuthError>,
     ) {
-        self.write(actor, kind, meta, email, subject, None, None, result)
-            .await
+        self.write_as(
+            self.provider.clone(),
+            actor,
+            kind,
+            meta,
+            email,
+            subject,
+            None,
+            None,
+            result,
+        )
+        .await
     }
 
     /// Record what a user did to an object of their own (`passkey:<id>`).
@@ -111,8 +121,18 @@ impl EventRecorder {
         target: Option<&str>,
         result: &Result<T, AuthError>,
     ) {
-        self.write(None, kind, meta, None, Some(subject), target, None, result)
-            .await
+        self.write_as(
+            self.provider.clone(),
+            None,
+            kind,
+            meta,
+            None,
+            Some(subject),
+            target,
+            None,
+            result,
+        )
+        .await
     }
 
     /// Record a sign-in made with `method` (`password`, `passkey`).
@@ -124,7 +144,8 @@ impl EventRecorder {
         subject: Option<&str>,
         result: &Result<T, AuthError>,
     ) {
-        self.write(
+        self.write_as(
+            self.provider.clone(),
             None,
             EventKind::SignIn,
             meta,
@@ -149,7 +170,8 @@ impl EventRecorder {
         target: &str,
         result: &Result<T, AuthError>,
     ) {
-        self.write(
+        self.write_as(
+            self.provider.clone(),
             Some(actor),
             kind,
             meta,
@@ -187,32 +209,6 @@ impl EventRecorder {
             subject,
             target.as_deref(),
             Some("federated"),
-            result,
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn write<T>(
-        &self,
-        actor: Option<&str>,
-        kind: EventKind,
-        meta: &RequestMeta,
-        email: Option<&str>,
-        subject: Option<&str>,
-        target: Option<&str>,
-        method: Option<&'static str>,
-        result: &Result<T, AuthError>,
-    ) {
-        self.write_as(
-            self.provider.clone(),
-            actor,
-            kind,
-            meta,
-            email,
-            subject,
-            target,
-            method,
             result,
         )
         .await

@@ -320,16 +320,7 @@ impl FederationService {
             self.store.touch_identity(linked.id, email, now).await?;
             if user.provider == name {
                 // The provider's own person: its claims are the user's.
-                let (user, new_address) = self
-                    .store
-                    .upsert_app_user(
-                        &name,
-                        &identity.subject,
-                        email,
-                        identity.name.as_deref(),
-                        now,
-                    )
-                    .await?;
+                let (user, new_address) = self.provider_person(identity, &name, now).await?;
                 if new_address {
                     self.subjects.bind_invitations(&user).await?;
                 }
@@ -368,16 +359,7 @@ impl FederationService {
                 sub: user.provider_sub,
             });
         }
-        let (user, _) = self
-            .store
-            .upsert_app_user(
-                &name,
-                &identity.subject,
-                email,
-                identity.name.as_deref(),
-                now,
-            )
-            .await?;
+        let (user, _) = self.provider_person(identity, &name, now).await?;
         match self
             .store
             .link_identity(
@@ -401,6 +383,27 @@ impl FederationService {
             provider: user.provider,
             sub: user.provider_sub,
         })
+    }
+
+    /// The app user of a person of the provider `name` (created on first
+    /// sight, its claims the provider's, the address only when verified),
+    /// and whether its address is new.
+    async fn provider_person(
+        &self,
+        identity: &UpstreamIdentity,
+        name: &str,
+        now: i64,
+    ) -> Result<(authgate_store::AppUser, bool), AuthError> {
+        Ok(self
+            .store
+            .upsert_app_user(
+                name,
+                &identity.subject,
+                verified_email(Some(identity)),
+                identity.name.as_deref(),
+                now,
+            )
+            .await?)
     }
 
     /// Link `identity` to the app user `user_id` (whose provider subject is

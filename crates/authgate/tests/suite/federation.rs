@@ -254,17 +254,8 @@ async fn with_linking_off_the_person_signs_in_to_the_account_which_links_it(engi
         "{html}"
     );
     assert!(html.contains("value=\"carol@upstream.example\""), "{html}");
-    let form = Form::of(&html);
     let signed_in = browser
-        .post(
-            "/login/sign-in",
-            &[
-                ("csrf", form.hidden("csrf")),
-                ("authorize", form.hidden("authorize")),
-                ("email", "carol@upstream.example"),
-                ("password", PASSWORD),
-            ],
-        )
+        .submit_sign_in(&html, "carol@upstream.example", PASSWORD)
         .await;
     fed.tokens_after(&mut browser, signed_in).await;
     assert!(

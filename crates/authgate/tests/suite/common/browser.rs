@@ -212,23 +212,30 @@ impl<'a> Browser<'a> {
         let page = self.get(authorize_path).await;
         assert_eq!(page.status(), 200, "no sign-in page");
         let html = page.text().await.unwrap();
-        let form = Form::of(&html);
-        let answer = self
-            .post(
-                "/login/sign-in",
-                &[
-                    ("csrf", form.hidden("csrf")),
-                    ("authorize", form.hidden("authorize")),
-                    ("email", email),
-                    ("password", password),
-                ],
-            )
-            .await;
+        let answer = self.submit_sign_in(&html, email, password).await;
         if answer.status() != 303 {
             return answer;
         }
         let back = location(&answer);
         self.get(&back).await
+    }
+}
+
+impl Browser<'_> {
+    /// Submit the sign-in form of the page `html` with `email` and
+    /// `password`: authgate's answer.
+    pub async fn submit_sign_in(&mut self, html: &str, email: &str, password: &str) -> Response {
+        let form = Form::of(html);
+        self.post(
+            "/login/sign-in",
+            &[
+                ("csrf", form.hidden("csrf")),
+                ("authorize", form.hidden("authorize")),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
     }
 }
 
