@@ -87,7 +87,11 @@ rows+=("$(run subject -t2 -c32 -s bench/lua/bearer.lua "$base/v1/auth/subject")"
 rows+=("$(run authz-check -t2 -c32 -s bench/lua/check.lua "$base/v1/authz/check")")
 rows+=("$(run forward -t2 -c32 -s bench/lua/forward.lua "$base/v1/authz/forward")")
 chains="${BENCH_REFRESH_CHAINS:-16}"
-rows+=("$(run refresh -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+# Two wrk threads (as for every scenario: wrk shares the two cores with the
+# server), each with half of the chains as its pool (bench/lua/refresh.lua).
+export BENCH_REFRESH_THREADS="${BENCH_REFRESH_THREADS:-2}"
+refresh_threads=$BENCH_REFRESH_THREADS
+rows+=("$(run refresh -t"$refresh_threads" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
 client=$(AUTHGATE_DATA_DIR="$out/data" AUTHGATE_LOG=warn "$CARGO_TARGET_DIR/release/authgate" \
   admin create-client --name bench --scopes api:read 2>/dev/null)
 client_id=$(echo "$client" | sed -n 's/^client_id=//p')
@@ -129,7 +133,7 @@ for mode in off local redis; do
       ;;
   esac
   export BENCH_REFRESH_TOKENS=$(refresh_tokens)
-  protection_rows+=("$(run "refresh-limits-$mode" -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+  protection_rows+=("$(run "refresh-limits-$mode" -t"$refresh_threads" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
   protection_rows+=("$(run "sign-in-limits-$mode" -t2 -c16 -s bench/lua/sign_in.lua "$base/v1/auth/sign-in")")
   stop_server
 done
@@ -143,7 +147,7 @@ for alg in ES256 RS256 EdDSA; do
   export BENCH_ACCESS_TOKEN
   export BENCH_REFRESH_TOKENS=$(refresh_tokens)
   alg_rows+=("$(run "subject-$alg" -t2 -c32 -s bench/lua/bearer.lua "$base/v1/auth/subject")")
-  alg_rows+=("$(run "refresh-$alg" -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+  alg_rows+=("$(run "refresh-$alg" -t"$refresh_threads" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
   stop_server
 done
 # The peers, on the same machine, minutes after authgate: better-auth
@@ -205,7 +209,7 @@ BENCH_ACCESS_TOKEN=$(json /v1/auth/sign-in "{\"email\":\"$BENCH_EMAIL\",\"passwo
 export BENCH_ACCESS_TOKEN
 export BENCH_REFRESH_TOKENS=$(refresh_tokens)
 pg_rows+=("$(run subject-postgres -t2 -c32 -s bench/lua/bearer.lua "$base/v1/auth/subject")")
-pg_rows+=("$(run refresh-postgres -t"$chains" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
+pg_rows+=("$(run refresh-postgres -t"$refresh_threads" -c"$chains" -s bench/lua/refresh.lua "$base/v1/auth/token/refresh")")
 stop_server
 load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)
 

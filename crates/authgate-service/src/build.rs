@@ -375,6 +375,9 @@ impl Services {
             store: store.clone(),
             events: events.clone(),
             subjects: subjects.clone(),
+            app_users: Arc::new(crate::sessions::RememberedAppUsers::new(
+                crate::sessions::REMEMBERED_APP_USERS,
+            )),
         };
         let account = AccountService {
             provider: provider.clone(),

@@ -15,6 +15,8 @@ use authgate_core::{
 };
 use authgate_store::sessions::SessionState;
 use authgate_store::{AppUser, Store};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A signed-in session as the contract returns it.
 #[derive(Debug, Clone)]
@@ -33,6 +35,53 @@ pub struct SessionService {
     pub(crate) store: Store,
     pub(crate) events: EventRecorder,
     pub(crate) subjects: Subjects,
+    pub(crate) app_users: Arc<RememberedAppUsers>,
+}
+
+/// How many app users the refresh path remembers.
+pub const REMEMBERED_APP_USERS: usize = 10_000;
+/// How long a remembered app user serves refreshes.
+const REMEMBER_APP_USER_FOR: Duration = Duration::from_secs(30);
+
+/// The app users that refreshed recently, by provider subject: a refresh
+/// answers the app user without reading it again while the provider's
+/// address and name are the ones it was remembered with. What a refresh
+/// answers of it is its id (fixed for a subject) and the provider's own
+/// claims (compared at every refresh: a change is written, as without
+/// this), so nothing it answers can be stale; a sign-in always reads and
+/// writes the app user and forgets what was remembered.
+pub struct RememberedAppUsers {
+    by_sub: quick_cache::sync::Cache<String, (Instant, AppUser)>,
+}
+
+impl RememberedAppUsers {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            by_sub: quick_cache::sync::Cache::new(capacity.max(1)),
+        }
+    }
+
+    /// The user remembered for `sub`, if recent and still carrying the
+    /// provider's `email` (verified, else none) and `name`.
+    fn current(&self, sub: &str, email: Option<&str>, name: Option<&str>) -> Option<AppUser> {
+        self.by_sub
+            .get(sub)
+            .filter(|(read_at, user)| {
+                read_at.elapsed() < REMEMBER_APP_USER_FOR
+                    && user.email.as_deref() == email
+                    && (name.is_none() || user.name.as_deref() == name)
+            })
+            .map(|(_, user)| user)
+    }
+
+    fn remember(&self, user: &AppUser) {
+        self.by_sub
+            .insert(user.provider_sub.clone(), (Instant::now(), user.clone()));
+    }
+
+    fn forget(&self, sub: &str) {
+        self.by_sub.remove(sub);
+    }
 }
 
 impl SessionService {
@@ -205,17 +254,34 @@ impl SessionService {
                 )
                 .await?;
         }
-        let (user, new_address) = self
-            .store
-            .upsert_app_user(
-                self.provider.name(),
-                &done.user.sub,
-                // An unverified address never enters the context.
-                done.user.email_verified.then_some(done.user.email.as_str()),
-                done.user.name.as_deref(),
-                now_millis(),
-            )
-            .await?;
+        // An unverified address never enters the context.
+        let email = done.user.email_verified.then_some(done.user.email.as_str());
+        let name = done.user.name.as_deref();
+        let remembered = if signed_in {
+            self.app_users.forget(&done.user.sub);
+            None
+        } else {
+            self.app_users.current(&done.user.sub, email, name)
+        };
+        let (user, new_address) = match remembered {
+            Some(user) => (user, false),
+            None => {
+                let (user, new_address) = self
+                    .store
+                    .upsert_app_user(
+                        self.provider.name(),
+                        &done.user.sub,
+                        email,
+                        name,
+                        now_millis(),
+                    )
+                    .await?;
+                if !signed_in {
+                    self.app_users.remember(&user);
+                }
+                (user, new_address)
+            }
+        };
         if signed_in || new_address {
             self.subjects.bind_invitations(&user).await?;
         }

@@ -39,31 +39,13 @@ pub struct AuditQuery {
 impl Store {
     /// Write a batch of events in one transaction.
     pub async fn insert_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        let _writing = self.write_guard().await;
-        let mut tx = self.pool().begin().await?;
-        for event in events {
-            sqlx::query(
-                "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
-                 request_id, actor, target, method) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(event.at_millis)
-            .bind(event.kind.as_str())
-            .bind(event.outcome.as_str())
-            .bind(event.reason)
-            .bind(event.provider.as_str())
-            .bind(event.subject.as_deref())
-            .bind(event.email.as_deref())
-            .bind(event.ip.as_deref())
-            .bind(event.request_id.as_deref())
-            .bind(event.actor.as_deref())
-            .bind(event.target.as_deref())
-            .bind(event.method)
-            .execute(&mut *tx)
-            .await?;
+        match self.write_guard().await {
+            Some(mut writer) => {
+                let written = insert_events(writer.connection().await?, events).await;
+                writer.done(written)
+            }
+            None => insert_events(&mut *self.pool().acquire().await?, events).await,
         }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Newest first.
@@ -104,4 +86,36 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Write a batch of events in one transaction on `connection`.
+async fn insert_events(
+    connection: &mut sqlx::AnyConnection,
+    events: &[AuditEvent],
+) -> StoreResult<()> {
+    use sqlx::Connection as _;
+    let mut tx = connection.begin().await?;
+    for event in events {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
+             request_id, actor, target, method) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(event.at_millis)
+        .bind(event.kind.as_str())
+        .bind(event.outcome.as_str())
+        .bind(event.reason)
+        .bind(event.provider.as_str())
+        .bind(event.subject.as_deref())
+        .bind(event.email.as_deref())
+        .bind(event.ip.as_deref())
+        .bind(event.request_id.as_deref())
+        .bind(event.actor.as_deref())
+        .bind(event.target.as_deref())
+        .bind(event.method)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

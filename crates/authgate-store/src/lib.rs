@@ -124,16 +124,64 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// On SQLite, writes are serialised in process by [`Store::write_guard`]:
 /// SQLite allows one writer, and connections that collide wait in its busy
 /// handler, which sleeps in growing steps; queueing on an async mutex instead
-/// keeps write latency flat under load.
+/// keeps write latency flat under load. The lock also holds the writer's own
+/// connection ([`SqliteWriter`]), which the hottest writes (a refresh's
+/// rotation, the audit batches) use: taken out of the pool, it is not pinged
+/// each time a statement is done (sqlx pings every connection that returns
+/// to its pool: on SQLite one more round trip to the connection's thread).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
-    sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>>,
     cipher: std::sync::Arc<dyn cipher::FieldCipher>,
 }
 
 static DRIVERS: Once = Once::new();
+
+/// The SQLite write lock, held, with the writer's own connection.
+pub(crate) struct SqliteWriter<'a> {
+    connection: tokio::sync::MutexGuard<'a, Option<sqlx::AnyConnection>>,
+    pool: &'a AnyPool,
+    /// A statement was sent on the connection and not seen through
+    /// ([`SqliteWriter::done`]): dropped now (a cancelled request), the
+    /// connection may be mid-statement, so it goes with the lock.
+    busy: bool,
+}
+
+impl SqliteWriter<'_> {
+    /// The writer's connection, for one piece of work that ends with
+    /// [`SqliteWriter::done`]: taken out of the pool at first use (so no
+    /// ping follows each statement), opened again after a failure.
+    pub(crate) async fn connection(&mut self) -> StoreResult<&mut sqlx::AnyConnection> {
+        if self.connection.is_none() {
+            *self.connection = Some(self.pool.acquire().await?.detach());
+        }
+        self.busy = true;
+        Ok(self
+            .connection
+            .as_mut()
+            .expect("the writer's connection was opened above"))
+    }
+
+    /// The work on the connection is over: kept when it succeeded, dropped
+    /// when it failed (the connection may be broken; the next write opens
+    /// another).
+    pub(crate) fn done<T>(mut self, result: StoreResult<T>) -> StoreResult<T> {
+        if result.is_ok() {
+            self.busy = false;
+        }
+        result
+    }
+}
+
+impl Drop for SqliteWriter<'_> {
+    fn drop(&mut self) {
+        if self.busy {
+            *self.connection = None;
+        }
+    }
+}
 
 impl Store {
     /// Connect to `sqlite://…` or `postgres://…`. A SQLite file is created if
@@ -215,9 +263,13 @@ impl Store {
     }
 
     /// Hold this while writing (SQLite: one writer at a time; PostgreSQL: no-op).
-    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn write_guard(&self) -> Option<SqliteWriter<'_>> {
         match &self.sqlite_writer {
-            Some(lock) => Some(lock.lock().await),
+            Some(lock) => Some(SqliteWriter {
+                connection: lock.lock().await,
+                pool: &self.pool,
+                busy: false,
+            }),
             None => None,
         }
     }

@@ -7,7 +7,7 @@
 //! presented token, so a retry gets the very same child.
 
 use crate::embedded::{EmbeddedUser, user_from_row};
-use crate::{Store, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 use authgate_core::ContextStamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -174,14 +174,22 @@ impl Store {
         now: i64,
         reuse_interval_ms: i64,
     ) -> StoreResult<AdvanceOutcome> {
-        let writing = self.write_guard().await;
-        let advanced = sqlx::query(ADVANCE)
-            .bind(family_id)
-            .bind(generation)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?;
-        drop(writing);
+        let advance = || {
+            sqlx::query(ADVANCE)
+                .bind(family_id)
+                .bind(generation)
+                .bind(now)
+        };
+        let advanced = match self.write_guard().await {
+            Some(mut writer) => {
+                let answer = advance()
+                    .fetch_optional(writer.connection().await?)
+                    .await
+                    .map_err(StoreError::from);
+                writer.done(answer)?
+            }
+            None => advance().fetch_optional(self.pool()).await?,
+        };
         if let Some(row) = advanced {
             return Ok(AdvanceOutcome::Rotated(advanced_from_row(&row)?));
         }
