@@ -88,34 +88,49 @@ impl Store {
     }
 }
 
-/// Write a batch of events in one transaction on `connection`.
+/// The columns of an audit row as written, in the order of the binds.
+const COLUMNS: usize = 12;
+
+/// Write a batch of events with one multi-row `INSERT` on `connection`
+/// (one statement: atomic, and one round trip to the database however
+/// many events the batch holds). The statement is made of placeholders
+/// only; every value is bound.
 async fn insert_events(
     connection: &mut sqlx::AnyConnection,
     events: &[AuditEvent],
 ) -> StoreResult<()> {
-    use sqlx::Connection as _;
-    let mut tx = connection.begin().await?;
-    for event in events {
-        sqlx::query(
-            "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
-             request_id, actor, target, method) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(event.at_millis)
-        .bind(event.kind.as_str())
-        .bind(event.outcome.as_str())
-        .bind(event.reason)
-        .bind(event.provider.as_str())
-        .bind(event.subject.as_deref())
-        .bind(event.email.as_deref())
-        .bind(event.ip.as_deref())
-        .bind(event.request_id.as_deref())
-        .bind(event.actor.as_deref())
-        .bind(event.target.as_deref())
-        .bind(event.method)
-        .execute(&mut *tx)
-        .await?;
+    if events.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
+    let rows: Vec<String> = (0..events.len())
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=COLUMNS)
+                .map(|column| format!("${}", row * COLUMNS + column))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    let statement = format!(
+        "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
+         request_id, actor, target, method) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
+    for event in events {
+        query = query
+            .bind(event.at_millis)
+            .bind(event.kind.as_str())
+            .bind(event.outcome.as_str())
+            .bind(event.reason)
+            .bind(event.provider.as_str())
+            .bind(event.subject.as_deref())
+            .bind(event.email.as_deref())
+            .bind(event.ip.as_deref())
+            .bind(event.request_id.as_deref())
+            .bind(event.actor.as_deref())
+            .bind(event.target.as_deref())
+            .bind(event.method);
+    }
+    query.execute(connection).await?;
     Ok(())
 }

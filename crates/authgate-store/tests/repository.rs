@@ -36,6 +36,7 @@ store_tests!(
     signing_keys_retire_and_prune,
     concurrent_key_additions_leave_one_signing_key,
     audit_events_filter_newest_first,
+    a_full_audit_batch_is_written_whole_in_order,
     provider_sessions_record_sign_outs,
     roles_in_use_are_not_deleted,
     a_tenant_keeps_its_last_owner,
@@ -1436,6 +1437,38 @@ fn event(
         request_id: Some(format!("req-{at_millis}")),
         at_millis,
     }
+}
+
+/// The recorder's largest batch (512 events, one multi-row statement of
+/// 6,144 values): every event written, in the order given.
+async fn a_full_audit_batch_is_written_whole_in_order(store: Store) {
+    let events: Vec<AuditEvent> = (0..512)
+        .map(|i| {
+            event(
+                authgate_core::EventKind::Refresh,
+                None,
+                Some("batch"),
+                10_000 + i,
+            )
+        })
+        .collect();
+    store.insert_audit_events(&events).await.unwrap();
+    let rows = store
+        .audit_events(&AuditQuery {
+            subject: Some("batch".into()),
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 512);
+    let mut times: Vec<i64> = rows.iter().map(|r| r.at).collect();
+    times.reverse();
+    assert_eq!(
+        times,
+        (10_000..10_512).collect::<Vec<i64>>(),
+        "ids follow the batch's order"
+    );
 }
 
 async fn audit_events_filter_newest_first(store: Store) {
