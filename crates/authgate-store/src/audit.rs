@@ -91,46 +91,77 @@ impl Store {
 /// The columns of an audit row as written, in the order of the binds.
 const COLUMNS: usize = 12;
 
-/// Write a batch of events with one multi-row `INSERT` on `connection`
-/// (one statement: atomic, and one round trip to the database however
-/// many events the batch holds). The statement is made of placeholders
-/// only; every value is bound.
+/// The sizes of the multi-row `INSERT`s a batch is cut into, largest
+/// first: a handful of statements per batch, each prepared once and then
+/// reused from the connection's statement cache (a statement per batch
+/// size would be prepared anew almost every time, which costs more than
+/// the round trips it saves).
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// The `INSERT` of `rows` rows: placeholders only, every value is bound.
+fn insert_statement(rows: usize) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        CHUNKS
+            .iter()
+            .map(|&rows| {
+                let values: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let placeholders: Vec<String> = (1..=COLUMNS)
+                            .map(|column| format!("${}", row * COLUMNS + column))
+                            .collect();
+                        format!("({})", placeholders.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, \
+                     email, ip, request_id, actor, target, method) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    let index = CHUNKS
+        .iter()
+        .position(|&size| size == rows)
+        .expect("a chunk size");
+    &statements[index]
+}
+
+/// Write a batch of events in one transaction on `connection`, as a few
+/// multi-row `INSERT`s ([`CHUNKS`]): a round trip per chunk, not per event.
 async fn insert_events(
     connection: &mut sqlx::AnyConnection,
     events: &[AuditEvent],
 ) -> StoreResult<()> {
-    if events.is_empty() {
-        return Ok(());
+    use sqlx::Connection as _;
+    let mut tx = connection.begin().await?;
+    let mut rest = events;
+    while !rest.is_empty() {
+        let size = CHUNKS
+            .into_iter()
+            .find(|&size| size <= rest.len())
+            .unwrap_or(1);
+        let (chunk, after) = rest.split_at(size);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_statement(size)));
+        for event in chunk {
+            query = query
+                .bind(event.at_millis)
+                .bind(event.kind.as_str())
+                .bind(event.outcome.as_str())
+                .bind(event.reason)
+                .bind(event.provider.as_str())
+                .bind(event.subject.as_deref())
+                .bind(event.email.as_deref())
+                .bind(event.ip.as_deref())
+                .bind(event.request_id.as_deref())
+                .bind(event.actor.as_deref())
+                .bind(event.target.as_deref())
+                .bind(event.method);
+        }
+        query.execute(&mut *tx).await?;
+        rest = after;
     }
-    let rows: Vec<String> = (0..events.len())
-        .map(|row| {
-            let placeholders: Vec<String> = (1..=COLUMNS)
-                .map(|column| format!("${}", row * COLUMNS + column))
-                .collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
-    let statement = format!(
-        "INSERT INTO audit_events (at, kind, outcome, reason, provider, subject, email, ip, \
-         request_id, actor, target, method) VALUES {}",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
-    for event in events {
-        query = query
-            .bind(event.at_millis)
-            .bind(event.kind.as_str())
-            .bind(event.outcome.as_str())
-            .bind(event.reason)
-            .bind(event.provider.as_str())
-            .bind(event.subject.as_deref())
-            .bind(event.email.as_deref())
-            .bind(event.ip.as_deref())
-            .bind(event.request_id.as_deref())
-            .bind(event.actor.as_deref())
-            .bind(event.target.as_deref())
-            .bind(event.method);
-    }
-    query.execute(connection).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -1439,8 +1439,9 @@ fn event(
     }
 }
 
-/// The recorder's largest batch (512 events, one multi-row statement of
-/// 6,144 values): every event written, in the order given.
+/// The recorder's largest batch (512 events, written as eight 64-row
+/// statements) and an odd one (cut into 64, 16, 4 and 1 rows): every event
+/// written, in the order given.
 async fn a_full_audit_batch_is_written_whole_in_order(store: Store) {
     let events: Vec<AuditEvent> = (0..512)
         .map(|i| {
