@@ -53,12 +53,13 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
     if state.settings.compat_cognito_api {
         router = router.merge(compat::router(state));
     }
-    let (router, openapi) = router
+    let (router, mut openapi) = router
         .merge(api::v1::authz::router())
         .merge(api::v1::admin::router())
         .merge(api::v1::tenants::router())
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .split_for_parts();
+    openapi::complete(&mut openapi);
     (router.merge(pages::router(state)), openapi)
 }

@@ -45,3 +45,80 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// What every route of the native contract can answer besides what its
+/// handler documents, added to each operation once the routes are merged:
+/// errors as `application/problem+json` (the body every native refusal
+/// has), 401 on a bearer route, and 400 (malformed JSON), 413 (too large)
+/// and 422 (a field wrong or missing) on a route with a JSON body. The
+/// CognitoApi profile (`{message}` errors) and `/oauth2/*` (OAuth's error
+/// object) keep their own.
+pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let profile = operation
+                .tags
+                .as_ref()
+                .is_some_and(|tags| tags.iter().any(|t| t == "cognitoapi"));
+            if !path.starts_with("/v1/") || profile {
+                continue;
+            }
+            let responses = &mut operation.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) =
+                    (status.starts_with('4') || status.starts_with('5'), response)
+                {
+                    response.content.shift_remove("application/json");
+                    response
+                        .content
+                        .insert(PROBLEM_JSON.into(), RefOr::T(problem_content()));
+                }
+            }
+            let mut ensure = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| RefOr::T(problem_response(description)));
+            };
+            if operation.security.is_some() {
+                ensure(
+                    "401",
+                    "missing_token, invalid_token or token_revoked: the bearer is missing, not valid or signed out",
+                );
+            }
+            if operation.request_body.is_some() {
+                ensure("400", "malformed_json: the body is not JSON");
+                ensure(
+                    "413",
+                    "payload_too_large: the body is larger than AUTHGATE_MAX_BODY_BYTES",
+                );
+                ensure(
+                    "422",
+                    "invalid_request: a field is missing or wrong (the problem's `field` names it)",
+                );
+            }
+        }
+    }
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+fn problem_content() -> utoipa::openapi::Content {
+    utoipa::openapi::ContentBuilder::new()
+        .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+        .build()
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, problem_content())
+        .build()
+}

@@ -855,6 +855,8 @@ async fn operations_endpoints(engine: Engine) {
         "/v1/authz/check",
         "/v1/authz/forward",
         "/v1/auth/mfa/recovery-codes",
+        "/v1/auth/identities",
+        "/v1/auth/identities/{id}",
         "/oauth2/token",
         "/oauth2/jwks.json",
         "/health/live",
@@ -867,6 +869,21 @@ async fn operations_endpoints(engine: Engine) {
         assert!(paths.contains_key(path), "{path} missing from OpenAPI");
     }
     assert!(openapi["components"]["schemas"]["Problem"].is_object());
+    // Every native refusal is documented as problem+json; a bearer route
+    // documents 401, a route with a body its 400/413/422.
+    let subject = &paths["/v1/auth/subject"]["get"]["responses"];
+    assert!(
+        subject["401"]["content"]["application/problem+json"].is_object(),
+        "{subject}"
+    );
+    let sign_in = &paths["/v1/auth/sign-in"]["post"]["responses"];
+    for status in ["400", "413", "422"] {
+        assert!(
+            sign_in[status]["content"]["application/problem+json"].is_object(),
+            "{status}: {sign_in}"
+        );
+        assert!(sign_in[status]["content"].get("application/json").is_none());
+    }
 
     // Metrics count requests by route and status, and auth events by kind and reason.
     app.post(
