@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantBody {
+    #[schema(max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]+$")]
     pub name: String,
 }
 
@@ -18,6 +19,8 @@ pub struct TenantResponse {
     /// The caller's tenant role (absent for a platform role acting from outside).
     pub role: Option<String>,
     /// What the caller may do here (tenant role and platform role together).
+    /// Permissions (`devices:read`), prefixes (`devices:*`) or `*`.
+    #[schema(inline, value_type = Vec<Grant>)]
     pub grants: Vec<String>,
     pub created_at: String,
 }
@@ -79,11 +82,15 @@ pub struct AddMemberResponse {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleBody {
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub key: String,
     /// `platform` or `tenant`
+    #[schema(pattern = "^(platform|tenant)$")]
     pub scope: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// Permissions (`devices:read`), prefixes (`devices:*`) or `*`.
+    #[schema(inline, value_type = Vec<Grant>)]
     pub grants: Vec<String>,
 }
 
@@ -91,10 +98,14 @@ pub struct RoleBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleUpdateBody {
+    /// Like `?scope=`: which role of that key, when the key exists in both
+    /// scopes (a role's scope never changes).
     #[serde(default)]
     pub scope: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Permissions (`devices:read`), prefixes (`devices:*`) or `*`.
+    #[schema(inline, value_type = Vec<Grant>)]
     pub grants: Vec<String>,
 }
 
@@ -104,6 +115,8 @@ pub struct RoleResponse {
     pub key: String,
     pub scope: String,
     pub description: String,
+    /// Permissions (`devices:read`), prefixes (`devices:*`) or `*`.
+    #[schema(inline, value_type = Vec<Grant>)]
     pub grants: Vec<String>,
     pub updated_at: String,
 }
@@ -128,8 +141,10 @@ pub struct PlatformRoleResponse {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScopeQuery {
     /// `platform` or `tenant`; needed when a key exists in both scopes.
+    #[param(pattern = "^(platform|tenant)$")]
     pub scope: Option<String>,
 }
 
@@ -166,6 +181,8 @@ pub struct CatalogRole {
     pub key: String,
     pub scope: String,
     pub description: String,
+    /// Permissions (`devices:read`), prefixes (`devices:*`) or `*`.
+    #[schema(inline, value_type = Vec<Grant>)]
     pub grants: Vec<String>,
 }
 
@@ -203,6 +220,8 @@ pub struct CatalogResponse {
     pub version: String,
     pub roles: Vec<CatalogRole>,
     /// Every grant some role carries.
+    /// Permissions (`devices:read`), prefixes (`devices:*`) or `*`.
+    #[schema(inline, value_type = Vec<Grant>)]
     pub grants: Vec<String>,
     pub policies: Vec<CatalogPolicy>,
     pub hints: CatalogHints,
@@ -212,10 +231,13 @@ pub struct CatalogResponse {
 #[serde(rename_all = "camelCase")]
 pub struct CheckBody {
     /// A permission string, e.g. `devices:read`.
+    #[schema(max_length = 128, pattern = "^[a-z0-9_.-]+(:[a-z0-9_.-]+)*$")]
     pub action: String,
     #[serde(default)]
+    #[schema(max_length = 512)]
     pub resource: Option<String>,
     #[serde(default)]
+    #[schema(format = Uuid)]
     pub tenant_id: Option<String>,
 }
 
@@ -283,3 +305,12 @@ pub struct CreatedClient {
 pub struct ClientList {
     pub clients: Vec<ClientView>,
 }
+
+/// A grant: a permission (`devices:read`), a prefix (`devices:*`) or `*`.
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    max_length = 128,
+    pattern = "^(\\*|[a-z0-9_.-]+(:[a-z0-9_.-]+)*(:\\*)?)$"
+)]
+pub struct Grant(#[allow(dead_code)] String);

@@ -361,9 +361,13 @@ pub struct AdminUserQuery {
     /// Emails starting with this.
     pub email_prefix: Option<String>,
     /// `pending_confirmation`, `active`, `temporary_password`, `password_reset_required`
+    #[param(
+        pattern = "^(pending_confirmation|active|temporary_password|password_reset_required)$"
+    )]
     pub status: Option<String>,
-    /// At most this many (default 100, at most 500).
-    pub limit: Option<usize>,
+    /// At most this many (default 100; more than 500 gives 500).
+    #[serde(default, deserialize_with = "authgate_core::query::empty_as_none")]
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -475,10 +479,17 @@ pub struct PasskeyCeremonyResponse {
     pub options: serde_json::Value,
 }
 
-/// `POST /v1/auth/passkeys/register/start` takes an empty object.
+/// `POST /v1/auth/passkeys/register/start` takes an empty object (any
+/// members are ignored; anything but an object is refused).
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "serde_json::Map<String, serde_json::Value>")]
 pub struct EmptyBody {}
+
+impl From<serde_json::Map<String, serde_json::Value>> for EmptyBody {
+    fn from(_: serde_json::Map<String, serde_json::Value>) -> Self {
+        EmptyBody {}
+    }
+}
 
 /// `POST /v1/auth/passkeys/register/complete`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -487,7 +498,7 @@ pub struct PasskeyRegisterBody {
     #[schema(value_type = String)]
     pub session: Secret,
     /// What `PublicKeyCredential.prototype.toJSON()` gives for the new credential.
-    #[schema(value_type = Object)]
+    #[schema(value_type = RegistrationCredentialJson)]
     pub credential: serde_json::Value,
     /// A name for the list, e.g. "Laptop" (at most 100 characters).
     pub name: Option<String>,
@@ -561,6 +572,72 @@ pub struct PasskeySignInBody {
     #[schema(value_type = String)]
     pub session: Secret,
     /// What `PublicKeyCredential.prototype.toJSON()` gives for the assertion.
-    #[schema(value_type = Object)]
+    #[schema(value_type = AuthenticationCredentialJson)]
     pub credential: serde_json::Value,
+}
+
+/// The shape of a new credential as WebAuthn Level 3's
+/// `PublicKeyCredential.prototype.toJSON()` gives it (the server reads it
+/// as JSON and checks the ceremony; this type documents it).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RegistrationCredentialJson {
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    id: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    raw_id: String,
+    /// `public-key`
+    #[schema(pattern = "^public-key$")]
+    r#type: String,
+    response: AttestationResponseJson,
+    #[schema(value_type = Object)]
+    client_extension_results: Option<serde_json::Value>,
+    authenticator_attachment: Option<String>,
+}
+
+/// `AuthenticatorAttestationResponseJSON`: base64url fields.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AttestationResponseJson {
+    #[schema(rename = "clientDataJSON", pattern = "^[A-Za-z0-9_-]+$")]
+    client_data_json: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    attestation_object: String,
+    transports: Option<Vec<String>>,
+}
+
+/// The shape of an assertion as `PublicKeyCredential.prototype.toJSON()`
+/// gives it.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AuthenticationCredentialJson {
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    id: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    raw_id: String,
+    /// `public-key`
+    #[schema(pattern = "^public-key$")]
+    r#type: String,
+    response: AssertionResponseJson,
+    #[schema(value_type = Object)]
+    client_extension_results: Option<serde_json::Value>,
+    authenticator_attachment: Option<String>,
+}
+
+/// `AuthenticatorAssertionResponseJSON`: base64url fields.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AssertionResponseJson {
+    #[schema(rename = "clientDataJSON", pattern = "^[A-Za-z0-9_-]+$")]
+    client_data_json: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    authenticator_data: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
+    signature: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
+    user_handle: Option<String>,
 }

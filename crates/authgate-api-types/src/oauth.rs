@@ -7,6 +7,9 @@ use utoipa::ToSchema;
 /// OAuth token request (form-encoded).
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct TokenForm {
+    /// Optional here so that a missing one is answered as OAuth's
+    /// `invalid_request`; required by the document.
+    #[schema(value_type = GrantType, required = true)]
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
     #[schema(value_type = Option<String>)]
@@ -20,13 +23,25 @@ pub struct TokenForm {
     /// `authorization_code`: the redirect URI of the authorization request.
     pub redirect_uri: Option<String>,
     /// `authorization_code`: the PKCE verifier (43 to 128 characters).
+    #[schema(min_length = 43, max_length = 128, pattern = "^[A-Za-z0-9._~-]+$")]
     pub code_verifier: Option<String>,
+}
+
+/// The grants of the token endpoint.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+    RefreshToken,
 }
 
 /// `POST /oauth2/revoke` (RFC 7009).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RevokeForm {
-    #[schema(value_type = Option<String>)]
+    /// Optional here so that a missing one is answered as OAuth's
+    /// `invalid_request`; required by the document.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub token: Option<authgate_core::Secret>,
     /// `refresh_token` or `access_token`; either way the token itself tells.
     pub token_type_hint: Option<String>,

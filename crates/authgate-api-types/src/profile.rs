@@ -108,6 +108,8 @@ pub struct ChangePasswordBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+/// Named apart from the native contract\'s type of the same name.
+#[schema(as = ProfileMfaResetStartResponse)]
 pub struct MfaResetStartResponse {
     /// `MFA_RESET_CODE_SENT`
     pub status: &'static str,
@@ -115,6 +117,8 @@ pub struct MfaResetStartResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+/// Named apart from the native contract\'s type of the same name.
+#[schema(as = ProfileMfaResetVerifyResponse)]
 pub struct MfaResetVerifyResponse {
     pub qr_code_secret: String,
     /// The QR code of `otpauth_uri` as a `data:image/png` URL.
@@ -127,6 +131,8 @@ pub struct MfaResetVerifyResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+/// Named apart from the native contract\'s type of the same name.
+#[schema(as = ProfileMfaResetConfirmBody)]
 pub struct MfaResetConfirmBody {
     #[schema(value_type = String)]
     pub access_token: Secret,
@@ -158,7 +164,7 @@ pub struct LoginResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MfaVerifyBody {
     pub email: String,
-    /// `SOFTWARE_TOKEN_MFA`
+    #[schema(pattern = "^SOFTWARE_TOKEN_MFA$")]
     pub verification_type: String,
     #[schema(value_type = String)]
     pub verification_session: Secret,
@@ -229,7 +235,7 @@ pub struct PasskeyRegisterCompleteBody {
     #[schema(value_type = String)]
     pub session: Secret,
     /// What `PublicKeyCredential.prototype.toJSON()` gives.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::native::RegistrationCredentialJson)]
     pub credential: serde_json::Value,
     pub friendly_name: Option<String>,
 }
@@ -282,6 +288,7 @@ pub struct PasskeyLoginCompleteBody {
     pub email: String,
     #[schema(value_type = String)]
     pub session: Secret,
-    #[schema(value_type = Object)]
+    /// What `PublicKeyCredential.prototype.toJSON()` gives.
+    #[schema(value_type = crate::native::AuthenticationCredentialJson)]
     pub credential: serde_json::Value,
 }

@@ -129,8 +129,11 @@ pub struct AuditFilter {
     /// `policy:<id>`, `client:<id>`.
     pub target: Option<String>,
     /// RFC 3339: only events at or after this time.
+    #[cfg_attr(feature = "openapi", param(format = DateTime))]
     pub since: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[serde(default, deserialize_with = "crate::query::empty_as_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<i64>))]
     pub limit: Option<i64>,
 }
 

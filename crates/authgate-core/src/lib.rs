@@ -18,6 +18,7 @@ pub mod notify;
 pub mod passkey;
 pub mod policy;
 pub mod provider;
+pub mod query;
 pub mod secret;
 pub mod token;
 

@@ -285,7 +285,7 @@ async fn issue(
 /// refresh or access token), by the client it was issued to. 200 whether or
 /// not there was anything to revoke.
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "revoked, or nothing to revoke"),
         (status = 401, description = "invalid_client", body = OAuthError)))]
 pub async fn revoke(
@@ -342,7 +342,7 @@ pub async fn revoke(
 /// OpenID Connect's UserInfo: the bearer's `sub`, and `email`,
 /// `email_verified` and `name` as its scopes allow. A missing or refused
 /// token is a 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
-#[utoipa::path(get, path = "/oauth2/userInfo", tag = "oauth2", security(("bearer" = [])),
+#[utoipa::path(method(get, post), path = "/oauth2/userInfo", tag = "oauth2", security(("bearer" = [])),
     responses((status = 200, content_type = "application/json", body = Object),
         (status = 401, description = "invalid_token", body = OAuthError)))]
 pub async fn user_info(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -396,18 +396,19 @@ pub fn router(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> 
         crate::problem::error_headers(&err, response.headers_mut());
         response
     };
-    utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(token))
-        .routes(routes!(revoke))
-        .route_layer(axum::middleware::from_fn_with_state(
-            crate::ratelimit::limited(state, Group::Token, refuse),
-            crate::ratelimit::charge,
-        ))
-        .routes(routes!(machine_jwks))
-        .routes(routes!(user_info))
-        .route("/oauth2/userInfo", axum::routing::post(user_info))
-        .route(
-            "/oauth2/userinfo",
-            axum::routing::get(user_info).post(user_info),
-        )
+    crate::openapi::rate_limited(
+        utoipa_axum::router::OpenApiRouter::new()
+            .routes(routes!(token))
+            .routes(routes!(revoke))
+            .route_layer(axum::middleware::from_fn_with_state(
+                crate::ratelimit::limited(state, Group::Token, refuse),
+                crate::ratelimit::charge,
+            )),
+    )
+    .routes(routes!(machine_jwks))
+    .routes(routes!(user_info))
+    .route(
+        "/oauth2/userinfo",
+        axum::routing::get(user_info).post(user_info),
+    )
 }

@@ -542,18 +542,20 @@ async fn passkey_caller(
 }
 
 /// The optional `{access_token}` body of the signed-in passkey routes: an
-/// empty body is none; anything else must be a JSON object.
+/// empty body or `null` is none; anything else must be a JSON object.
 fn token_body(body: &[u8]) -> Result<PasskeyTokenBody, CompatError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(PasskeyTokenBody::default());
     }
-    serde_json::from_slice(body).map_err(|e| AuthError::MalformedJson(e.to_string()).into())
+    serde_json::from_slice::<Option<PasskeyTokenBody>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| AuthError::MalformedJson(e.to_string()).into())
 }
 
 /// Start registering a passkey: creation options for
 /// `PublicKeyCredential.parseCreationOptionsFromJSON()`.
 #[utoipa::path(post, path = "/v1/passkeys/register/start", tag = "cognitoapi",
-    security(("bearer" = [])), request_body = PasskeyTokenBody,
+    security(("bearer" = [])), request_body = Option<PasskeyTokenBody>,
     responses((status = 200, body = PasskeyRegisterStartResponse), (status = 401, body = CompatMessage),
         (status = 501, description = "the provider has no passkeys here", body = CompatMessage)))]
 pub async fn passkey_register_start(
@@ -599,7 +601,7 @@ pub async fn passkey_register_complete(
 
 /// The caller's passkeys.
 #[utoipa::path(post, path = "/v1/passkeys/list", tag = "cognitoapi",
-    security(("bearer" = [])), request_body = PasskeyTokenBody,
+    security(("bearer" = [])), request_body = Option<PasskeyTokenBody>,
     responses((status = 200, body = PasskeyListResponse), (status = 401, body = CompatMessage)))]
 pub async fn passkey_list(
     cx: Cx,

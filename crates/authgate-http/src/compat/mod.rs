@@ -33,28 +33,36 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
             charge,
         )
     };
-    let sign_up = OpenApiRouter::new()
-        .routes(routes!(handlers::create_user))
-        .routes(routes!(handlers::confirm_user))
-        .routes(routes!(handlers::resend_confirmation_code))
-        .route_layer(group(Group::SignUp));
-    let signing_in = OpenApiRouter::new()
-        .routes(routes!(handlers::login))
-        .routes(routes!(handlers::mfa_verify))
-        .routes(routes!(handlers::confirm_mfa))
-        .routes(routes!(handlers::passkey_login_start))
-        .routes(routes!(handlers::passkey_login_complete))
-        .route_layer(group(Group::SignIn));
-    let recovery = OpenApiRouter::new()
-        .routes(routes!(handlers::forgot_password))
-        .routes(routes!(handlers::confirm_password))
-        .routes(routes!(handlers::mfa_reset_start))
-        .routes(routes!(handlers::mfa_reset_verify))
-        .routes(routes!(handlers::mfa_reset_confirm))
-        .route_layer(group(Group::Recovery));
-    let token = OpenApiRouter::new()
-        .routes(routes!(handlers::refresh_token))
-        .route_layer(group(Group::Token));
+    let sign_up = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(handlers::create_user))
+            .routes(routes!(handlers::confirm_user))
+            .routes(routes!(handlers::resend_confirmation_code))
+            .route_layer(group(Group::SignUp)),
+    );
+    let signing_in = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(handlers::login))
+            .routes(routes!(handlers::mfa_verify))
+            .routes(routes!(handlers::confirm_mfa))
+            .routes(routes!(handlers::passkey_login_start))
+            .routes(routes!(handlers::passkey_login_complete))
+            .route_layer(group(Group::SignIn)),
+    );
+    let recovery = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(handlers::forgot_password))
+            .routes(routes!(handlers::confirm_password))
+            .routes(routes!(handlers::mfa_reset_start))
+            .routes(routes!(handlers::mfa_reset_verify))
+            .routes(routes!(handlers::mfa_reset_confirm))
+            .route_layer(group(Group::Recovery)),
+    );
+    let token = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(handlers::refresh_token))
+            .route_layer(group(Group::Token)),
+    );
     OpenApiRouter::new()
         .merge(sign_up)
         .merge(signing_in)

@@ -884,6 +884,54 @@ async fn operations_endpoints(engine: Engine) {
         );
         assert!(sign_in[status]["content"].get("application/json").is_none());
     }
+    // What the server enforces is in the request schemas, and parameters
+    // are where the server reads them (each found wrong by schemathesis).
+    let schema = |name: &str| &openapi["components"]["schemas"][name];
+    let cases = [
+        (
+            &schema("SignInBody")["properties"]["email"]["format"],
+            json!("email"),
+        ),
+        (
+            &schema("SignInBody")["properties"]["password"]["minLength"],
+            json!(1),
+        ),
+        (
+            &schema("TokenForm")["properties"]["grant_type"]["$ref"],
+            json!("#/components/schemas/GrantType"),
+        ),
+        (&schema("RevokeForm")["required"], json!(["token"])),
+        (
+            &schema("TenantBody")["properties"]["name"]["maxLength"],
+            json!(100),
+        ),
+        (
+            &paths["/oauth2/revoke"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+                ["schema"]["$ref"],
+            json!("#/components/schemas/RevokeForm"),
+        ),
+        (
+            &paths["/oauth2/userInfo"]["post"]["security"],
+            json!([{"bearer": []}]),
+        ),
+        (
+            &paths["/v1/admin/roles/{key}"]["get"]["parameters"][1]["in"],
+            json!("query"),
+        ),
+        (
+            &paths["/v1/auth/sign-in"]["post"]["responses"]["429"]["headers"]["Retry-After"]["schema"]
+                ["type"],
+            json!("integer"),
+        ),
+        (
+            &paths["/oauth2/token"]["post"]["responses"]["429"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            json!("#/components/schemas/OAuthError"),
+        ),
+    ];
+    for (found, expected) in cases {
+        assert_eq!(found, &expected);
+    }
 
     // Metrics count requests by route and status, and auth events by kind and reason.
     app.post(

@@ -942,6 +942,31 @@ async fn the_profile_is_in_the_openapi_document() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
+    // The profile's bodies keep their own names beside the native ones of
+    // the same Rust name (one overwrote the other, so clients sent
+    // `accessToken` where the profile reads `access_token`).
+    let body = |path: &str| {
+        let reference = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/schemas/")
+            .to_string();
+        doc["components"]["schemas"][reference]["required"].clone()
+    };
+    assert_eq!(
+        body("/v1/mfa-reset/confirm"),
+        json!(["access_token", "otp"])
+    );
+    assert_eq!(
+        body("/v1/auth/mfa-reset/confirm"),
+        json!(["accessToken", "code"])
+    );
+    // 400 (malformed JSON) is a `{message}` like every profile refusal.
+    assert!(
+        doc["paths"]["/v1/login"]["post"]["responses"]["400"]["content"]["application/json"]
+            .is_object()
+    );
     app.finish().await;
 }
 

@@ -68,7 +68,7 @@ pub async fn list_users(
             &admin,
             query.email_prefix,
             status,
-            query.limit.unwrap_or(100),
+            query.limit.unwrap_or(100).clamp(0, 500) as usize,
         )
         .await?;
     Ok(Json(AdminUserList {

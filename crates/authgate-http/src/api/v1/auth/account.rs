@@ -36,6 +36,7 @@ pub async fn begin_totp(
 #[utoipa::path(post, path = "/v1/auth/mfa/totp/verify", tag = "mfa", security(("bearer" = [])),
     request_body = TotpVerifyBody,
     responses(
+        (status = 429, description = "too_many_failed_attempts: a lockout after failed attempts; try again after Retry-After seconds", body = Problem),
         (status = 200, body = MfaEnabledResponse),
         (status = 400, description = "code_mismatch", body = Problem),
         (status = 401, body = Problem),
@@ -63,6 +64,7 @@ pub async fn verify_totp(
 #[utoipa::path(post, path = "/v1/auth/mfa/recovery-codes", tag = "mfa", security(("bearer" = [])),
     request_body = PasswordBody,
     responses(
+        (status = 429, description = "too_many_failed_attempts: a lockout after failed attempts; try again after Retry-After seconds", body = Problem),
         (status = 201, body = RecoveryCodesResponse),
         (status = 401, description = "invalid_credentials", body = Problem),
         (status = 409, description = "no authenticator is active", body = Problem),
@@ -167,6 +169,7 @@ pub async fn confirm_password_reset(
 #[utoipa::path(patch, path = "/v1/auth/password", tag = "password", security(("bearer" = [])),
     request_body = PasswordChangeBody,
     responses(
+        (status = 429, description = "too_many_failed_attempts: a lockout after failed attempts; try again after Retry-After seconds", body = Problem),
         (status = 204, description = "changed"),
         (status = 401, description = "invalid_credentials (wrong current password) or a bad token", body = Problem),
         (status = 422, description = "invalid_request (newPassword breaks the policy)", body = Problem),
@@ -188,6 +191,7 @@ pub async fn change_password(
 #[utoipa::path(post, path = "/v1/auth/password-verifications", tag = "password",
     security(("bearer" = [])), request_body = PasswordBody,
     responses(
+        (status = 429, description = "too_many_failed_attempts: a lockout after failed attempts; try again after Retry-After seconds", body = Problem),
         (status = 200, body = PasswordVerifiedResponse),
         (status = 401, description = "invalid_credentials", body = Problem),
     ))]

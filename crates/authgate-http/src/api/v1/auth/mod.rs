@@ -21,30 +21,38 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
     use crate::ratelimit::{charge, native};
     use authgate_service::protection::Group;
     use axum::middleware::from_fn_with_state;
-    let sign_up = OpenApiRouter::new()
-        .routes(routes!(sign_in::sign_up))
-        .routes(routes!(sign_in::confirm_sign_up))
-        .routes(routes!(sign_in::resend_confirmation))
-        .route_layer(from_fn_with_state(native(state, Group::SignUp), charge));
-    let signing_in = OpenApiRouter::new()
-        .routes(routes!(sign_in::sign_in))
-        .routes(routes!(sign_in::new_password_challenge))
-        .routes(routes!(sign_in::totp_challenge))
-        .routes(routes!(sign_in::mfa_setup_challenge))
-        .routes(routes!(passkeys::sign_in_start))
-        .routes(routes!(passkeys::sign_in_complete))
-        .route_layer(from_fn_with_state(native(state, Group::SignIn), charge));
-    let recovery = OpenApiRouter::new()
-        .routes(routes!(account::request_password_reset))
-        .routes(routes!(account::confirm_password_reset))
-        .routes(routes!(account::recover_identifier))
-        .routes(routes!(mfa_reset::start))
-        .routes(routes!(mfa_reset::verify))
-        .routes(routes!(mfa_reset::confirm))
-        .route_layer(from_fn_with_state(native(state, Group::Recovery), charge));
-    let token = OpenApiRouter::new()
-        .routes(routes!(sign_in::refresh))
-        .route_layer(from_fn_with_state(native(state, Group::Token), charge));
+    let sign_up = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(sign_in::sign_up))
+            .routes(routes!(sign_in::confirm_sign_up))
+            .routes(routes!(sign_in::resend_confirmation))
+            .route_layer(from_fn_with_state(native(state, Group::SignUp), charge)),
+    );
+    let signing_in = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(sign_in::sign_in))
+            .routes(routes!(sign_in::new_password_challenge))
+            .routes(routes!(sign_in::totp_challenge))
+            .routes(routes!(sign_in::mfa_setup_challenge))
+            .routes(routes!(passkeys::sign_in_start))
+            .routes(routes!(passkeys::sign_in_complete))
+            .route_layer(from_fn_with_state(native(state, Group::SignIn), charge)),
+    );
+    let recovery = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(account::request_password_reset))
+            .routes(routes!(account::confirm_password_reset))
+            .routes(routes!(account::recover_identifier))
+            .routes(routes!(mfa_reset::start))
+            .routes(routes!(mfa_reset::verify))
+            .routes(routes!(mfa_reset::confirm))
+            .route_layer(from_fn_with_state(native(state, Group::Recovery), charge)),
+    );
+    let token = crate::openapi::rate_limited(
+        OpenApiRouter::new()
+            .routes(routes!(sign_in::refresh))
+            .route_layer(from_fn_with_state(native(state, Group::Token), charge)),
+    );
     OpenApiRouter::new()
         .merge(sign_up)
         .merge(signing_in)
