@@ -9,9 +9,11 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignUpBody {
+    #[schema(example = "ada@example.com")]
     pub email: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, example = "Correct-Horse-42!")]
     pub password: Secret,
+    #[schema(example = "Ada")]
     pub name: Option<String>,
     pub phone: Option<String>,
 }
@@ -66,8 +68,9 @@ pub struct AcceptedResponse {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInBody {
+    #[schema(example = "ada@example.com")]
     pub email: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, example = "Correct-Horse-42!")]
     pub password: Secret,
 }
 

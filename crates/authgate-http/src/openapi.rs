@@ -55,14 +55,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     for item in router.get_openapi_mut().paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in operations(item) {
             let response = operation
                 .responses
                 .responses
@@ -83,6 +76,21 @@ where
         }
     }
     router
+}
+
+/// The operations of a path, whichever methods it has.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The description of a 429.
@@ -113,14 +121,7 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     let mut request_schemas = Vec::new();
     for (path, item) in openapi.paths.paths.iter_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in operations(item) {
             let profile = operation
                 .tags
                 .as_ref()
@@ -213,12 +214,49 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+    link_the_session(openapi);
     if let Some(components) = openapi.components.as_mut() {
         for location in request_schemas {
             let name = location.trim_start_matches("#/components/schemas/");
             if let Some(RefOr::T(schema)) = components.schemas.get_mut(name) {
                 tighten(schema);
             }
+        }
+    }
+}
+
+/// OpenAPI links from every answer that carries a Session to the refresh
+/// that takes its refresh token (sign-in, the challenges, refresh itself),
+/// for clients and stateful testing. (The routes that take the access
+/// token get no link: a link sets parameters and bodies, not credentials.)
+fn link_the_session(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::link::LinkBuilder;
+    let refresh = LinkBuilder::new()
+        .operation_ref("#/paths/~1v1~1auth~1token~1refresh/post")
+        .request_body(Some(
+            serde_json::json!({"refreshToken": "$response.body#/refreshToken"}),
+        ))
+        .description("Refresh this session with its refresh token")
+        .build();
+    for path in [
+        "/v1/auth/sign-in",
+        "/v1/auth/challenges/new-password",
+        "/v1/auth/challenges/totp",
+        "/v1/auth/challenges/mfa-setup",
+        "/v1/auth/token/refresh",
+        "/v1/auth/passkeys/sign-in/complete",
+    ] {
+        let answer = openapi
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.responses.responses.get_mut("200"));
+        if let Some(RefOr::T(answer)) = answer {
+            answer
+                .links
+                .insert("refresh".into(), RefOr::T(refresh.clone()));
         }
     }
 }

@@ -902,8 +902,12 @@ async fn operations_endpoints(engine: Engine) {
         ),
         (&schema("RevokeForm")["required"], json!(["token"])),
         (
-            &schema("TenantBody")["properties"]["name"]["maxLength"],
-            json!(100),
+            &schema("SignInBody")["properties"]["email"]["example"],
+            json!("ada@example.com"),
+        ),
+        (
+            &paths["/v1/auth/sign-in"]["post"]["responses"]["200"]["links"]["refresh"]["requestBody"],
+            json!({"refreshToken": "$response.body#/refreshToken"}),
         ),
         (
             &paths["/oauth2/revoke"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
